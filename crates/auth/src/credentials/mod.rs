@@ -1,0 +1,1 @@
+//! Access keys, secrets sealed at rest, and temporary credentials from AssumeRole.

@@ -1,0 +1,1 @@
+//! IAM policy documents: parsing, validation and evaluation with AWS's logic.
