@@ -1,0 +1,30 @@
+//! Underpass control-plane state: SQLite through sqlx, with embedded migrations.
+//!
+//! Every API action runs in one [`Tx`]: it either commits whole or leaves nothing behind. The
+//! database runs in WAL mode with `synchronous = FULL`, so a change is on disk before the API
+//! acknowledges it and a `kill -9` at any moment loses nothing acknowledged. Opening refuses a
+//! corrupt file, and a database that belongs to another install.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod error;
+pub mod iam;
+pub mod network;
+mod open;
+pub mod records;
+pub mod services;
+
+pub use error::StoreError;
+pub use open::{Store, StoreConfig, Tx};
+
+/// Milliseconds since the Unix epoch: how the store writes times.
+pub fn to_ms(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_ms`].
+pub fn from_ms(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}

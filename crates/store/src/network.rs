@@ -1,0 +1,453 @@
+//! VPCs, subnets, security groups and network interfaces.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use time::OffsetDateTime;
+use underpass_domain::{SecurityGroupId, SubnetId, VpcId};
+
+use crate::open::bump_revision;
+use crate::records::{
+    rule_columns, rule_from_columns, Eni, EniKind, SecurityGroup, SgRule, Subnet, Vpc,
+};
+use crate::{to_ms, StoreError, Tx};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+    let s: String = row.try_get(col)?;
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
+}
+
+fn vpc_row(row: &SqliteRow) -> Result<Vpc, StoreError> {
+    Ok(Vpc {
+        id: parse_col(row, "vpc_id")?,
+        account: row.try_get("account_id")?,
+        cidr: parse_col(row, "cidr")?,
+        dns_support: row.try_get("enable_dns_support")?,
+        dns_hostnames: row.try_get("enable_dns_hostnames")?,
+    })
+}
+
+/// Inserts a VPC.
+pub async fn insert_vpc(tx: &mut Tx, vpc: &Vpc, now: OffsetDateTime) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO vpcs (vpc_id, account_id, cidr, enable_dns_support, enable_dns_hostnames, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(vpc.id.to_string())
+    .bind(&vpc.account)
+    .bind(vpc.cidr.to_string())
+    .bind(vpc.dns_support)
+    .bind(vpc.dns_hostnames)
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// The VPC `id`.
+pub async fn get_vpc(tx: &mut Tx, id: &VpcId) -> Result<Vpc, StoreError> {
+    let row = sqlx::query("SELECT * FROM vpcs WHERE vpc_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "vpc",
+            id: id.to_string(),
+        })?;
+    vpc_row(&row)
+}
+
+/// Every VPC, or those of `account`.
+pub async fn list_vpcs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<Vpc>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM vpcs WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, vpc_id",
+    )
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(vpc_row).collect()
+}
+
+/// Sets the DNS attributes of a VPC.
+pub async fn set_vpc_dns(
+    tx: &mut Tx,
+    id: &VpcId,
+    support: Option<bool>,
+    hostnames: Option<bool>,
+) -> Result<(), StoreError> {
+    let n = sqlx::query(
+        "UPDATE vpcs SET enable_dns_support = COALESCE(?, enable_dns_support), enable_dns_hostnames = COALESCE(?, enable_dns_hostnames) WHERE vpc_id = ?",
+    )
+    .bind(support)
+    .bind(hostnames)
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            kind: "vpc",
+            id: id.to_string(),
+        });
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// How many subnets, groups, endpoints, load balancers and target groups still use the VPC.
+pub async fn vpc_dependents(tx: &mut Tx, id: &VpcId) -> Result<i64, StoreError> {
+    let id = id.to_string();
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM subnets WHERE vpc_id = ?1) + (SELECT COUNT(*) FROM security_groups WHERE vpc_id = ?1) \
+         + (SELECT COUNT(*) FROM endpoints WHERE vpc_id = ?1 AND state <> 'deleted') + (SELECT COUNT(*) FROM load_balancers WHERE vpc_id = ?1) \
+         + (SELECT COUNT(*) FROM target_groups WHERE vpc_id = ?1)",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Deletes a VPC (the caller has checked it has no dependents).
+pub async fn delete_vpc(tx: &mut Tx, id: &VpcId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM vpcs WHERE vpc_id = ?")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+fn subnet_row(row: &SqliteRow) -> Result<Subnet, StoreError> {
+    Ok(Subnet {
+        id: parse_col(row, "subnet_id")?,
+        vpc: parse_col(row, "vpc_id")?,
+        account: row.try_get("account_id")?,
+        zone: row.try_get("zone")?,
+        cidr: parse_col(row, "cidr")?,
+    })
+}
+
+/// Inserts a subnet.
+pub async fn insert_subnet(tx: &mut Tx, s: &Subnet, now: OffsetDateTime) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(s.id.to_string())
+        .bind(s.vpc.to_string())
+        .bind(&s.account)
+        .bind(&s.zone)
+        .bind(s.cidr.to_string())
+        .bind(to_ms(now))
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// The subnet `id`.
+pub async fn get_subnet(tx: &mut Tx, id: &SubnetId) -> Result<Subnet, StoreError> {
+    let row = sqlx::query("SELECT * FROM subnets WHERE subnet_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "subnet",
+            id: id.to_string(),
+        })?;
+    subnet_row(&row)
+}
+
+/// Subnets of a VPC, or of an account.
+pub async fn list_subnets(
+    tx: &mut Tx,
+    vpc: Option<&VpcId>,
+    account: Option<&str>,
+) -> Result<Vec<Subnet>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM subnets WHERE (?1 IS NULL OR vpc_id = ?1) AND (?2 IS NULL OR account_id = ?2) ORDER BY created_ms, subnet_id",
+    )
+    .bind(vpc.map(ToString::to_string))
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(subnet_row).collect()
+}
+
+/// Deletes a subnet; refuses while interfaces use it.
+pub async fn delete_subnet(tx: &mut Tx, id: &SubnetId) -> Result<(), StoreError> {
+    let used: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = ?")
+            .bind(id.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+    if used > 0 {
+        return Err(StoreError::Conflict(format!(
+            "The subnet '{id}' has dependencies and cannot be deleted."
+        )));
+    }
+    sqlx::query("DELETE FROM subnets WHERE subnet_id = ?")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Inserts a security group (without rules).
+pub async fn insert_group(
+    tx: &mut Tx,
+    g: &SecurityGroup,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO security_groups (group_id, vpc_id, account_id, name, description, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(g.id.to_string())
+        .bind(g.vpc.to_string())
+        .bind(&g.account)
+        .bind(&g.name)
+        .bind(&g.description)
+        .bind(to_ms(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "The security group '{}' already exists for VPC '{}'",
+                g.name, g.vpc
+            )),
+            other => other,
+        })?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// The group `id` with its rules.
+pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGroup, StoreError> {
+    let row = sqlx::query("SELECT * FROM security_groups WHERE group_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "security group",
+            id: id.to_string(),
+        })?;
+    let rows = sqlx::query("SELECT * FROM security_group_rules WHERE group_id = ? ORDER BY rowid")
+        .bind(id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut rules = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let rule = rule_from_columns(
+            &r.try_get::<String, _>("protocol")?,
+            r.try_get("from_port")?,
+            r.try_get("to_port")?,
+            r.try_get("cidr")?,
+            r.try_get("source_group")?,
+        )
+        .ok_or_else(|| corrupt("security group rule"))?;
+        rules.push(SgRule {
+            id: parse_col(r, "rule_id")?,
+            rule,
+            description: r.try_get("description")?,
+        });
+    }
+    Ok(SecurityGroup {
+        id: parse_col(&row, "group_id")?,
+        vpc: parse_col(&row, "vpc_id")?,
+        account: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        rules,
+    })
+}
+
+/// The ids of groups of an account (or all), optionally in one VPC.
+pub async fn list_group_ids(
+    tx: &mut Tx,
+    account: Option<&str>,
+    vpc: Option<&VpcId>,
+) -> Result<Vec<SecurityGroupId>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT group_id FROM security_groups WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR vpc_id = ?2) ORDER BY created_ms, group_id",
+    )
+    .bind(account)
+    .bind(vpc.map(ToString::to_string))
+    .fetch_all(&mut **tx)
+    .await?;
+    ids.iter()
+        .map(|s| s.parse().map_err(|_| corrupt("group id")))
+        .collect()
+}
+
+/// Adds inbound rules to a group.
+pub async fn add_rules(
+    tx: &mut Tx,
+    group: &SecurityGroupId,
+    rules: &[SgRule],
+) -> Result<(), StoreError> {
+    for r in rules {
+        let dup: i64 = {
+            let (p, f, t, c, g) = rule_columns(&r.rule);
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM security_group_rules WHERE group_id = ? AND protocol = ? AND from_port = ? AND to_port = ? AND cidr IS ? AND source_group IS ?",
+            )
+            .bind(group.to_string())
+            .bind(p)
+            .bind(f)
+            .bind(t)
+            .bind(c)
+            .bind(g)
+            .fetch_one(&mut **tx)
+            .await?
+        };
+        if dup > 0 {
+            return Err(StoreError::Conflict(
+                "the specified rule already exists".into(),
+            ));
+        }
+        let (p, f, t, c, g) = rule_columns(&r.rule);
+        sqlx::query(
+            "INSERT INTO security_group_rules (rule_id, group_id, protocol, from_port, to_port, cidr, source_group, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.id.to_string())
+        .bind(group.to_string())
+        .bind(p)
+        .bind(f)
+        .bind(t)
+        .bind(c)
+        .bind(g)
+        .bind(&r.description)
+        .execute(&mut **tx)
+        .await?;
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Removes rules by id; every id must belong to the group.
+pub async fn remove_rules(
+    tx: &mut Tx,
+    group: &SecurityGroupId,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    for id in ids {
+        let n = sqlx::query("DELETE FROM security_group_rules WHERE group_id = ? AND rule_id = ?")
+            .bind(group.to_string())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                kind: "security group rule",
+                id: id.clone(),
+            });
+        }
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Deletes a group; refuses while an endpoint uses it or a rule names it.
+pub async fn delete_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<(), StoreError> {
+    let sid = id.to_string();
+    let used: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM endpoints e, json_each(e.security_groups) j WHERE j.value = ?1 AND e.state <> 'deleted') \
+         + (SELECT COUNT(*) FROM security_group_rules WHERE source_group = ?1 AND group_id <> ?1)",
+    )
+    .bind(&sid)
+    .fetch_one(&mut **tx)
+    .await?;
+    if used > 0 {
+        return Err(StoreError::Conflict(format!(
+            "resource {sid} has a dependent object"
+        )));
+    }
+    sqlx::query("DELETE FROM security_groups WHERE group_id = ?")
+        .bind(&sid)
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+fn eni_row(row: &SqliteRow) -> Result<Eni, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Eni {
+        id: parse_col(row, "eni_id")?,
+        account: row.try_get("account_id")?,
+        vpc: parse_col(row, "vpc_id")?,
+        subnet: parse_col(row, "subnet_id")?,
+        zone: row.try_get("zone")?,
+        ip: parse_col(row, "ip")?,
+        kind: if kind == "endpoint" {
+            EniKind::Endpoint
+        } else {
+            EniKind::LoadBalancer
+        },
+        owner: row.try_get("owner_id")?,
+    })
+}
+
+/// Addresses in use in a subnet.
+pub async fn used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<BTreeSet<Ipv4Addr>, StoreError> {
+    let ips: Vec<String> =
+        sqlx::query_scalar("SELECT ip FROM network_interfaces WHERE subnet_id = ?")
+            .bind(subnet.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+    ips.iter()
+        .map(|s| s.parse().map_err(|_| corrupt("ip")))
+        .collect()
+}
+
+/// Inserts an interface.
+pub async fn insert_eni(tx: &mut Tx, e: &Eni) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.id.to_string())
+    .bind(&e.account)
+    .bind(e.vpc.to_string())
+    .bind(e.subnet.to_string())
+    .bind(&e.zone)
+    .bind(e.ip.to_string())
+    .bind(e.kind.as_str())
+    .bind(&e.owner)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Interfaces owned by an endpoint or load balancer.
+pub async fn enis_of(tx: &mut Tx, owner: &str) -> Result<Vec<Eni>, StoreError> {
+    let rows =
+        sqlx::query("SELECT * FROM network_interfaces WHERE owner_id = ? ORDER BY zone, eni_id")
+            .bind(owner)
+            .fetch_all(&mut **tx)
+            .await?;
+    rows.iter().map(eni_row).collect()
+}
+
+/// Interfaces of an account (or all), optionally by id.
+pub async fn list_enis(tx: &mut Tx, account: Option<&str>) -> Result<Vec<Eni>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM network_interfaces WHERE (?1 IS NULL OR account_id = ?1) ORDER BY eni_id",
+    )
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(eni_row).collect()
+}
+
+/// Frees the interfaces of an owner (their addresses return to the subnet).
+pub async fn delete_enis_of(tx: &mut Tx, owner: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM network_interfaces WHERE owner_id = ?")
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

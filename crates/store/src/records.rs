@@ -1,0 +1,286 @@
+//! Plain records read from and written to the store.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use time::OffsetDateTime;
+use underpass_domain::firewall::{IngressRule, PortRange, Protocol, Source};
+use underpass_domain::{
+    ConnState, EndpointId, EniId, SecurityGroupId, SecurityGroupRuleId, ServiceId, SubnetId, VpcId,
+};
+
+/// A registered network.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Vpc {
+    /// `vpc-…`.
+    pub id: VpcId,
+    /// Owner account.
+    pub account: String,
+    /// Its IPv4 block.
+    pub cidr: Ipv4Net,
+    /// `enableDnsSupport`.
+    pub dns_support: bool,
+    /// `enableDnsHostnames`.
+    pub dns_hostnames: bool,
+}
+
+/// A subnet of a VPC in one zone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Subnet {
+    /// `subnet-…`.
+    pub id: SubnetId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Owner account.
+    pub account: String,
+    /// Availability zone name.
+    pub zone: String,
+    /// Its IPv4 block.
+    pub cidr: Ipv4Net,
+}
+
+/// One inbound rule of a security group, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SgRule {
+    /// `sgr-…`.
+    pub id: SecurityGroupRuleId,
+    /// The checked rule.
+    pub rule: IngressRule,
+    /// Free text.
+    pub description: String,
+}
+
+/// A security group with its inbound rules.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecurityGroup {
+    /// `sg-…`.
+    pub id: SecurityGroupId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Owner account.
+    pub account: String,
+    /// Unique within the VPC.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Inbound rules.
+    pub rules: Vec<SgRule>,
+}
+
+impl SecurityGroup {
+    /// The rules in evaluation form.
+    pub fn ingress(&self) -> Vec<IngressRule> {
+        self.rules.iter().map(|r| r.rule.clone()).collect()
+    }
+}
+
+/// Stores a rule as (protocol, from, to, cidr, source group).
+pub(crate) fn rule_columns(
+    rule: &IngressRule,
+) -> (String, i64, i64, Option<String>, Option<String>) {
+    let (cidr, group) = match &rule.source {
+        Source::Cidr(c) => (Some(c.to_string()), None),
+        Source::Group(g) => (None, Some(g.to_string())),
+    };
+    (
+        rule.protocol.as_str().to_owned(),
+        i64::from(rule.ports.from),
+        i64::from(rule.ports.to),
+        cidr,
+        group,
+    )
+}
+
+/// Rebuilds a rule from its columns.
+pub(crate) fn rule_from_columns(
+    protocol: &str,
+    from: i64,
+    to: i64,
+    cidr: Option<String>,
+    group: Option<String>,
+) -> Option<IngressRule> {
+    let protocol = Protocol::parse(protocol).ok()?;
+    let ports =
+        PortRange::new(protocol, i32::try_from(from).ok()?, i32::try_from(to).ok()?).ok()?;
+    let source = match (cidr, group) {
+        (Some(c), None) => Source::Cidr(c.parse().ok()?),
+        (None, Some(g)) => Source::Group(g.parse().ok()?),
+        _ => return None,
+    };
+    Some(IngressRule {
+        protocol,
+        ports,
+        source,
+    })
+}
+
+/// What a network interface is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum EniKind {
+    /// An interface endpoint's address in one subnet.
+    Endpoint,
+    /// A load balancer's node in one zone.
+    LoadBalancer,
+}
+
+impl EniKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Endpoint => "endpoint",
+            Self::LoadBalancer => "load_balancer",
+        }
+    }
+}
+
+/// An address an agent binds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Eni {
+    /// `eni-…`.
+    pub id: EniId,
+    /// Owner account.
+    pub account: String,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Its subnet.
+    pub subnet: SubnetId,
+    /// Its zone.
+    pub zone: String,
+    /// Its private address.
+    pub ip: Ipv4Addr,
+    /// Endpoint or load-balancer node.
+    pub kind: EniKind,
+    /// The endpoint id or load-balancer ARN that owns it.
+    pub owner: String,
+}
+
+/// A network load balancer (the provider gateway).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadBalancer {
+    /// Its ARN.
+    pub arn: String,
+    /// Owner account.
+    pub account: String,
+    /// Unique per account.
+    pub name: String,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Cross-zone load balancing.
+    pub cross_zone: bool,
+    /// `provisioning`, `active`, …
+    pub state: String,
+    /// One node per subnet (zone).
+    pub nodes: Vec<Eni>,
+}
+
+/// Health-check settings of a target group.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HealthCheck {
+    /// `TCP` or `HTTP`.
+    pub protocol: String,
+    /// `traffic-port` or a port number.
+    pub port: String,
+    /// Path for HTTP checks.
+    pub path: String,
+    /// Seconds between checks.
+    pub interval_secs: u32,
+    /// Seconds before a check fails.
+    pub timeout_secs: u32,
+    /// Consecutive successes to become healthy.
+    pub healthy_threshold: u32,
+    /// Consecutive failures to become unhealthy.
+    pub unhealthy_threshold: u32,
+}
+
+/// A target group with its registered targets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetGroup {
+    /// Its ARN.
+    pub arn: String,
+    /// Owner account.
+    pub account: String,
+    /// Unique per account.
+    pub name: String,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// `TCP`.
+    pub protocol: String,
+    /// Default target port.
+    pub port: u16,
+    /// Health checks.
+    pub health: HealthCheck,
+    /// Send a PROXY v2 header to targets.
+    pub proxy_protocol_v2: bool,
+    /// Registered targets.
+    pub targets: Vec<Target>,
+}
+
+/// A registered IP target.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Target {
+    /// Address.
+    pub ip: Ipv4Addr,
+    /// Port.
+    pub port: u16,
+    /// The zone of the target, when known.
+    pub zone: Option<String>,
+}
+
+/// A listener of a load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listener {
+    /// Its ARN.
+    pub arn: String,
+    /// The load balancer.
+    pub load_balancer: String,
+    /// `TCP`.
+    pub protocol: String,
+    /// Listening port.
+    pub port: u16,
+    /// The default action's target group.
+    pub target_group: String,
+}
+
+/// An endpoint service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Service {
+    /// `vpce-svc-…`.
+    pub id: ServiceId,
+    /// `com.<prefix>.vpce.<region>.vpce-svc-…`.
+    pub name: String,
+    /// The provider's account.
+    pub account: String,
+    /// Connections wait in pendingAcceptance.
+    pub acceptance_required: bool,
+    /// The load balancers behind it.
+    pub load_balancers: Vec<String>,
+    /// `Available`, …
+    pub state: String,
+    /// Allowed principals (ARNs or `*`).
+    pub allowed_principals: Vec<String>,
+}
+
+/// An interface endpoint (and its connection state).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Endpoint {
+    /// `vpce-…`.
+    pub id: EndpointId,
+    /// The consumer's account.
+    pub account: String,
+    /// The consumer's VPC.
+    pub vpc: VpcId,
+    /// The service.
+    pub service: ServiceId,
+    /// `Interface`.
+    pub endpoint_type: String,
+    /// Connection state.
+    pub state: ConnState,
+    /// Endpoint policy document, if set.
+    pub policy: Option<String>,
+    /// Security groups on its ENIs.
+    pub security_groups: Vec<SecurityGroupId>,
+    /// One ENI per subnet.
+    pub enis: Vec<Eni>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}

@@ -1,0 +1,678 @@
+//! Load balancers, target groups, listeners, endpoint services, endpoints and their history.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use time::OffsetDateTime;
+use underpass_domain::{ConnEvent, ConnState, EndpointId, ServiceId, VpcId};
+
+use crate::network::enis_of;
+use crate::open::bump_revision;
+use crate::records::{Endpoint, HealthCheck, Listener, LoadBalancer, Service, Target, TargetGroup};
+use crate::{from_ms, to_ms, StoreError, Tx};
+
+fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+    let s: String = row.try_get(col)?;
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+    let s: String = row.try_get(col)?;
+    serde_json::from_str(&s).map_err(|_| StoreError::Corrupt(format!("column {col}")))
+}
+
+fn not_found(kind: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+/// Inserts a load balancer (its node ENIs are inserted separately).
+pub async fn insert_lb(
+    tx: &mut Tx,
+    lb: &LoadBalancer,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO load_balancers (arn, account_id, name, vpc_id, cross_zone, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(&lb.arn)
+        .bind(&lb.account)
+        .bind(&lb.name)
+        .bind(lb.vpc.to_string())
+        .bind(lb.cross_zone)
+        .bind(&lb.state)
+        .bind(to_ms(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("A load balancer with the same name '{}' exists", lb.name)),
+            other => other,
+        })?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+async fn lb_row(tx: &mut Tx, row: &SqliteRow) -> Result<LoadBalancer, StoreError> {
+    let arn: String = row.try_get("arn")?;
+    Ok(LoadBalancer {
+        nodes: enis_of(tx, &arn).await?,
+        arn,
+        account: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        vpc: parse_col(row, "vpc_id")?,
+        cross_zone: row.try_get("cross_zone")?,
+        state: row.try_get("state")?,
+    })
+}
+
+/// The load balancer `arn`.
+pub async fn get_lb(tx: &mut Tx, arn: &str) -> Result<LoadBalancer, StoreError> {
+    let row = sqlx::query("SELECT * FROM load_balancers WHERE arn = ?")
+        .bind(arn)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("load balancer", arn))?;
+    lb_row(tx, &row).await
+}
+
+/// Load balancers of an account (or all).
+pub async fn list_lbs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<LoadBalancer>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM load_balancers WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")
+        .bind(account)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(lb_row(tx, r).await?);
+    }
+    Ok(out)
+}
+
+/// Sets the cross-zone attribute.
+pub async fn set_lb_cross_zone(tx: &mut Tx, arn: &str, on: bool) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE load_balancers SET cross_zone = ? WHERE arn = ?")
+        .bind(on)
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(not_found("load balancer", arn));
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Deletes a load balancer; refuses while an endpoint service uses it.
+pub async fn delete_lb(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM endpoint_services s, json_each(s.load_balancer_arns) j WHERE j.value = ?",
+    )
+    .bind(arn)
+    .fetch_one(&mut **tx)
+    .await?;
+    if used > 0 {
+        return Err(StoreError::Conflict(format!(
+            "Load balancer '{arn}' is in use by an endpoint service"
+        )));
+    }
+    sqlx::query("DELETE FROM network_interfaces WHERE owner_id = ?")
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM load_balancers WHERE arn = ?")
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Inserts a target group (without targets).
+pub async fn insert_tg(
+    tx: &mut Tx,
+    tg: &TargetGroup,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let h = &tg.health;
+    sqlx::query(
+        "INSERT INTO target_groups (arn, account_id, name, vpc_id, protocol, port, hc_protocol, hc_port, hc_path, hc_interval_secs, \
+         hc_timeout_secs, healthy_threshold, unhealthy_threshold, proxy_protocol_v2, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&tg.arn)
+    .bind(&tg.account)
+    .bind(&tg.name)
+    .bind(tg.vpc.to_string())
+    .bind(&tg.protocol)
+    .bind(i64::from(tg.port))
+    .bind(&h.protocol)
+    .bind(&h.port)
+    .bind(&h.path)
+    .bind(i64::from(h.interval_secs))
+    .bind(i64::from(h.timeout_secs))
+    .bind(i64::from(h.healthy_threshold))
+    .bind(i64::from(h.unhealthy_threshold))
+    .bind(tg.proxy_protocol_v2)
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("A target group with the same name '{}' exists", tg.name)),
+        other => other,
+    })?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+fn u32_col(row: &SqliteRow, col: &str) -> Result<u32, StoreError> {
+    let v: i64 = row.try_get(col)?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {col}")))
+}
+
+async fn tg_row(tx: &mut Tx, row: &SqliteRow) -> Result<TargetGroup, StoreError> {
+    let arn: String = row.try_get("arn")?;
+    let trows = sqlx::query("SELECT * FROM targets WHERE target_group_arn = ? ORDER BY ip, port")
+        .bind(&arn)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut targets = Vec::with_capacity(trows.len());
+    for t in &trows {
+        targets.push(Target {
+            ip: parse_col(t, "ip")?,
+            port: u16::try_from(u32_col(t, "port")?)
+                .map_err(|_| StoreError::Corrupt("port".into()))?,
+            zone: t.try_get("zone")?,
+        });
+    }
+    Ok(TargetGroup {
+        arn,
+        account: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        vpc: parse_col(row, "vpc_id")?,
+        protocol: row.try_get("protocol")?,
+        port: u16::try_from(u32_col(row, "port")?)
+            .map_err(|_| StoreError::Corrupt("port".into()))?,
+        health: HealthCheck {
+            protocol: row.try_get("hc_protocol")?,
+            port: row.try_get("hc_port")?,
+            path: row.try_get("hc_path")?,
+            interval_secs: u32_col(row, "hc_interval_secs")?,
+            timeout_secs: u32_col(row, "hc_timeout_secs")?,
+            healthy_threshold: u32_col(row, "healthy_threshold")?,
+            unhealthy_threshold: u32_col(row, "unhealthy_threshold")?,
+        },
+        proxy_protocol_v2: row.try_get("proxy_protocol_v2")?,
+        targets,
+    })
+}
+
+/// The target group `arn` with its targets.
+pub async fn get_tg(tx: &mut Tx, arn: &str) -> Result<TargetGroup, StoreError> {
+    let row = sqlx::query("SELECT * FROM target_groups WHERE arn = ?")
+        .bind(arn)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("target group", arn))?;
+    tg_row(tx, &row).await
+}
+
+/// Target groups of an account (or all).
+pub async fn list_tgs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<TargetGroup>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM target_groups WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")
+        .bind(account)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(tg_row(tx, r).await?);
+    }
+    Ok(out)
+}
+
+/// Updates health-check settings and the PROXY v2 switch.
+pub async fn update_tg(tx: &mut Tx, tg: &TargetGroup) -> Result<(), StoreError> {
+    let h = &tg.health;
+    sqlx::query(
+        "UPDATE target_groups SET hc_protocol = ?, hc_port = ?, hc_path = ?, hc_interval_secs = ?, hc_timeout_secs = ?, \
+         healthy_threshold = ?, unhealthy_threshold = ?, proxy_protocol_v2 = ? WHERE arn = ?",
+    )
+    .bind(&h.protocol)
+    .bind(&h.port)
+    .bind(&h.path)
+    .bind(i64::from(h.interval_secs))
+    .bind(i64::from(h.timeout_secs))
+    .bind(i64::from(h.healthy_threshold))
+    .bind(i64::from(h.unhealthy_threshold))
+    .bind(tg.proxy_protocol_v2)
+    .bind(&tg.arn)
+    .execute(&mut **tx)
+    .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Registers targets (already registered ones are left as they are).
+pub async fn register_targets(tx: &mut Tx, tg: &str, targets: &[Target]) -> Result<(), StoreError> {
+    for t in targets {
+        sqlx::query(
+            "INSERT OR IGNORE INTO targets (target_group_arn, ip, port, zone) VALUES (?, ?, ?, ?)",
+        )
+        .bind(tg)
+        .bind(t.ip.to_string())
+        .bind(i64::from(t.port))
+        .bind(&t.zone)
+        .execute(&mut **tx)
+        .await?;
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Deregisters targets (unknown ones are ignored, as ELBv2 does).
+pub async fn deregister_targets(
+    tx: &mut Tx,
+    tg: &str,
+    targets: &[Target],
+) -> Result<(), StoreError> {
+    for t in targets {
+        sqlx::query("DELETE FROM targets WHERE target_group_arn = ? AND ip = ? AND port = ?")
+            .bind(tg)
+            .bind(t.ip.to_string())
+            .bind(i64::from(t.port))
+            .execute(&mut **tx)
+            .await?;
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Deletes a target group; refuses while a listener uses it.
+pub async fn delete_tg(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
+    let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM listeners WHERE target_group_arn = ?")
+        .bind(arn)
+        .fetch_one(&mut **tx)
+        .await?;
+    if used > 0 {
+        return Err(StoreError::Conflict(format!(
+            "Target group '{arn}' is currently in use by a listener or a rule"
+        )));
+    }
+    sqlx::query("DELETE FROM target_groups WHERE arn = ?")
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+fn listener_row(row: &SqliteRow) -> Result<Listener, StoreError> {
+    Ok(Listener {
+        arn: row.try_get("arn")?,
+        load_balancer: row.try_get("load_balancer_arn")?,
+        protocol: row.try_get("protocol")?,
+        port: u16::try_from(row.try_get::<i64, _>("port")?)
+            .map_err(|_| StoreError::Corrupt("port".into()))?,
+        target_group: row.try_get("target_group_arn")?,
+    })
+}
+
+/// Inserts a listener.
+pub async fn insert_listener(tx: &mut Tx, l: &Listener) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO listeners (arn, load_balancer_arn, protocol, port, target_group_arn) VALUES (?, ?, ?, ?, ?)")
+        .bind(&l.arn)
+        .bind(&l.load_balancer)
+        .bind(&l.protocol)
+        .bind(i64::from(l.port))
+        .bind(&l.target_group)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("A listener already exists on port {}", l.port)),
+            other => other,
+        })?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Listeners of a load balancer (or all).
+pub async fn list_listeners(tx: &mut Tx, lb: Option<&str>) -> Result<Vec<Listener>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM listeners WHERE (?1 IS NULL OR load_balancer_arn = ?1) ORDER BY port",
+    )
+    .bind(lb)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(listener_row).collect()
+}
+
+/// Deletes a listener.
+pub async fn delete_listener(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
+    let n = sqlx::query("DELETE FROM listeners WHERE arn = ?")
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(not_found("listener", arn));
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Inserts an endpoint service.
+pub async fn insert_service(
+    tx: &mut Tx,
+    s: &Service,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO endpoint_services (service_id, service_name, account_id, acceptance_required, load_balancer_arns, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(s.id.to_string())
+    .bind(&s.name)
+    .bind(&s.account)
+    .bind(s.acceptance_required)
+    .bind(serde_json::to_string(&s.load_balancers).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .bind(&s.state)
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await?;
+    for p in &s.allowed_principals {
+        sqlx::query("INSERT INTO service_permissions (service_id, principal) VALUES (?, ?)")
+            .bind(s.id.to_string())
+            .bind(p)
+            .execute(&mut **tx)
+            .await?;
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+async fn service_row(tx: &mut Tx, row: &SqliteRow) -> Result<Service, StoreError> {
+    let id: ServiceId = parse_col(row, "service_id")?;
+    let allowed_principals = sqlx::query_scalar(
+        "SELECT principal FROM service_permissions WHERE service_id = ? ORDER BY principal",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(Service {
+        id,
+        name: row.try_get("service_name")?,
+        account: row.try_get("account_id")?,
+        acceptance_required: row.try_get("acceptance_required")?,
+        load_balancers: json_col(row, "load_balancer_arns")?,
+        state: row.try_get("state")?,
+        allowed_principals,
+    })
+}
+
+/// The service `id`.
+pub async fn get_service(tx: &mut Tx, id: &ServiceId) -> Result<Service, StoreError> {
+    let row = sqlx::query("SELECT * FROM endpoint_services WHERE service_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("endpoint service", id))?;
+    service_row(tx, &row).await
+}
+
+/// The service named `name`.
+pub async fn find_service_by_name(tx: &mut Tx, name: &str) -> Result<Service, StoreError> {
+    let row = sqlx::query("SELECT * FROM endpoint_services WHERE service_name = ?")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("endpoint service", name))?;
+    service_row(tx, &row).await
+}
+
+/// Every service (callers filter by visibility).
+pub async fn list_services(tx: &mut Tx) -> Result<Vec<Service>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM endpoint_services ORDER BY created_ms, service_id")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(service_row(tx, r).await?);
+    }
+    Ok(out)
+}
+
+/// Updates acceptance and load balancers.
+pub async fn update_service(tx: &mut Tx, s: &Service) -> Result<(), StoreError> {
+    sqlx::query("UPDATE endpoint_services SET acceptance_required = ?, load_balancer_arns = ? WHERE service_id = ?")
+        .bind(s.acceptance_required)
+        .bind(serde_json::to_string(&s.load_balancers).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .bind(s.id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Adds and removes allowed principals.
+pub async fn modify_permissions(
+    tx: &mut Tx,
+    id: &ServiceId,
+    add: &[String],
+    remove: &[String],
+) -> Result<(), StoreError> {
+    for p in add {
+        sqlx::query(
+            "INSERT OR IGNORE INTO service_permissions (service_id, principal) VALUES (?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(p)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for p in remove {
+        sqlx::query("DELETE FROM service_permissions WHERE service_id = ? AND principal = ?")
+            .bind(id.to_string())
+            .bind(p)
+            .execute(&mut **tx)
+            .await?;
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Deletes a service; refuses while endpoints other than rejected/deleted/failed/expired use it.
+pub async fn delete_service(tx: &mut Tx, id: &ServiceId) -> Result<(), StoreError> {
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM endpoints WHERE service_id = ? AND state IN ('pendingAcceptance', 'pending', 'available')",
+    )
+    .bind(id.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    if live > 0 {
+        return Err(StoreError::Conflict(format!(
+            "Service {id} has existing VPC endpoint connections in pendingAcceptance, pending or available state"
+        )));
+    }
+    sqlx::query("DELETE FROM endpoints WHERE service_id = ? AND state IN ('deleted', 'rejected', 'failed', 'expired')")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM endpoint_services WHERE service_id = ?")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Inserts an endpoint and records its creation in the history.
+pub async fn insert_endpoint(
+    tx: &mut Tx,
+    e: &Endpoint,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO endpoints (endpoint_id, account_id, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.id.to_string())
+    .bind(&e.account)
+    .bind(e.vpc.to_string())
+    .bind(e.service.to_string())
+    .bind(&e.endpoint_type)
+    .bind(e.state.as_str())
+    .bind(&e.policy)
+    .bind(serde_json::to_string(&e.security_groups).map_err(|x| StoreError::Corrupt(x.to_string()))?)
+    .bind(to_ms(now))
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await?;
+    let event = if e.state == ConnState::PendingAcceptance {
+        "CreateWithAcceptance"
+    } else {
+        "CreateAutoAccept"
+    };
+    record_history(tx, &e.id, None, e.state, event, actor, now).await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+async fn endpoint_row(tx: &mut Tx, row: &SqliteRow) -> Result<Endpoint, StoreError> {
+    let id: EndpointId = parse_col(row, "endpoint_id")?;
+    Ok(Endpoint {
+        enis: enis_of(tx, &id.to_string()).await?,
+        id,
+        account: row.try_get("account_id")?,
+        vpc: parse_col(row, "vpc_id")?,
+        service: parse_col(row, "service_id")?,
+        endpoint_type: row.try_get("endpoint_type")?,
+        state: parse_col(row, "state")?,
+        policy: row.try_get("policy")?,
+        security_groups: json_col(row, "security_groups")?,
+        created: from_ms(row.try_get("created_ms")?),
+    })
+}
+
+/// The endpoint `id`.
+pub async fn get_endpoint(tx: &mut Tx, id: &EndpointId) -> Result<Endpoint, StoreError> {
+    let row = sqlx::query("SELECT * FROM endpoints WHERE endpoint_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("endpoint", id))?;
+    endpoint_row(tx, &row).await
+}
+
+/// Which endpoints to list.
+#[derive(Debug, Default, Clone)]
+pub struct EndpointFilter {
+    /// Owned by this account.
+    pub account: Option<String>,
+    /// To this service.
+    pub service: Option<ServiceId>,
+    /// In this VPC.
+    pub vpc: Option<VpcId>,
+}
+
+/// Endpoints matching `f`.
+pub async fn list_endpoints(tx: &mut Tx, f: &EndpointFilter) -> Result<Vec<Endpoint>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM endpoints WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR service_id = ?2) AND (?3 IS NULL OR vpc_id = ?3) \
+         ORDER BY created_ms, endpoint_id",
+    )
+    .bind(f.account.as_deref())
+    .bind(f.service.map(|s| s.to_string()))
+    .bind(f.vpc.map(|v| v.to_string()))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(endpoint_row(tx, r).await?);
+    }
+    Ok(out)
+}
+
+/// Applies `event` to the endpoint's connection state, inside the transaction: the current
+/// state is read and written under the write lock, so concurrent calls serialize and only legal
+/// transitions are ever recorded.
+pub async fn transition(
+    tx: &mut Tx,
+    id: &EndpointId,
+    event: ConnEvent,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Result<ConnState, underpass_domain::IllegalTransition>, StoreError> {
+    let cur: String = sqlx::query_scalar("SELECT state FROM endpoints WHERE endpoint_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("endpoint", id))?;
+    let from: ConnState = cur.parse().map_err(StoreError::Corrupt)?;
+    let to = match from.apply(event) {
+        Ok(to) => to,
+        Err(e) => return Ok(Err(e)),
+    };
+    sqlx::query("UPDATE endpoints SET state = ?, updated_ms = ? WHERE endpoint_id = ?")
+        .bind(to.as_str())
+        .bind(to_ms(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    record_history(tx, id, Some(from), to, &format!("{event:?}"), actor, now).await?;
+    bump_revision(tx).await?;
+    Ok(Ok(to))
+}
+
+async fn record_history(
+    tx: &mut Tx,
+    id: &EndpointId,
+    from: Option<ConnState>,
+    to: ConnState,
+    event: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id.to_string())
+        .bind(from.map(ConnState::as_str))
+        .bind(to.as_str())
+        .bind(event)
+        .bind(actor)
+        .bind(to_ms(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One recorded transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// State before (none at creation).
+    pub from: Option<ConnState>,
+    /// State after.
+    pub to: ConnState,
+    /// The event name.
+    pub event: String,
+    /// Who caused it.
+    pub actor: String,
+}
+
+/// The history of one endpoint, oldest first.
+pub async fn history(tx: &mut Tx, id: &EndpointId) -> Result<Vec<HistoryEntry>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM connection_history WHERE endpoint_id = ? ORDER BY seq")
+        .bind(id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let from: Option<String> = r.try_get("from_state")?;
+            Ok(HistoryEntry {
+                from: from
+                    .map(|f| f.parse().map_err(StoreError::Corrupt))
+                    .transpose()?,
+                to: parse_col(r, "to_state")?,
+                event: r.try_get("event")?,
+                actor: r.try_get("actor")?,
+            })
+        })
+        .collect()
+}

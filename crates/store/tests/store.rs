@@ -1,0 +1,255 @@
+//! The store against a real SQLite file in a temporary directory.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use underpass_domain::{ConnEvent, ConnState, EndpointId, ServiceId, SubnetId, VpcId};
+use underpass_store::records::{Endpoint, Service, Subnet, Vpc};
+use underpass_store::{iam, network, services, Store, StoreConfig, StoreError};
+
+fn cfg(dir: &std::path::Path, install: &str) -> StoreConfig {
+    StoreConfig {
+        path: dir.join("state.db"),
+        install_id: install.into(),
+        region: "us-east-1".into(),
+        busy_timeout: Duration::from_millis(500),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+async fn seed(store: &Store) -> (VpcId, EndpointId) {
+    let mut tx = store.begin().await.unwrap();
+    iam::ensure_account(&mut tx, "111111111111", "provider", now())
+        .await
+        .unwrap();
+    let vpc = VpcId::from_random(1);
+    network::insert_vpc(
+        &mut tx,
+        &Vpc {
+            id: vpc,
+            account: "111111111111".into(),
+            cidr: "10.0.0.0/16".parse().unwrap(),
+            dns_support: true,
+            dns_hostnames: true,
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    let svc = ServiceId::from_random(2);
+    services::insert_service(
+        &mut tx,
+        &Service {
+            id: svc,
+            name: "com.underpass.vpce.us-east-1.x".into(),
+            account: "111111111111".into(),
+            acceptance_required: true,
+            load_balancers: vec![],
+            state: "Available".into(),
+            allowed_principals: vec!["*".into()],
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    let ep = EndpointId::from_random(3);
+    services::insert_endpoint(
+        &mut tx,
+        &Endpoint {
+            id: ep,
+            account: "111111111111".into(),
+            vpc,
+            service: svc,
+            endpoint_type: "Interface".into(),
+            state: ConnState::PendingAcceptance,
+            policy: None,
+            security_groups: vec![],
+            enis: vec![],
+            created: now(),
+        },
+        "test",
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (vpc, ep)
+}
+
+#[tokio::test]
+async fn reopen_keeps_data_and_refuses_another_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "install-a")).await.unwrap();
+    let (vpc, _) = seed(&store).await;
+    let rev = store.revision().await.unwrap();
+    assert!(rev > 1, "writes bump the revision");
+    store.close().await;
+
+    let store = Store::open(&cfg(dir.path(), "install-a")).await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    assert_eq!(
+        network::get_vpc(&mut tx, &vpc)
+            .await
+            .unwrap()
+            .cidr
+            .to_string(),
+        "10.0.0.0/16"
+    );
+    drop(tx);
+    assert_eq!(store.revision().await.unwrap(), rev);
+    store.close().await;
+
+    let err = Store::open(&cfg(dir.path(), "install-b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("install-a"), "{err}");
+}
+
+#[tokio::test]
+async fn corrupt_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("state.db"),
+        b"this is not a database, just some bytes".repeat(200),
+    )
+    .unwrap();
+    let err = Store::open(&cfg(dir.path(), "i")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn dropped_transaction_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
+    let (vpc, _) = seed(&store).await;
+    let before = store.revision().await.unwrap();
+    {
+        let mut tx = store.begin().await.unwrap();
+        let s = Subnet {
+            id: SubnetId::from_random(9),
+            vpc,
+            account: "111111111111".into(),
+            zone: "us-east-1a".into(),
+            cidr: "10.0.1.0/24".parse().unwrap(),
+        };
+        network::insert_subnet(&mut tx, &s, now()).await.unwrap();
+        // Dropped without commit: an action that failed half-way.
+    }
+    let mut tx = store.read().await.unwrap();
+    assert!(network::list_subnets(&mut tx, Some(&vpc), None)
+        .await
+        .unwrap()
+        .is_empty());
+    drop(tx);
+    assert_eq!(store.revision().await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_transitions_record_only_legal_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(dir.path(), "i");
+    c.busy_timeout = Duration::from_secs(10);
+    let store = Store::open(&c).await.unwrap();
+    let (_, ep) = seed(&store).await;
+    let events = [ConnEvent::Accept, ConnEvent::Reject, ConnEvent::Delete];
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        let event = events[i % 3];
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await?;
+            let r =
+                services::transition(&mut tx, &ep, event, &format!("caller-{i}"), now()).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(r.is_ok())
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            wins += 1;
+        }
+    }
+    let mut tx = store.read().await.unwrap();
+    let hist = services::history(&mut tx, &ep).await.unwrap();
+    // Replay the history: every step legal, each starting where the previous ended.
+    assert_eq!(hist[0].from, None);
+    let mut state = hist[0].to;
+    for h in &hist[1..] {
+        assert_eq!(h.from, Some(state), "history is continuous");
+        let ev = match h.event.as_str() {
+            "Accept" => ConnEvent::Accept,
+            "Reject" => ConnEvent::Reject,
+            "Delete" => ConnEvent::Delete,
+            other => panic!("unexpected event {other}"),
+        };
+        state = state.apply(ev).expect("recorded transition is legal");
+        assert_eq!(h.to, state);
+    }
+    assert_eq!(hist.len() - 1, wins, "one history row per successful call");
+    assert_eq!(
+        services::get_endpoint(&mut tx, &ep).await.unwrap().state,
+        state
+    );
+}
+
+#[tokio::test]
+async fn client_tokens_replay_and_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        iam::client_token(&mut tx, "1", "CreateVpcEndpoint", "tok", "h1")
+            .await
+            .unwrap(),
+        iam::TokenLookup::New
+    );
+    iam::save_client_token(
+        &mut tx,
+        "1",
+        "CreateVpcEndpoint",
+        "tok",
+        "h1",
+        "vpce-1",
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        iam::client_token(&mut tx, "1", "CreateVpcEndpoint", "tok", "h1")
+            .await
+            .unwrap(),
+        iam::TokenLookup::Replay("vpce-1".into())
+    );
+    assert_eq!(
+        iam::client_token(&mut tx, "1", "CreateVpcEndpoint", "tok", "h2")
+            .await
+            .unwrap(),
+        iam::TokenLookup::Mismatch
+    );
+    // Tokens are per account.
+    assert_eq!(
+        iam::client_token(&mut tx, "2", "CreateVpcEndpoint", "tok", "h2")
+            .await
+            .unwrap(),
+        iam::TokenLookup::New
+    );
+}
+
+#[tokio::test]
+async fn held_lock_gives_unavailable_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
+    let _holder = store.begin().await.unwrap();
+    let started = std::time::Instant::now();
+    let err = store.begin().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the busy timeout"
+    );
+}
