@@ -1,4 +1,5 @@
 //! The store against a real SQLite file in a temporary directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
