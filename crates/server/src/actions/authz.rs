@@ -1,0 +1,212 @@
+//! The per-action context: one transaction, and IAM authorization through the auth crate.
+
+use time::format_description::well_known::Rfc3339;
+use underpass_auth::iam::{
+    evaluate, NamedPolicy, Outcome, PolicyKind, PolicySet, PrincipalContext, PrincipalKind,
+    RequestContext, ResourcePolicy,
+};
+use underpass_domain::PrincipalArn;
+use underpass_store::{iam as iam_store, Tx};
+
+use super::Meta;
+use crate::api::{ApiError, CallerInfo};
+use crate::state::AppState;
+
+/// One action's world: the caller, the transaction, the request facts.
+pub(crate) struct Ctx<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) caller: &'a CallerInfo,
+    pub(crate) tx: Tx,
+    pub(crate) meta: Meta,
+    writes: bool,
+    identity: Option<Vec<NamedPolicy>>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for an action that changes state (write lock taken now).
+    pub(crate) async fn write(
+        state: &'a AppState,
+        caller: &'a CallerInfo,
+        meta: Meta,
+    ) -> Result<Self, ApiError> {
+        let tx = state.store.begin().await?;
+        Ok(Self {
+            state,
+            caller,
+            tx,
+            meta,
+            writes: true,
+            identity: None,
+        })
+    }
+
+    /// A context for a read-only action (a consistent snapshot, no write lock).
+    pub(crate) async fn read(
+        state: &'a AppState,
+        caller: &'a CallerInfo,
+        meta: Meta,
+    ) -> Result<Self, ApiError> {
+        let tx = state.store.read().await?;
+        Ok(Self {
+            state,
+            caller,
+            tx,
+            meta,
+            writes: false,
+            identity: None,
+        })
+    }
+
+    /// Commits (write actions) and tells agents about the new revision.
+    pub(crate) async fn finish(self) -> Result<(), ApiError> {
+        let state = self.state;
+        let writes = self.writes;
+        self.tx
+            .commit()
+            .await
+            .map_err(underpass_store::StoreError::from)?;
+        if writes {
+            state.publish_revision().await;
+        }
+        Ok(())
+    }
+
+    /// The region this server serves.
+    pub(crate) fn region(&self) -> &str {
+        &self.state.cfg.region
+    }
+
+    /// `arn:aws:<service>:<region>:<caller account>:<resource>`.
+    pub(crate) fn arn(&self, service: &str, resource: &str) -> String {
+        let region = if service == "iam" { "" } else { self.region() };
+        format!(
+            "arn:aws:{service}:{region}:{}:{resource}",
+            self.caller.account
+        )
+    }
+
+    /// The principal in evaluation form.
+    fn principal_context(&self) -> PrincipalContext {
+        let c = self.caller;
+        let kind = match &c.principal {
+            PrincipalArn::Root { .. } => PrincipalKind::Root,
+            PrincipalArn::User { name, .. } => PrincipalKind::User { name: name.clone() },
+            PrincipalArn::AssumedRole { session_name, .. } => PrincipalKind::AssumedRole {
+                role_arn: c.role_arn.clone().unwrap_or_default(),
+                session_name: session_name.clone(),
+            },
+            PrincipalArn::Role { .. } => PrincipalKind::Anonymous,
+        };
+        let mut p = PrincipalContext::root(&c.account);
+        p.arn = c.arn.clone();
+        p.kind = kind;
+        p.userid = c.userid.clone();
+        p
+    }
+
+    /// The request context for `action` on `resource`, with the global condition keys.
+    pub(crate) fn request_context(&self, action: &str, resource: &str) -> RequestContext {
+        let now = self.meta.now;
+        let mut ctx = RequestContext::new(self.principal_context(), action, resource)
+            .with_key("aws:SourceIp", &self.meta.source_ip.to_string())
+            .with_key("aws:CurrentTime", &now.format(&Rfc3339).unwrap_or_default())
+            .with_key("aws:EpochTime", &now.unix_timestamp().to_string())
+            .with_key("aws:SecureTransport", "false")
+            .with_key("aws:RequestedRegion", self.region())
+            .with_key("aws:PrincipalAccount", &self.caller.account)
+            .with_key(
+                "aws:PrincipalArn",
+                self.caller.role_arn.as_deref().unwrap_or(&self.caller.arn),
+            );
+        if let Some(uid) = &self.caller.userid {
+            ctx = ctx.with_key("aws:userid", uid);
+        }
+        if let PrincipalArn::User { name, .. } = &self.caller.principal {
+            ctx = ctx.with_key("aws:username", name);
+        }
+        ctx
+    }
+
+    /// The caller's identity policies: a user's inline policies, or its role's for a session.
+    async fn identity_policies(&mut self) -> Result<&[NamedPolicy], ApiError> {
+        if self.identity.is_none() {
+            let owner = self
+                .caller
+                .role_arn
+                .clone()
+                .unwrap_or_else(|| self.caller.arn.clone());
+            let docs = iam_store::policies_of(&mut self.tx, &owner).await?;
+            let mut parsed = Vec::with_capacity(docs.len());
+            for (name, doc) in docs {
+                // Policies were validated when written; one that no longer parses is a bug.
+                parsed.push(
+                    NamedPolicy::parse(name, &doc, PolicyKind::Identity)
+                        .map_err(ApiError::internal)?,
+                );
+            }
+            self.identity = Some(parsed);
+        }
+        Ok(self.identity.as_deref().unwrap_or(&[]))
+    }
+
+    /// Authorizes `action` (e.g. `ec2:CreateVpc`) on `resource` (an ARN or `*`), or fails with
+    /// `UnauthorizedOperation` naming the decision.
+    pub(crate) async fn authorize(&mut self, action: &str, resource: &str) -> Result<(), ApiError> {
+        self.authorize_with(action, resource, None).await
+    }
+
+    /// As [`Ctx::authorize`], with a resource-based policy owned by `owner`.
+    pub(crate) async fn authorize_with(
+        &mut self,
+        action: &str,
+        resource: &str,
+        resource_policy: Option<(&NamedPolicy, &str)>,
+    ) -> Result<(), ApiError> {
+        let rctx = self.request_context(action, resource);
+        // The account root may do anything to its own account's resources, as in AWS, unless a
+        // resource policy denies it explicitly.
+        let resource_account = resource.split(':').nth(4).unwrap_or("");
+        let own_root = matches!(self.caller.principal, PrincipalArn::Root { .. })
+            && (resource_account == self.caller.account || resource_account.is_empty());
+        if own_root && resource_policy.is_none() {
+            return Ok(());
+        }
+        let identity = self.identity_policies().await?.to_vec();
+        let set = PolicySet {
+            identity: &identity,
+            resource: resource_policy.map(|(policy, owner_account)| ResourcePolicy {
+                policy,
+                owner_account,
+            }),
+            ..PolicySet::default()
+        };
+        let decision = evaluate(&rctx, &set);
+        if decision.is_allowed() || (own_root && decision.outcome != Outcome::ExplicitDeny) {
+            return Ok(());
+        }
+        Err(ApiError::unauthorized(format!(
+            "You are not authorized to perform this operation. User: {} is not authorized to perform: {action} on resource: {resource} because {decision}",
+            self.caller.arn
+        )))
+    }
+
+    /// Fresh random bits for ids.
+    pub(crate) fn random(&self) -> Result<u128, ApiError> {
+        let mut b = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut b)
+            .map_err(|_| ApiError::internal("system random generator failed"))?;
+        Ok(u128::from_le_bytes(b))
+    }
+}
+
+/// Whether the caller is the install's administrator (the root of the admin account).
+pub(crate) fn is_admin(ctx: &Ctx<'_>) -> bool {
+    matches!(ctx.caller.principal, PrincipalArn::Root { .. })
+        && ctx.caller.account == crate::bootstrap::ADMIN_ACCOUNT
+}
+
+/// Parses an identity policy document for storage.
+pub(crate) fn check_identity_policy(doc: &str) -> Result<(), ApiError> {
+    underpass_auth::iam::Policy::parse(doc, PolicyKind::Identity)?;
+    Ok(())
+}

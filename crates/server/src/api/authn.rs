@@ -1,0 +1,145 @@
+//! From an HTTP request to an authenticated caller, through the auth crate.
+
+use axum::http::{HeaderMap, Method, Uri};
+use time::OffsetDateTime;
+use underpass_auth::credentials::{
+    authenticate as auth_caller, AccessKeyRecord, CallerKind, KeyStatus, SealedSecret,
+};
+use underpass_auth::sigv4::{parse_request, HttpRequest};
+use underpass_domain::{AccessKeyKind, PrincipalArn};
+use underpass_store::iam;
+
+use super::ApiError;
+use crate::state::AppState;
+
+/// Who is calling, once authenticated.
+#[derive(Debug, Clone)]
+pub struct CallerInfo {
+    /// The principal: user, root or role session.
+    pub principal: PrincipalArn,
+    /// Its ARN as text.
+    pub arn: String,
+    /// Its account.
+    pub account: String,
+    /// For role sessions, the role's ARN (whose policies apply).
+    pub role_arn: Option<String>,
+    /// `aws:userid`.
+    pub userid: Option<String>,
+    /// The scope's service and region.
+    pub service: String,
+    /// The access key that signed.
+    pub access_key_id: String,
+}
+
+/// Authenticates one request; on failure returns the error (and no caller).
+pub(super) async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Result<CallerInfo, (Option<CallerInfo>, ApiError)> {
+    let fail = |e: ApiError| (None, e);
+    let header_list: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let req = HttpRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &header_list,
+        body,
+    };
+    let parsed = parse_request(&req, &state.verifier).map_err(|e| fail(e.into()))?;
+    let key_id = parsed.access_key_id().to_owned();
+    let mut tx = state.store.read().await.map_err(|e| fail(e.into()))?;
+    let record = if key_id.starts_with("AKIA") {
+        match iam::get_key(&mut tx, &key_id)
+            .await
+            .map_err(|e| fail(e.into()))?
+        {
+            Some(row) => Some(to_record(&row).map_err(fail)?),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let caller =
+        auth_caller(&parsed, record.as_ref(), &state.master, now).map_err(|e| fail(e.into()))?;
+    let account = caller.principal.account().to_string();
+    let (role_arn, userid) = match &caller.kind {
+        CallerKind::Session {
+            role_arn, role_id, ..
+        } => {
+            // A session dies with its role: a deleted (or deleted and re-created) role's
+            // sessions are refused, whatever their expiry.
+            let role = iam::get_role(&mut tx, &role_arn.to_string())
+                .await
+                .map_err(|e| fail(e.into()))?;
+            match role {
+                Some(r) if &r.role_id == role_id => {}
+                _ => {
+                    return Err(fail(ApiError::from(
+                        underpass_auth::credentials::CredentialError::InvalidClientTokenId,
+                    )))
+                }
+            }
+            let session = match &caller.principal {
+                PrincipalArn::AssumedRole { session_name, .. } => session_name.clone(),
+                _ => String::new(),
+            };
+            (
+                Some(role_arn.to_string()),
+                Some(format!("{role_id}:{session}")),
+            )
+        }
+        CallerKind::LongTerm => {
+            let uid = iam::user_id(&mut tx, &caller.principal.to_string())
+                .await
+                .map_err(|e| fail(e.into()))?;
+            (
+                None,
+                uid.or_else(|| {
+                    matches!(caller.principal, PrincipalArn::Root { .. }).then(|| account.clone())
+                }),
+            )
+        }
+    };
+    drop(tx);
+    if caller.access_key_id.kind() == AccessKeyKind::LongTerm {
+        state
+            .note_key_use(
+                &key_id,
+                now,
+                parsed.scope().service(),
+                parsed.scope().region(),
+            )
+            .await;
+    }
+    Ok(CallerInfo {
+        arn: caller.principal.to_string(),
+        principal: caller.principal,
+        account,
+        role_arn,
+        userid,
+        service: parsed.scope().service().to_owned(),
+        access_key_id: key_id,
+    })
+}
+
+fn to_record(row: &iam::KeyRow) -> Result<AccessKeyRecord, ApiError> {
+    Ok(AccessKeyRecord {
+        id: row.access_key_id.parse().map_err(ApiError::internal)?,
+        owner: row.owner_arn.parse().map_err(ApiError::internal)?,
+        status: if row.status == "Active" {
+            KeyStatus::Active
+        } else {
+            KeyStatus::Inactive
+        },
+        created: row.created,
+        last_used: None,
+        sealed_secret: SealedSecret::from_stored(row.sealed_secret.clone()),
+    })
+}

@@ -1,0 +1,130 @@
+//! Shared server state: the store, the master key, verification settings, metrics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use underpass_auth::credentials::MasterKey;
+use underpass_auth::sigv4::VerifierConfig;
+use underpass_store::{iam, Store};
+
+use crate::config::ServerConfig;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The state database.
+    pub store: Store,
+    /// Seals secrets and session tokens.
+    pub master: MasterKey,
+    /// Server settings.
+    pub cfg: ServerConfig,
+    /// SigV4 settings.
+    pub verifier: VerifierConfig,
+    /// Request counters.
+    pub metrics: Metrics,
+    /// Tells agent long-polls that the revision moved.
+    pub revision: tokio::sync::watch::Sender<i64>,
+    key_use: Mutex<HashMap<String, Instant>>,
+}
+
+/// How often a key's last-used time is written back (per key).
+const KEY_USE_WRITE_INTERVAL: Duration = Duration::from_secs(60);
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(store: Store, master: MasterKey, cfg: ServerConfig, revision: i64) -> Self {
+        let verifier = VerifierConfig {
+            region: Some(cfg.region.clone()),
+            services: ["ec2", "elasticloadbalancing", "iam", "sts", "underpass"]
+                .map(String::from)
+                .to_vec(),
+            ..VerifierConfig::default()
+        };
+        Self {
+            store,
+            master,
+            cfg,
+            verifier,
+            metrics: Metrics::default(),
+            revision: tokio::sync::watch::channel(revision).0,
+            key_use: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a key's use, writing to the store at most once a minute per key.
+    pub(crate) async fn note_key_use(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        service: &str,
+        region: &str,
+    ) {
+        let due = {
+            let mut m = self.key_use.lock().unwrap_or_else(|p| p.into_inner());
+            let due = m
+                .get(key)
+                .is_none_or(|t| t.elapsed() >= KEY_USE_WRITE_INTERVAL);
+            if due {
+                m.insert(key.to_owned(), Instant::now());
+            }
+            due
+        };
+        if due {
+            let r = async {
+                let mut tx = self.store.begin().await?;
+                iam::touch_key(&mut tx, key, now, service, region).await?;
+                tx.commit().await?;
+                Ok::<_, underpass_store::StoreError>(())
+            }
+            .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "could not record key use");
+            }
+        }
+    }
+
+    /// Publishes the store's current revision to waiting agents.
+    pub(crate) async fn publish_revision(&self) {
+        if let Ok(rev) = self.store.revision().await {
+            self.revision.send_if_modified(|cur| {
+                let changed = *cur != rev;
+                *cur = rev;
+                changed
+            });
+        }
+    }
+}
+
+/// Prometheus counters of API calls by action and outcome.
+#[derive(Default)]
+pub struct Metrics {
+    calls: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl Metrics {
+    /// Counts one call; unknown action names are counted together so labels stay bounded.
+    pub fn count(&self, action: &str, error_code: Option<&str>) {
+        let action = if crate::actions::is_known(action) {
+            action
+        } else {
+            "unknown"
+        };
+        let code = error_code.unwrap_or("OK");
+        let mut m = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((action.to_owned(), code.to_owned())).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let m = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::from("# HELP underpass_api_requests_total API calls by action and result code.\n# TYPE underpass_api_requests_total counter\n");
+        for ((action, code), n) in m.iter() {
+            // Codes come from our own error enums; actions are from the known list.
+            out.push_str(&format!(
+                "underpass_api_requests_total{{action=\"{action}\",code=\"{code}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+}

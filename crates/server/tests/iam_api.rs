@@ -1,0 +1,459 @@
+//! The API end to end over loopback HTTP: SigV4 authentication, IAM authorization, access keys,
+//! roles and AssumeRole, with the real signer and a real SQLite store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+use underpass_auth::credentials::SecretAccessKey;
+use underpass_cli::{Client, ClientError, Credentials};
+use underpass_server::{bootstrap, start, ServerConfig};
+
+fn creds(id: &str, secret: &str, token: Option<&str>) -> Credentials {
+    Credentials {
+        access_key_id: id.into(),
+        secret_access_key: SecretAccessKey::new(secret),
+        session_token: token.map(String::from),
+    }
+}
+
+fn key_creds(v: &Value) -> Credentials {
+    creds(
+        v["AccessKeyId"].as_str().unwrap(),
+        v["SecretAccessKey"].as_str().unwrap(),
+        v["SessionToken"].as_str(),
+    )
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    server: underpass_server::RunningServer,
+    admin: Client,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(ServerConfig::with_data_dir(dir.path().join("data")))
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(
+        dir.path()
+            .join("data")
+            .join(bootstrap::ADMIN_CREDENTIALS_FILE),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let admin = Client::new(
+        &format!("http://{}", server.api_addr),
+        "us-east-1",
+        creds(
+            v["access_key_id"].as_str().unwrap(),
+            v["secret_access_key"].as_str().unwrap(),
+            None,
+        ),
+    )
+    .unwrap();
+    Env {
+        _dir: dir,
+        server,
+        admin,
+    }
+}
+
+fn code(r: Result<Value, ClientError>) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err(e) => e.code().unwrap_or("no code").to_owned(),
+    }
+}
+
+async fn account(env: &Env, id: &str) -> Client {
+    let r = env
+        .admin
+        .call("CreateAccount", &json!({"AccountId": id, "Name": "acct"}))
+        .await
+        .unwrap();
+    env.admin.with_credentials(key_creds(&r["AccessKey"]))
+}
+
+#[tokio::test]
+async fn identity_accounts_and_bad_signatures() {
+    let env = env().await;
+    let me = env
+        .admin
+        .call("GetCallerIdentity", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(me["Arn"], "arn:aws:iam::000000000000:root");
+    assert!(me["RequestId"].as_str().unwrap().len() >= 32);
+
+    let root = account(&env, "111111111111").await;
+    let me = root.call("GetCallerIdentity", &json!({})).await.unwrap();
+    assert_eq!(me["Account"], "111111111111");
+    // Only the admin creates accounts.
+    assert_eq!(
+        code(
+            root.call(
+                "CreateAccount",
+                &json!({"AccountId": "222222222222", "Name": "x"})
+            )
+            .await
+        ),
+        "UnauthorizedOperation"
+    );
+    assert_eq!(
+        code(
+            env.admin
+                .call(
+                    "CreateAccount",
+                    &json!({"AccountId": "111111111111", "Name": "again"})
+                )
+                .await
+        ),
+        "EntityAlreadyExists"
+    );
+    assert_eq!(
+        code(
+            env.admin
+                .call("CreateAccount", &json!({"AccountId": "12", "Name": "x"}))
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+
+    // Wrong secret: SignatureDoesNotMatch, and the error never shows the secret.
+    let wrong = root.with_credentials(creds(
+        me["UserId"]
+            .as_str()
+            .map(|_| "AKIAIOSFODNN7EXAMPLE")
+            .unwrap(),
+        "not-the-secret",
+        None,
+    ));
+    assert_eq!(
+        code(wrong.call("GetCallerIdentity", &json!({})).await),
+        "InvalidClientTokenId"
+    );
+
+    // Clock skew (RELIABILITY item 1): 16 minutes off is refused, 14 is accepted.
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        code(
+            root.call_at("GetCallerIdentity", &json!({}), now - Duration::minutes(16))
+                .await
+        ),
+        "RequestExpired"
+    );
+    assert_eq!(
+        code(
+            root.call_at("GetCallerIdentity", &json!({}), now + Duration::minutes(16))
+                .await
+        ),
+        "RequestExpired"
+    );
+    root.call_at("GetCallerIdentity", &json!({}), now - Duration::minutes(14))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        code(root.call("NoSuchAction", &json!({})).await),
+        "InvalidAction"
+    );
+    assert_eq!(
+        code(
+            root.call("CreateUser", &json!({"UserName": "a", "Bogus": 1}))
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn users_policies_and_key_lifecycle() {
+    let env = env().await;
+    let root = account(&env, "111111111111").await;
+    root.call("CreateUser", &json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(root.call("CreateUser", &json!({"UserName": "alice"})).await),
+        "EntityAlreadyExists"
+    );
+    assert_eq!(
+        code(
+            root.call("CreateUser", &json!({"UserName": "bad name"}))
+                .await
+        ),
+        "ValidationError"
+    );
+    let k = root
+        .call("CreateAccessKey", &json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    let alice_key = k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
+    assert!(alice_key.starts_with("AKIA"));
+    let alice = root.with_credentials(key_creds(&k["AccessKey"]));
+
+    // No policy: default deny, with a message that names the action.
+    let err = alice
+        .call("CreateUser", &json!({"UserName": "bob"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnauthorizedOperation"));
+    assert!(err.to_string().contains("iam:CreateUser"), "{err}");
+
+    // A malformed policy is refused, and nothing is stored.
+    let bad = json!({"UserName": "alice", "PolicyName": "p", "PolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"allow\",\"Action\":\"*\",\"Resource\":\"*\"}}"});
+    assert_eq!(
+        code(root.call("PutUserPolicy", &bad).await),
+        "MalformedPolicyDocument"
+    );
+    assert_eq!(
+        code(alice.call("CreateUser", &json!({"UserName": "bob"})).await),
+        "UnauthorizedOperation"
+    );
+
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:*User", "Resource": "*"},
+        {"Sid": "NoDeletes", "Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*"}
+    ]});
+    root.call(
+        "PutUserPolicy",
+        &json!({"UserName": "alice", "PolicyName": "users", "PolicyDocument": policy.to_string()}),
+    )
+    .await
+    .unwrap();
+    alice
+        .call("CreateUser", &json!({"UserName": "bob"}))
+        .await
+        .unwrap();
+    let err = alice
+        .call("DeleteUser", &json!({"UserName": "bob"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnauthorizedOperation"));
+    assert!(
+        err.to_string().contains("NoDeletes"),
+        "the decision names the statement: {err}"
+    );
+
+    // Keys: quota of two, list, last used, deactivate, rotate, delete.
+    let second = root
+        .call("CreateAccessKey", &json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            root.call("CreateAccessKey", &json!({"UserName": "alice"}))
+                .await
+        ),
+        "LimitExceeded"
+    );
+    let listed = root
+        .call("ListAccessKeys", &json!({"UserName": "alice"}))
+        .await
+        .unwrap();
+    assert_eq!(listed["AccessKeyMetadata"].as_array().unwrap().len(), 2);
+    assert!(!listed.to_string().contains("SecretAccessKey"));
+    let used = root
+        .call("GetAccessKeyLastUsed", &json!({"AccessKeyId": alice_key}))
+        .await
+        .unwrap();
+    assert_eq!(used["AccessKeyLastUsed"]["ServiceName"], "iam");
+
+    root.call(
+        "UpdateAccessKey",
+        &json!({"UserName": "alice", "AccessKeyId": alice_key, "Status": "Inactive"}),
+    )
+    .await
+    .unwrap();
+    // Deactivation applies to the very next request (RELIABILITY item 16: no cache window).
+    assert_eq!(
+        code(alice.call("GetCallerIdentity", &json!({})).await),
+        "InvalidClientTokenId"
+    );
+    root.call(
+        "DeleteAccessKey",
+        &json!({"UserName": "alice", "AccessKeyId": alice_key}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code(
+            root.call(
+                "DeleteAccessKey",
+                &json!({"UserName": "alice", "AccessKeyId": alice_key})
+            )
+            .await
+        ),
+        "NoSuchEntity"
+    );
+
+    let alice2 = root.with_credentials(key_creds(&second["AccessKey"]));
+    alice2.call("GetCallerIdentity", &json!({})).await.unwrap();
+    let rotated = root
+        .call(
+            "RotateAccessKey",
+            &json!({"UserName": "alice", "AccessKeyId": second["AccessKey"]["AccessKeyId"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        code(alice2.call("GetCallerIdentity", &json!({})).await),
+        "InvalidClientTokenId"
+    );
+    let alice3 = root.with_credentials(key_creds(&rotated["AccessKey"]));
+    let me = alice3.call("GetCallerIdentity", &json!({})).await.unwrap();
+    assert_eq!(me["Arn"], "arn:aws:iam::111111111111:user/alice");
+    assert!(me["UserId"].as_str().unwrap().starts_with("AIDA"));
+
+    // The audit log saw all of it, refusals included.
+    let tail = underpass_store::iam::audit_tail(env.server.state.store.pool(), 200)
+        .await
+        .unwrap();
+    assert!(tail
+        .iter()
+        .any(|e| e.error_code.as_deref() == Some("UnauthorizedOperation")
+            && e.action == "DeleteUser"));
+    assert!(tail
+        .iter()
+        .any(|e| e.outcome == "Success" && e.action == "RotateAccessKey"));
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn assume_role_sessions() {
+    let env = env().await;
+    let root = account(&env, "111111111111").await;
+    root.call("CreateUser", &json!({"UserName": "ci"}))
+        .await
+        .unwrap();
+    let ci = root.with_credentials(key_creds(
+        &root
+            .call("CreateAccessKey", &json!({"UserName": "ci"}))
+            .await
+            .unwrap()["AccessKey"],
+    ));
+    let trust = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:user/ci"}, "Action": "sts:AssumeRole"}});
+    let role = root
+        .call(
+            "CreateRole",
+            &json!({"RoleName": "deployer", "AssumeRolePolicyDocument": trust.to_string()}),
+        )
+        .await
+        .unwrap();
+    assert!(role["Role"]["RoleId"].as_str().unwrap().starts_with("AROA"));
+    let role_arn = role["Role"]["Arn"].as_str().unwrap().to_owned();
+    root.call(
+        "PutRolePolicy",
+        &json!({"RoleName": "deployer", "PolicyName": "users", "PolicyDocument":
+            json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "iam:CreateUser", "Resource": "*"}}).to_string()}),
+    )
+    .await
+    .unwrap();
+
+    // Root of another account is not in the trust policy.
+    let other = account(&env, "222222222222").await;
+    assert_eq!(
+        code(
+            other
+                .call(
+                    "AssumeRole",
+                    &json!({"RoleArn": role_arn, "RoleSessionName": "x1"})
+                )
+                .await
+        ),
+        "AccessDenied"
+    );
+    assert_eq!(
+        code(
+            ci.call(
+                "AssumeRole",
+                &json!({"RoleArn": role_arn, "RoleSessionName": "x"})
+            )
+            .await
+        ),
+        "ValidationError"
+    );
+    assert_eq!(
+        code(
+            ci.call(
+                "AssumeRole",
+                &json!({"RoleArn": role_arn, "RoleSessionName": "s1", "DurationSeconds": 60})
+            )
+            .await
+        ),
+        "ValidationError"
+    );
+
+    let s = ci
+        .call(
+            "AssumeRole",
+            &json!({"RoleArn": role_arn, "RoleSessionName": "build-42"}),
+        )
+        .await
+        .unwrap();
+    let c = &s["Credentials"];
+    assert!(c["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert_eq!(
+        s["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/deployer/build-42"
+    );
+    let session = root.with_credentials(key_creds(c));
+    let me = session.call("GetCallerIdentity", &json!({})).await.unwrap();
+    assert_eq!(
+        me["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/deployer/build-42"
+    );
+    // The role's policy applies to the session.
+    session
+        .call("CreateUser", &json!({"UserName": "made-by-session"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            session
+                .call("DeleteUser", &json!({"UserName": "made-by-session"}))
+                .await
+        ),
+        "UnauthorizedOperation"
+    );
+
+    // An ASIA key without its token, and a token swapped from another session, are refused.
+    let no_token = root.with_credentials(creds(
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        None,
+    ));
+    assert_eq!(
+        code(no_token.call("GetCallerIdentity", &json!({})).await),
+        "InvalidClientTokenId"
+    );
+    let s2 = ci
+        .call(
+            "AssumeRole",
+            &json!({"RoleArn": role_arn, "RoleSessionName": "build-43"}),
+        )
+        .await
+        .unwrap();
+    let swapped = root.with_credentials(creds(
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        s2["Credentials"]["SessionToken"].as_str(),
+    ));
+    assert_eq!(
+        code(swapped.call("GetCallerIdentity", &json!({})).await),
+        "InvalidClientTokenId"
+    );
+
+    // Deleting the role kills its sessions.
+    root.call("DeleteRole", &json!({"RoleName": "deployer"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(session.call("GetCallerIdentity", &json!({})).await),
+        "InvalidClientTokenId"
+    );
+    env.server.stop().await;
+}
