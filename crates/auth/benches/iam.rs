@@ -17,21 +17,47 @@ fn parse(kind: PolicyKind, text: &str) -> Policy {
 }
 
 fn doc(statements: &[String]) -> String {
-    format!(r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#, statements.join(","))
+    format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+        statements.join(",")
+    )
 }
 
 /// 1,000 statements of `*a*a*a*a*a*b` (100 identity policies of 10, each under the 6,144-character
 /// quota), against a 4,096-character resource that does not end in `b`, and one that does.
 fn hostile_globs(c: &mut Criterion) {
-    let statement = r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*a*a*a*a*a*b"}"#;
+    let statement =
+        r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*a*a*a*a*a*b"}"#;
     let policies: Vec<NamedPolicy> = (0..100)
-        .map(|i| NamedPolicy::new(format!("p{i}"), parse(PolicyKind::Identity, &doc(&vec![statement.to_owned(); 10]))))
+        .map(|i| {
+            NamedPolicy::new(
+                format!("p{i}"),
+                parse(PolicyKind::Identity, &doc(&vec![statement.to_owned(); 10])),
+            )
+        })
         .collect();
-    assert_eq!(policies.iter().map(|p| p.policy.statements().len()).sum::<usize>(), 1_000);
-    let set = PolicySet { identity: &policies, ..PolicySet::default() };
+    assert_eq!(
+        policies
+            .iter()
+            .map(|p| p.policy.statements().len())
+            .sum::<usize>(),
+        1_000
+    );
+    let set = PolicySet {
+        identity: &policies,
+        ..PolicySet::default()
+    };
     let user = PrincipalContext::user("111122223333", "alice");
-    let miss = RequestContext::new(user.clone(), "s3:GetObject", &format!("arn:aws:s3:::{}", "a".repeat(4_096)));
-    let hit = RequestContext::new(user, "s3:GetObject", &format!("arn:aws:s3:::{}b", "a".repeat(4_096)));
+    let miss = RequestContext::new(
+        user.clone(),
+        "s3:GetObject",
+        &format!("arn:aws:s3:::{}", "a".repeat(4_096)),
+    );
+    let hit = RequestContext::new(
+        user,
+        "s3:GetObject",
+        &format!("arn:aws:s3:::{}b", "a".repeat(4_096)),
+    );
     assert!(!evaluate(&miss, &set).is_allowed());
     assert!(evaluate(&hit, &set).is_allowed());
     c.bench_function("1000 statements *a*a*a*a*a*b, no match", |b| {
@@ -58,17 +84,36 @@ fn condition_bomb(c: &mut Criterion) {
     );
     let text = doc(&[statement]);
     let endpoint = NamedPolicy::new("bomb", parse(PolicyKind::Endpoint, &text));
-    let admin = NamedPolicy::new("admin", parse(PolicyKind::Identity, &doc(&[r#"{"Effect": "Allow", "Action": "*", "Resource": "*"}"#.into()])));
+    let admin = NamedPolicy::new(
+        "admin",
+        parse(
+            PolicyKind::Identity,
+            &doc(&[r#"{"Effect": "Allow", "Action": "*", "Resource": "*"}"#.into()]),
+        ),
+    );
     let identity = [admin];
-    let set = PolicySet { identity: &identity, endpoint: Some(&endpoint), ..PolicySet::default() };
-    let mut request = RequestContext::new(PrincipalContext::user("111122223333", "alice"), "ec2:CreateVpc", "*");
-    let values: Vec<String> = (0..10).map(|i| format!("value-{i}-{}", "y".repeat(64))).collect();
+    let set = PolicySet {
+        identity: &identity,
+        endpoint: Some(&endpoint),
+        ..PolicySet::default()
+    };
+    let mut request = RequestContext::new(
+        PrincipalContext::user("111122223333", "alice"),
+        "ec2:CreateVpc",
+        "*",
+    );
+    let values: Vec<String> = (0..10)
+        .map(|i| format!("value-{i}-{}", "y".repeat(64)))
+        .collect();
     let values: Vec<&str> = values.iter().map(String::as_str).collect();
     for k in 0..10 {
         request = request.with_values(&format!("k{k}"), &values);
     }
     assert!(!evaluate(&request, &set).is_allowed());
-    let name = format!("condition bomb ({} chars, 2,200 patterns x 10 values per key)", text.chars().count());
+    let name = format!(
+        "condition bomb ({} chars, 2,200 patterns x 10 values per key)",
+        text.chars().count()
+    );
     c.bench_function(&name, |b| {
         b.iter(|| evaluate(black_box(&request), black_box(&set)))
     });
@@ -95,9 +140,26 @@ fn typical(c: &mut Criterion) {
     c.bench_function("parse typical 10-statement identity policy", |b| {
         b.iter(|| Policy::parse(black_box(&text), PolicyKind::Identity))
     });
-    let identity = [NamedPolicy::new("typical", parse(PolicyKind::Identity, &text))];
-    let boundary = NamedPolicy::new("boundary", parse(PolicyKind::Identity, &doc(&[r#"{"Effect": "Allow", "Action": ["ec2:*", "s3:*"], "Resource": "*"}"#.into()])));
-    let endpoint = NamedPolicy::new("default", parse(PolicyKind::Endpoint, &doc(&[r#"{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}"#.into()])));
+    let identity = [NamedPolicy::new(
+        "typical",
+        parse(PolicyKind::Identity, &text),
+    )];
+    let boundary = NamedPolicy::new(
+        "boundary",
+        parse(
+            PolicyKind::Identity,
+            &doc(&[r#"{"Effect": "Allow", "Action": ["ec2:*", "s3:*"], "Resource": "*"}"#.into()]),
+        ),
+    );
+    let endpoint = NamedPolicy::new(
+        "default",
+        parse(
+            PolicyKind::Endpoint,
+            &doc(&[
+                r#"{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}"#.into(),
+            ]),
+        ),
+    );
     let set = PolicySet {
         identity: &identity,
         permissions_boundary: Some(&boundary),
@@ -114,9 +176,10 @@ fn typical(c: &mut Criterion) {
     .with_key("aws:CurrentTime", "2030-06-01T12:00:00Z")
     .with_key("aws:RequestedRegion", "us-east-1");
     assert!(evaluate(&request, &set).is_allowed());
-    c.bench_function("evaluate typical policy set (10 statements + boundary + endpoint)", |b| {
-        b.iter(|| evaluate(black_box(&request), black_box(&set)))
-    });
+    c.bench_function(
+        "evaluate typical policy set (10 statements + boundary + endpoint)",
+        |b| b.iter(|| evaluate(black_box(&request), black_box(&set))),
+    );
 }
 
 criterion_group!(benches, hostile_globs, condition_bomb, typical);

@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_lc_rs::hmac;
 use common::{botocore, cfg, t0, Case, Req, KEY, SECRET, TOKEN};
@@ -472,9 +472,5 @@ fn every_one_byte_mutant_is_refused_with_the_precise_code() {
     assert!(
         same_request >= 1,
         "the dot-segment case must produce an equivalent path"
-    );
-    assert!(
-        elapsed < Duration::from_secs(10),
-        "mutation loop took {elapsed:?}"
     );
 }

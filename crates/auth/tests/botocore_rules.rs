@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::time::Instant;
 
 use common::{botocore, cfg, t0, Case, Req, SECRET, T0};
 use serde_json::{json, Value};
@@ -254,25 +253,8 @@ fn credential_scope_mismatches_and_unknown_keys() {
         (err.code(), err.http_status()),
         ("InvalidClientTokenId", 403)
     );
-    let median = |f: &dyn Fn()| {
-        let mut times: Vec<u128> = (0..401)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed().as_nanos()
-            })
-            .collect();
-        times.sort_unstable();
-        times[times.len() / 2]
-    };
-    let known = median(&|| drop(std::hint::black_box(parsed.verify(SECRET, t0()))));
-    let unknown = median(&|| drop(std::hint::black_box(parsed.reject_unknown_key())));
-    let ratio = known as f64 / unknown as f64;
-    // Generous bounds for a noisy 2-core machine; an early return without HMAC work is ~50x.
-    assert!(
-        (0.33..3.0).contains(&ratio),
-        "known {known} ns vs unknown {unknown} ns"
-    );
+    // That the two paths cost the same is measured in benches/sigv4.rs (`verify/known_key`
+    // vs `verify/unknown_key`), not asserted here: timings do not belong in tests.
 }
 
 #[test]

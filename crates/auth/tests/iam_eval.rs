@@ -1,17 +1,17 @@
-//! Evaluation logic: explicit deny, default deny, same vs cross account, wildcards,
-//! NotAction/NotResource, NotPrincipal, boundaries, session and endpoint policies, trust
-//! policies (RELIABILITY items 21-24, 26, 27). Conditions and variables: `iam_conditions.rs`.
+//! Evaluation logic: explicit deny (item 21), default deny (22), same vs cross account (23),
+//! boundaries and session policies, and the cost bound (32). Matching: `iam_eval_matching.rs`;
+//! principals and trust: `iam_eval_principals.rs`; conditions: `iam_conditions.rs`.
 
 mod iam_support;
 
 use iam_support::*;
 use underpass_auth::iam::{
-    evaluate, evaluate_trust, Decision, Effect, NamedPolicy, Outcome, PolicyKind, PolicySet,
-    PolicySource, PrincipalContext, PrincipalKind, Reason, ResourcePolicy, StatementRef,
+    evaluate, Decision, Effect, NamedPolicy, Outcome, PolicyKind, PolicySet, PolicySource,
+    PrincipalContext, Reason, ResourcePolicy, StatementRef,
 };
 
 use Outcome::{Allow, ExplicitDeny, ImplicitDeny};
-use PolicyKind::{Endpoint, Identity, Resource, Session, Trust};
+use PolicyKind::{Endpoint, Identity, Resource, Session};
 
 const SOURCES: [PolicySource; 5] = [
     PolicySource::Identity,
@@ -71,13 +71,22 @@ fn explicit_deny_wins_across_every_pair_of_policy_types() {
     // `granting`: which of identity (0) and resource (1) grant; gates (2..5) always allow.
     for granting in [[true, true], [true, false], [false, true]] {
         let allows = |i: usize| i >= 2 || granting[i];
-        let slots: [NamedPolicy; 5] = std::array::from_fn(|i| slot_policy(SOURCES[i], allows(i), false));
-        assert_eq!(eval_slots(&delete, &slots).outcome, Allow, "{granting:?} without a Deny");
+        let slots: [NamedPolicy; 5] =
+            std::array::from_fn(|i| slot_policy(SOURCES[i], allows(i), false));
+        assert_eq!(
+            eval_slots(&delete, &slots).outcome,
+            Allow,
+            "{granting:?} without a Deny"
+        );
         // Every policy that allows is paired with a Deny in every policy type, its own included.
         for (d, deny_src) in SOURCES.iter().enumerate() {
-            let slots: [NamedPolicy; 5] = std::array::from_fn(|i| slot_policy(SOURCES[i], allows(i), i == d));
+            let slots: [NamedPolicy; 5] =
+                std::array::from_fn(|i| slot_policy(SOURCES[i], allows(i), i == d));
             let decision = eval_slots(&delete, &slots);
-            assert_eq!(decision.outcome, ExplicitDeny, "{granting:?}, deny in {deny_src}");
+            assert_eq!(
+                decision.outcome, ExplicitDeny,
+                "{granting:?}, deny in {deny_src}"
+            );
             assert_eq!(decision.reason, Reason::ExplicitDeny);
             let expected = StatementRef {
                 source: *deny_src,
@@ -86,7 +95,11 @@ fn explicit_deny_wins_across_every_pair_of_policy_types() {
                 sid: Some("DenyDeletes".into()),
                 effect: Effect::Deny,
             };
-            assert_eq!(decision.statements, vec![expected], "{granting:?}, deny in {deny_src}");
+            assert_eq!(
+                decision.statements,
+                vec![expected],
+                "{granting:?}, deny in {deny_src}"
+            );
         }
     }
     // Denies in every policy at once: all are named, in policy order.
@@ -104,10 +117,10 @@ fn explicit_deny_display_names_the_statement() {
     let endpoint = named(
         "default",
         Endpoint,
-        &doc(&format!(
-            r#"{{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}},
-               {{"Sid": "DenyDeletes", "Effect": "Deny", "Principal": "*", "Action": "ec2:Delete*", "Resource": "*"}}"#
-        )),
+        &doc(
+            r#"{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+               {"Sid": "DenyDeletes", "Effect": "Deny", "Principal": "*", "Action": "ec2:Delete*", "Resource": "*"}"#,
+        ),
     );
     let admin = [identity("Admin", ALLOW_ALL)];
     let set = PolicySet {
@@ -144,13 +157,30 @@ fn default_deny() {
     assert_eq!(eval_identity(&request, &unrelated).outcome, ImplicitDeny);
     // An empty endpoint policy slot means full access; an endpoint policy that allows only other
     // actions is a gate that says no.
-    let ep_policy = named("s3-only", Endpoint, &doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}"#));
+    let ep_policy = named(
+        "s3-only",
+        Endpoint,
+        &doc(r#"{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}"#),
+    );
     let admin = [identity("Admin", ALLOW_ALL)];
-    let set = PolicySet { identity: &admin, endpoint: Some(&ep_policy), ..PolicySet::default() };
+    let set = PolicySet {
+        identity: &admin,
+        endpoint: Some(&ep_policy),
+        ..PolicySet::default()
+    };
     let d = evaluate(&request, &set);
     assert_eq!(d.outcome, ImplicitDeny);
-    assert_eq!(d.reason, Reason::NotAllowedBy { source: PolicySource::Endpoint, policy: "s3-only".into() });
-    assert_eq!(d.to_string(), r#"implicitly denied: endpoint policy "s3-only" has no statement that allows the request"#);
+    assert_eq!(
+        d.reason,
+        Reason::NotAllowedBy {
+            source: PolicySource::Endpoint,
+            policy: "s3-only".into()
+        }
+    );
+    assert_eq!(
+        d.to_string(),
+        r#"implicitly denied: endpoint policy "s3-only" has no statement that allows the request"#
+    );
 }
 
 /// A resource policy of the endpoint owned by `owner`, granting ec2:* to `principal`.
@@ -158,14 +188,22 @@ fn resource_policy(principal: &str) -> NamedPolicy {
     named(
         "vpce-policy",
         Resource,
-        &doc(&format!(r#"{{"Sid": "Grant", "Effect": "Allow", "Principal": {principal}, "Action": "ec2:*", "Resource": "*"}}"#)),
+        &doc(&format!(
+            r#"{{"Sid": "Grant", "Effect": "Allow", "Principal": {principal}, "Action": "ec2:*", "Resource": "*"}}"#
+        )),
     )
 }
 
 #[test]
 fn same_account_versus_cross_account() {
-    let allow_ec2 = identity("AllowEc2", r#"{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}"#);
-    let nothing = identity("Nothing", r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}"#);
+    let allow_ec2 = identity(
+        "AllowEc2",
+        r#"{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}"#,
+    );
+    let nothing = identity(
+        "Nothing",
+        r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}"#,
+    );
     let silent = resource_policy(r#"{"AWS": "999999999999"}"#);
     let to_alice = resource_policy(&format!(r#"{{"AWS": "arn:aws:iam::{ACCT}:user/alice"}}"#));
     let to_account_root = resource_policy(&format!(r#"{{"AWS": "arn:aws:iam::{ACCT}:root"}}"#));
@@ -174,7 +212,15 @@ fn same_account_versus_cross_account() {
     let to_role = resource_policy(&format!(r#"{{"AWS": "arn:aws:iam::{ACCT}:role/app"}}"#));
     let other_ep = EP.replace(ACCT, OTHER);
     let session = PrincipalContext::assumed_role(ACCT, "app", "s1");
-    type Case<'a> = (&'a str, PrincipalContext, &'a str, &'a NamedPolicy, Option<(&'a NamedPolicy, &'a str)>, Outcome, &'a str);
+    type Case<'a> = (
+        &'a str,
+        PrincipalContext,
+        &'a str,
+        &'a NamedPolicy,
+        Option<(&'a NamedPolicy, &'a str)>,
+        Outcome,
+        &'a str,
+    );
     let cases: Vec<Case<'_>> = vec![
         ("same account, identity allows, no resource policy", alice(), EP, &allow_ec2, None, Allow, "allowed by"),
         ("same account, identity allows, resource policy silent", alice(), EP, &allow_ec2, Some((&silent, ACCT)), Allow, "allowed by"),
@@ -192,6 +238,9 @@ fn same_account_versus_cross_account() {
         ("cross account, both allow (account named)", alice(), EP, &allow_ec2, Some((&to_account_root, OTHER)), Allow, "allowed"),
         ("cross account, both allow (everyone)", alice(), EP, &allow_ec2, Some((&to_everyone, OTHER)), Allow, "allowed"),
         ("cross account, other account named", alice(), EP, &allow_ec2, Some((&silent, OTHER)), ImplicitDeny, "cross-account"),
+        // The ARN and the resource policy disagree about the owner: treated as cross-account.
+        ("owner in the ARN differs", alice(), &other_ep, &nothing, Some((&to_alice, ACCT)), ImplicitDeny, "resource owned by 444455556666"),
+        ("owner in the policy differs", alice(), EP, &nothing, Some((&to_alice, OTHER)), ImplicitDeny, "resource owned by 444455556666"),
         ("root user, own account, no policies", PrincipalContext::root(ACCT), EP, &nothing, None, Allow, "allowed as the account's root user"),
         ("root user, cross account, account named", PrincipalContext::root(ACCT), EP, &nothing, Some((&to_account_id, OTHER)), Allow, "allowed as the account's root user by"),
         ("root user, cross account, not named", PrincipalContext::root(ACCT), EP, &nothing, Some((&silent, OTHER)), ImplicitDeny, "cross-account"),
@@ -203,7 +252,10 @@ fn same_account_versus_cross_account() {
         let identity = [identity_policy.clone()];
         let set = PolicySet {
             identity: &identity,
-            resource: res.map(|(policy, owner_account)| ResourcePolicy { policy, owner_account }),
+            resource: res.map(|(policy, owner_account)| ResourcePolicy {
+                policy,
+                owner_account,
+            }),
             ..PolicySet::default()
         };
         let d = evaluate(&ctx(principal, "ec2:CreateVpcEndpoint", resource), &set);
@@ -217,12 +269,21 @@ fn service_principals_are_granted_only_by_resource_policies() {
     let by_service = resource_policy(r#"{"Service": "vpce.amazonaws.com"}"#);
     let svc = PrincipalContext::service("vpce.amazonaws.com");
     let set = PolicySet {
-        resource: Some(ResourcePolicy { policy: &by_service, owner_account: ACCT }),
+        resource: Some(ResourcePolicy {
+            policy: &by_service,
+            owner_account: ACCT,
+        }),
         ..PolicySet::default()
     };
-    assert_eq!(evaluate(&ctx(svc, "ec2:CreateVpcEndpoint", EP), &set).outcome, Allow);
+    assert_eq!(
+        evaluate(&ctx(svc, "ec2:CreateVpcEndpoint", EP), &set).outcome,
+        Allow
+    );
     let other = PrincipalContext::service("ec2.amazonaws.com");
-    assert_eq!(evaluate(&ctx(other, "ec2:CreateVpcEndpoint", EP), &set).outcome, ImplicitDeny);
+    assert_eq!(
+        evaluate(&ctx(other, "ec2:CreateVpcEndpoint", EP), &set).outcome,
+        ImplicitDeny
+    );
 }
 
 #[test]
@@ -238,27 +299,59 @@ fn aws_documented_example_carlos() {
     let bucket_policy = named(
         "carlossalazar-logs",
         Resource,
-        &doc(r#"{"Sid": "AllowCarlosLogs", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/carlossalazar"}, "Action": "s3:*", "Resource": "arn:aws:s3:::carlossalazar-logs/*"}"#),
+        &doc(
+            r#"{"Sid": "AllowCarlosLogs", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/carlossalazar"}, "Action": "s3:*", "Resource": "arn:aws:s3:::carlossalazar-logs/*"}"#,
+        ),
     );
     let set = PolicySet {
         identity: &identity_policy,
-        resource: Some(ResourcePolicy { policy: &bucket_policy, owner_account: "123456789012" }),
+        resource: Some(ResourcePolicy {
+            policy: &bucket_policy,
+            owner_account: "123456789012",
+        }),
         ..PolicySet::default()
     };
-    let put_log = evaluate(&ctx(carlos.clone(), "s3:PutObject", "arn:aws:s3:::carlossalazar-logs/a"), &set);
+    let put_log = evaluate(
+        &ctx(
+            carlos.clone(),
+            "s3:PutObject",
+            "arn:aws:s3:::carlossalazar-logs/a",
+        ),
+        &set,
+    );
     assert_eq!(put_log.outcome, ExplicitDeny);
-    assert_eq!(put_log.statement().and_then(|s| s.sid.as_deref()), Some("DenyS3Logs"));
-    let put_own = evaluate(&ctx(carlos.clone(), "s3:PutObject", "arn:aws:s3:::carlossalazar/a"), &set);
+    assert_eq!(
+        put_log.statement().and_then(|s| s.sid.as_deref()),
+        Some("DenyS3Logs")
+    );
+    let put_own = evaluate(
+        &ctx(
+            carlos.clone(),
+            "s3:PutObject",
+            "arn:aws:s3:::carlossalazar/a",
+        ),
+        &set,
+    );
     assert_eq!(put_own.outcome, Allow);
     let list = eval_identity(&ctx(carlos, "s3:ListAllMyBuckets", "*"), &identity_policy);
-    assert_eq!(list.statement().and_then(|s| s.sid.as_deref()), Some("AllowS3ListRead"));
+    assert_eq!(
+        list.statement().and_then(|s| s.sid.as_deref()),
+        Some("AllowS3ListRead")
+    );
 }
 
 #[test]
 fn boundaries_and_session_policies_intersect() {
     let admin = [identity("Admin", ALLOW_ALL)];
-    let boundary = identity("Boundary", r#"{"Effect": "Allow", "Action": ["s3:*", "ec2:*"], "Resource": "*"}"#);
-    let session_policy = named("SessionPolicy", Session, &doc(r#"{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}"#));
+    let boundary = identity(
+        "Boundary",
+        r#"{"Effect": "Allow", "Action": ["s3:*", "ec2:*"], "Resource": "*"}"#,
+    );
+    let session_policy = named(
+        "SessionPolicy",
+        Session,
+        &doc(r#"{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}"#),
+    );
     let session = PrincipalContext::assumed_role(ACCT, "app", "s1");
     let set = PolicySet {
         identity: &admin,
@@ -267,257 +360,94 @@ fn boundaries_and_session_policies_intersect() {
         ..PolicySet::default()
     };
     let cases = [
-        ("iam:CreateUser", ImplicitDeny, Some((PolicySource::PermissionsBoundary, "Boundary"))),
-        ("ec2:CreateVpcEndpoint", ImplicitDeny, Some((PolicySource::Session, "SessionPolicy"))),
+        (
+            "iam:CreateUser",
+            ImplicitDeny,
+            Some((PolicySource::PermissionsBoundary, "Boundary")),
+        ),
+        (
+            "ec2:CreateVpcEndpoint",
+            ImplicitDeny,
+            Some((PolicySource::Session, "SessionPolicy")),
+        ),
         ("ec2:DescribeVpcEndpoints", Allow, None),
     ];
     for (action, expected, gate) in cases {
         let d = evaluate(&ctx(session.clone(), action, EP), &set);
         assert_eq!(d.outcome, expected, "{action}: {d}");
         if let Some((source, policy)) = gate {
-            assert_eq!(d.reason, Reason::NotAllowedBy { source, policy: policy.into() });
+            assert_eq!(
+                d.reason,
+                Reason::NotAllowedBy {
+                    source,
+                    policy: policy.into()
+                }
+            );
         }
     }
     // A boundary alone grants nothing.
-    let only_boundary = PolicySet { permissions_boundary: Some(&boundary), ..PolicySet::default() };
-    assert_eq!(evaluate(&ctx(alice(), "ec2:CreateVpc", EP), &only_boundary).outcome, ImplicitDeny);
+    let only_boundary = PolicySet {
+        permissions_boundary: Some(&boundary),
+        ..PolicySet::default()
+    };
+    assert_eq!(
+        evaluate(&ctx(alice(), "ec2:CreateVpc", EP), &only_boundary).outcome,
+        ImplicitDeny
+    );
     // A same-account resource-policy grant is still limited by the boundary here (stricter than AWS).
     let to_alice = resource_policy(&format!(r#"{{"AWS": "arn:aws:iam::{ACCT}:user/alice"}}"#));
-    let s3_boundary = identity("S3Boundary", r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}"#);
+    let s3_boundary = identity(
+        "S3Boundary",
+        r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}"#,
+    );
     let set = PolicySet {
-        resource: Some(ResourcePolicy { policy: &to_alice, owner_account: ACCT }),
+        resource: Some(ResourcePolicy {
+            policy: &to_alice,
+            owner_account: ACCT,
+        }),
         permissions_boundary: Some(&s3_boundary),
         ..PolicySet::default()
     };
-    assert_eq!(evaluate(&ctx(alice(), "ec2:CreateVpcEndpoint", EP), &set).outcome, ImplicitDeny);
-}
-
-/// Item 24: wildcards in Action and Resource, evaluated through an identity policy.
-#[test]
-fn wildcards() {
-    let cases: &[(&str, &str, &str, &str, bool)] = &[
-        // (action pattern, resource pattern, action, resource, allowed)
-        ("ec2:*VpcEndpoint*", "*", "ec2:CreateVpcEndpoint", EP, true),
-        ("ec2:*VpcEndpoint*", "*", "ec2:DescribeVpcEndpointServices", EP, true),
-        ("ec2:*VpcEndpoint*", "*", "ec2:CreateVpc", EP, false),
-        ("ec2:Describe?pc*", "*", "ec2:DescribeVpcs", EP, true),
-        ("ec2:Describe?pc*", "*", "ec2:DescribeVpcEndpoints", EP, true),
-        ("ec2:Describe?pc*", "*", "ec2:DescribeSubnets", EP, false),
-        ("ec2:Describe?pc*", "*", "ec2:Describepc", EP, false),
-        ("EC2:describevpcs", "*", "ec2:DescribeVpcs", EP, true), // actions ignore case
-        ("ec2:*", "*", "ec2", EP, false),
-        ("ec2:*", "*", "", EP, false),
-        ("*", "*", "", "", true), // a bare * matches the empty string
-        ("*", "*", "anything:at/all", "not an arn", true),
-        ("*", "arn:aws:ec2:*:*:vpc-endpoint/*", "ec2:x", EP, true),
-        ("*", "arn:aws:ec2:*:*:vpc-endpoint/*", "ec2:x", "arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1", false),
-        ("*", "arn:aws:ec2:*:*:vpc-endpoint/*", "ec2:x", "arn:aws:ec2:us-east-1:111122223333:vpc-endpoint-service/vpce-svc-1", false),
-        ("*", "arn:aws:ec2:*:*:vpc-endpoint/*", "ec2:x", "*", false),
-        ("*", "arn:aws:ec2:*:*:vpc-endpoint/*", "ec2:x", "", false),
-        // `*` matches `/` and `:` inside the resource component...
-        ("*", "arn:aws:s3:::bucket/*", "s3:GetObject", "arn:aws:s3:::bucket/a/b:c", true),
-        // ...but never crosses into another component.
-        ("*", "arn:aws:ec2:*:111122223333:*", "ec2:x", "arn:aws:ec2:us-east-1:444455556666:111122223333:x", false),
-        ("*", "arn:aws:ec2:us-*-1:*:*", "ec2:x", EP, true),
-        ("*", "arn:aws:ec2:us-*-1:*:*", "ec2:x", "arn:aws:ec2:us-east-2:1:x", false),
-        // `*` matches an empty component; `?` does not.
-        ("*", "arn:aws:s3:*:*:bucket", "s3:x", "arn:aws:s3:::bucket", true),
-        ("*", "arn:aws:s3:?:*:bucket", "s3:x", "arn:aws:s3:::bucket", false),
-        ("*", "arn:aws:s3:::bucket?", "s3:x", "arn:aws:s3:::bucket", false),
-        // Resources are case-sensitive.
-        ("*", "arn:aws:s3:::Bucket/*", "s3:x", "arn:aws:s3:::bucket/a", false),
-        ("*", "arn:aws:ec2:*:*:VPC-ENDPOINT/*", "ec2:x", EP, false),
-    ];
-    for (action_pat, resource_pat, action, resource, expected) in cases {
-        let p = [identity("P", &format!(r#"{{"Effect": "Allow", "Action": "{action_pat}", "Resource": "{resource_pat}"}}"#))];
-        let d = eval_identity(&ctx(alice(), action, resource), &p);
-        assert_eq!(d.is_allowed(), *expected, "{action_pat} / {resource_pat} vs {action} on {resource:?}");
-    }
-}
-
-/// Item 26.
-#[test]
-fn not_action_and_not_resource() {
-    let not_delete = [identity("AllButDelete", r#"{"Effect": "Allow", "NotAction": "ec2:Delete*", "Resource": "*"}"#)];
-    for (action, expected) in [
-        ("ec2:CreateVpcEndpoint", Allow),
-        ("iam:CreateAccessKey", Allow), // key management included: NotAction grants everything else
-        ("iam:PutUserPolicy", Allow),
-        ("ec2:DeleteVpcEndpoints", ImplicitDeny),
-        ("EC2:deletevpcendpoints", ImplicitDeny), // case-insensitive exclusion
-    ] {
-        assert_eq!(eval_identity(&ctx(alice(), action, EP), &not_delete).outcome, expected, "{action}");
-    }
-    let deny_all_but_describe = [identity(
-        "ReadOnly",
-        r#"{"Effect": "Allow", "Action": "*", "Resource": "*"},
-           {"Sid": "DenyAllButDescribe", "Effect": "Deny", "NotAction": ["ec2:Describe*", "ec2:Get*"], "Resource": "*"}"#,
-    )];
-    for (action, expected) in [
-        ("ec2:DescribeVpcEndpoints", Allow),
-        ("ec2:GetConsoleOutput", Allow),
-        ("ec2:CreateVpcEndpoint", ExplicitDeny),
-        ("iam:CreateAccessKey", ExplicitDeny),
-    ] {
-        let d = eval_identity(&ctx(alice(), action, EP), &deny_all_but_describe);
-        assert_eq!(d.outcome, expected, "{action}");
-        if expected == ExplicitDeny {
-            assert_eq!(d.statement().and_then(|s| s.sid.as_deref()), Some("DenyAllButDescribe"));
-        }
-    }
-    let protected = EP.replace("vpce-0123456789abcdef0", "vpce-protected");
-    let not_resource = [identity(
-        "AllButProtected",
-        &format!(r#"{{"Effect": "Allow", "Action": "ec2:*", "NotResource": "{protected}"}}"#),
-    )];
-    assert_eq!(eval_identity(&ctx(alice(), "ec2:DeleteVpcEndpoints", EP), &not_resource).outcome, Allow);
-    assert_eq!(eval_identity(&ctx(alice(), "ec2:DeleteVpcEndpoints", &protected), &not_resource).outcome, ImplicitDeny);
-    let deny_not_resource = [identity(
-        "OnlyEndpoints",
-        r#"{"Effect": "Allow", "Action": "*", "Resource": "*"},
-           {"Effect": "Deny", "Action": "*", "NotResource": ["arn:aws:ec2:*:*:vpc-endpoint/*", "arn:aws:ec2:*:*:vpc/*"]}"#,
-    )];
-    assert_eq!(eval_identity(&ctx(alice(), "ec2:ModifyVpcEndpoint", EP), &deny_not_resource).outcome, Allow);
-    let subnet = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-1";
-    assert_eq!(eval_identity(&ctx(alice(), "ec2:DeleteSubnet", subnet), &deny_not_resource).outcome, ExplicitDeny);
-}
-
-/// Item 27: a Deny with NotPrincipal exempts a principal only if every identity AWS checks
-/// (account, role, session) is listed.
-#[test]
-fn not_principal_in_a_deny() {
-    let role = format!("arn:aws:iam::{ACCT}:role/app");
-    let session_arn = format!("arn:aws:sts::{ACCT}:assumed-role/app/worker");
-    let user = format!("arn:aws:iam::{ACCT}:user/alice");
-    let root = format!("arn:aws:iam::{ACCT}:root");
-    let session = PrincipalContext::assumed_role(ACCT, "app", "worker");
-    let other_session = PrincipalContext::assumed_role(ACCT, "app", "other");
-    let bob = PrincipalContext::user(ACCT, "bob");
-    let cases: Vec<(Vec<&str>, PrincipalContext, Outcome)> = vec![
-        (vec![&role], session.clone(), ExplicitDeny),
-        (vec![&root, &role], session.clone(), ExplicitDeny),
-        (vec![&root, &session_arn], session.clone(), ExplicitDeny),
-        (vec![&root, &role, &session_arn], session.clone(), Allow),
-        (vec![ACCT, &role, &session_arn], session.clone(), Allow),
-        (vec![&root, &role, &session_arn], other_session, ExplicitDeny),
-        (vec![&root, &user], alice(), Allow),
-        (vec![&user], alice(), ExplicitDeny),
-        (vec![&root, &user], bob.clone(), ExplicitDeny),
-        (vec![&root], bob, ExplicitDeny),
-        (vec![&root], PrincipalContext::root(ACCT), Allow),
-        (vec![&root, &user], PrincipalContext::anonymous(), ExplicitDeny),
-        (vec!["*"], PrincipalContext::anonymous(), Allow),
-        (vec!["*"], session, Allow),
-    ];
-    for (listed, principal, expected) in cases {
-        let aws = listed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
-        let endpoint = named(
-            "ep",
-            Endpoint,
-            &doc(&format!(
-                r#"{{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}},
-                   {{"Sid": "OnlyListed", "Effect": "Deny", "NotPrincipal": {{"AWS": [{aws}]}}, "Action": "*", "Resource": "*"}}"#
-            )),
-        );
-        let set = PolicySet {
-            resource: Some(ResourcePolicy { policy: &endpoint, owner_account: ACCT }),
-            ..PolicySet::default()
-        };
-        let d = evaluate(&ctx(principal.clone(), "ec2:CreateVpcEndpoint", EP), &set);
-        assert_eq!(d.outcome, expected, "NotPrincipal [{aws}] vs {}: {d}", principal.arn);
-        if expected == ExplicitDeny {
-            assert_eq!(d.statement().and_then(|s| s.sid.as_deref()), Some("OnlyListed"));
-        }
-    }
-}
-
-#[test]
-fn not_principal_always_denies_principals_with_a_boundary() {
-    // AWS: a NotPrincipal Deny applies to any principal that has a permissions boundary.
-    let user = format!("arn:aws:iam::{ACCT}:user/alice");
-    let endpoint = named(
-        "ep",
-        Endpoint,
-        &doc(&format!(
-            r#"{{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}},
-               {{"Effect": "Deny", "NotPrincipal": {{"AWS": ["{ACCT}", "{user}"]}}, "Action": "*", "Resource": "*"}}"#
-        )),
+    assert_eq!(
+        evaluate(&ctx(alice(), "ec2:CreateVpcEndpoint", EP), &set).outcome,
+        ImplicitDeny
     );
-    let admin = [identity("Admin", ALLOW_ALL)];
-    let boundary = identity("Boundary", ALLOW_ALL);
-    let mut set = PolicySet { identity: &admin, endpoint: Some(&endpoint), ..PolicySet::default() };
-    assert_eq!(evaluate(&ctx(alice(), "ec2:CreateVpc", EP), &set).outcome, Allow);
-    set.permissions_boundary = Some(&boundary);
-    assert_eq!(evaluate(&ctx(alice(), "ec2:CreateVpc", EP), &set).outcome, ExplicitDeny);
 }
 
+/// Item 32 as a test: 1,000 hostile statements stay cheap even in a debug build (an exponential
+/// glob would take hours here). `cargo bench -p underpass-auth --bench iam` measures release.
 #[test]
-fn endpoint_policy_principals() {
-    let endpoint = named(
-        "only-our-account",
-        Endpoint,
-        &doc(&format!(r#"{{"Effect": "Allow", "Principal": {{"AWS": "{ACCT}"}}, "Action": "ec2:*", "Resource": "*"}}"#)),
-    );
-    let admin = [identity("Admin", ALLOW_ALL)];
-    let set = PolicySet { identity: &admin, endpoint: Some(&endpoint), ..PolicySet::default() };
-    assert_eq!(evaluate(&ctx(alice(), "ec2:CreateVpc", EP), &set).outcome, Allow);
-    let stranger = PrincipalContext::user(OTHER, "mallory");
-    let d = evaluate(&ctx(stranger, "ec2:CreateVpc", "*"), &set);
-    assert_eq!(d.reason, Reason::NotAllowedBy { source: PolicySource::Endpoint, policy: "only-our-account".into() });
-}
-
-#[test]
-fn trust_policies() {
-    let trust = |statements: &str| super_policy(Trust, statements);
-    let third_party = trust(&format!(
-        r#"{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{OTHER}:root"}}, "Action": "sts:AssumeRole",
-            "Condition": {{"StringEquals": {{"sts:ExternalId": "Example Corp 42"}}}}}}"#
-    ));
-    let caller = PrincipalContext::user(OTHER, "deployer");
-    let assume = |p: &PrincipalContext| ctx(p.clone(), "sts:AssumeRole", &format!("arn:aws:iam::{ACCT}:role/deploy"));
-    assert!(evaluate_trust(&third_party, &assume(&caller).with_key("sts:ExternalId", "Example Corp 42")).is_allowed());
-    let d = evaluate_trust(&third_party, &assume(&caller));
-    assert_eq!(d.outcome, ImplicitDeny);
-    assert_eq!(d.to_string(), r#"implicitly denied: trust policy "AssumeRolePolicyDocument" has no statement that allows the request"#);
-    assert!(!evaluate_trust(&third_party, &assume(&PrincipalContext::user(ACCT, "x")).with_key("sts:ExternalId", "Example Corp 42")).is_allowed());
-    assert!(!evaluate_trust(&third_party, &ctx(caller.clone(), "sts:TagSession", "*").with_key("sts:ExternalId", "Example Corp 42")).is_allowed());
-
-    let service = trust(r#"{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}"#);
-    assert!(evaluate_trust(&service, &assume(&PrincipalContext::service("ec2.amazonaws.com"))).is_allowed());
-    assert!(!evaluate_trust(&service, &assume(&PrincipalContext::service("lambda.amazonaws.com"))).is_allowed());
-    assert!(!evaluate_trust(&service, &assume(&caller)).is_allowed());
-
-    // A role ARN in a trust policy matches that role's sessions (role chaining).
-    let chain = trust(&format!(
-        r#"{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{ACCT}:role/ci"}}, "Action": "sts:AssumeRole"}},
-           {{"Sid": "NoNight", "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
-             "Condition": {{"DateGreaterThan": {{"aws:CurrentTime": "2030-01-01T00:00:00Z"}}}}}}"#
-    ));
-    let ci = PrincipalContext::assumed_role(ACCT, "ci", "build-7");
-    let now = |t: &str| assume(&ci).with_key("aws:CurrentTime", t);
-    assert!(evaluate_trust(&chain, &now("2029-12-31T23:59:59Z")).is_allowed());
-    let d = evaluate_trust(&chain, &now("2030-01-01T00:00:01Z"));
-    assert_eq!(d.to_string(), r#"explicitly denied by statement "NoNight" (Statement[1]) of trust policy "AssumeRolePolicyDocument""#);
-    let web = trust(r#"{"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity"}"#);
-    let google = PrincipalContext {
-        kind: PrincipalKind::WebIdentity { provider: "accounts.google.com".into() },
-        ..PrincipalContext::anonymous()
+fn hostile_globs_stay_cheap() {
+    let statement =
+        r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::*a*a*a*a*a*b"}"#;
+    let ten = [statement; 10].join(",");
+    let policies: Vec<NamedPolicy> = (0..100).map(|i| identity(&format!("p{i}"), &ten)).collect();
+    let set = PolicySet {
+        identity: &policies,
+        ..PolicySet::default()
     };
-    assert!(evaluate_trust(&web, &ctx(google, "sts:AssumeRoleWithWebIdentity", "*")).is_allowed());
-
-    // Both halves at once: a cross-account caller needs its own identity Allow too.
-    let trust_named = NamedPolicy::new("deploy-trust", third_party.clone());
-    let may_assume = [identity("MayAssume", &format!(r#"{{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::{ACCT}:role/deploy"}}"#))];
-    let request = assume(&caller).with_key("sts:ExternalId", "Example Corp 42");
-    let mut set = PolicySet { resource: Some(ResourcePolicy { policy: &trust_named, owner_account: ACCT }), ..PolicySet::default() };
-    let d = evaluate(&request, &set);
-    assert_eq!(d.outcome, ImplicitDeny);
-    assert!(matches!(d.reason, Reason::CrossAccountNeedsIdentityAllow { .. }));
-    assert_eq!(d.statements[0].source, PolicySource::Trust);
-    set.identity = &may_assume;
-    assert!(evaluate(&request, &set).is_allowed());
-}
-
-fn super_policy(kind: PolicyKind, statements: &str) -> underpass_auth::iam::Policy {
-    policy(kind, &doc(statements))
+    let miss = ctx(
+        alice(),
+        "s3:GetObject",
+        &format!("arn:aws:s3:::{}", "a".repeat(4_096)),
+    );
+    let hit = ctx(
+        alice(),
+        "s3:GetObject",
+        &format!("arn:aws:s3:::{}b", "a".repeat(4_096)),
+    );
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..5 {
+        for (request, allowed) in [(&miss, false), (&hit, true)] {
+            let start = std::time::Instant::now();
+            let d = evaluate(request, &set);
+            slowest = slowest.max(start.elapsed());
+            assert_eq!(d.is_allowed(), allowed);
+            assert_eq!(d.statements.len(), if allowed { 1_000 } else { 0 });
+        }
+    }
+    assert!(
+        slowest < std::time::Duration::from_millis(250),
+        "{slowest:?}"
+    );
 }

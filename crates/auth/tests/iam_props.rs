@@ -92,6 +92,18 @@ proptest! {
         prop_assert!(d.statements.iter().any(|s| s.sid.as_deref() == Some("DenyAll")));
     }
 
+    /// Serialization round-trips for every slot's policy.
+    #[test]
+    fn serialization_round_trips(world in any_world()) {
+        for (slot, kind) in KINDS.into_iter().enumerate() {
+            let policy = Policy::parse(&world.text(slot), kind);
+            prop_assert!(policy.is_ok(), "{:?}", policy);
+            if let Ok(policy) = policy {
+                prop_assert_eq!(Policy::parse(&policy.to_json(), kind), Ok(policy));
+            }
+        }
+    }
+
     #[test]
     fn evaluation_is_deterministic(world in any_world()) {
         let first = world.evaluate();
@@ -158,7 +170,10 @@ impl World {
     }
 
     fn text(&self, slot: usize) -> String {
-        let list: Vec<String> = self.statements[slot].iter().map(|s| render(KINDS[slot], s)).collect();
+        let list: Vec<String> = self.statements[slot]
+            .iter()
+            .map(|s| render(KINDS[slot], s))
+            .collect();
         doc(&list.join(","))
     }
 
@@ -178,7 +193,10 @@ impl World {
             &c,
             &PolicySet {
                 identity: &identity,
-                resource: policies[1].as_ref().map(|policy| ResourcePolicy { policy, owner_account: &self.owner }),
+                resource: policies[1].as_ref().map(|policy| ResourcePolicy {
+                    policy,
+                    owner_account: &self.owner,
+                }),
                 permissions_boundary: policies[2].as_ref(),
                 session: policies[3].as_ref(),
                 endpoint: policies[4].as_ref(),
@@ -188,11 +206,18 @@ impl World {
 }
 
 fn deny_all() -> Stmt {
-    (r#""Principal": "*""#.to_owned(), r#""Sid": "DenyAll", "Effect": "Deny", "Action": "*", "Resource": "*""#.to_owned())
+    (
+        r#""Principal": "*""#.to_owned(),
+        r#""Sid": "DenyAll", "Effect": "Deny", "Action": "*", "Resource": "*""#.to_owned(),
+    )
 }
 
 fn any_statement(deny_only: bool) -> impl Strategy<Value = Stmt> {
-    let effect = if deny_only { Just("Deny").boxed() } else { prop_oneof![Just("Allow"), Just("Deny")].boxed() };
+    let effect = if deny_only {
+        Just("Deny").boxed()
+    } else {
+        prop_oneof![Just("Allow"), Just("Deny")].boxed()
+    };
     (
         effect,
         prop::sample::select(vec![
@@ -202,9 +227,20 @@ fn any_statement(deny_only: bool) -> impl Strategy<Value = Stmt> {
             format!(r#""Principal": {{"AWS": "arn:aws:iam::{ACCT}:role/app"}}"#),
             format!(r#""NotPrincipal": {{"AWS": ["{ACCT}", "arn:aws:iam::{ACCT}:user/alice"]}}"#),
         ]),
-        prop::sample::select(vec![r#""*""#, r#""ec2:*""#, r#""ec2:*VpcEndpoint*""#, r#""s3:Get*""#, r#"["ec2:Describe?pc*", "s3:*"]"#]),
+        prop::sample::select(vec![
+            r#""*""#,
+            r#""ec2:*""#,
+            r#""ec2:*VpcEndpoint*""#,
+            r#""s3:Get*""#,
+            r#"["ec2:Describe?pc*", "s3:*"]"#,
+        ]),
         any::<bool>(),
-        prop::sample::select(vec![r#""*""#, r#""arn:aws:ec2:*:*:vpc-endpoint/*""#, r#""arn:aws:s3:::b/${aws:username}/*""#, r#""arn:aws:s3:::b/*""#]),
+        prop::sample::select(vec![
+            r#""*""#,
+            r#""arn:aws:ec2:*:*:vpc-endpoint/*""#,
+            r#""arn:aws:s3:::b/${aws:username}/*""#,
+            r#""arn:aws:s3:::b/*""#,
+        ]),
         any::<bool>(),
         prop::sample::select(vec![
             "",
@@ -214,17 +250,28 @@ fn any_statement(deny_only: bool) -> impl Strategy<Value = Stmt> {
             r#", "Condition": {"ForAllValues:StringLike": {"aws:TagKeys": "x*"}}"#,
         ]),
     )
-        .prop_map(|(effect, principal, action, not_action, resource, not_resource, condition)| {
-            let a = if not_action { "NotAction" } else { "Action" };
-            let r = if not_resource { "NotResource" } else { "Resource" };
-            // NotPrincipal is only valid with Deny.
-            let principal = if effect == "Allow" && principal.starts_with(r#""NotPrincipal""#) {
-                r#""Principal": "*""#.to_owned()
-            } else {
-                principal
-            };
-            (principal, format!(r#""Effect": "{effect}", "{a}": {action}, "{r}": {resource}{condition}"#))
-        })
+        .prop_map(
+            |(effect, principal, action, not_action, resource, not_resource, condition)| {
+                let a = if not_action { "NotAction" } else { "Action" };
+                let r = if not_resource {
+                    "NotResource"
+                } else {
+                    "Resource"
+                };
+                // NotPrincipal is only valid with Deny.
+                let principal = if effect == "Allow" && principal.starts_with(r#""NotPrincipal""#) {
+                    r#""Principal": "*""#.to_owned()
+                } else {
+                    principal
+                };
+                (
+                    principal,
+                    format!(
+                        r#""Effect": "{effect}", "{a}": {action}, "{r}": {resource}{condition}"#
+                    ),
+                )
+            },
+        )
 }
 
 fn any_world() -> impl Strategy<Value = World> {
@@ -236,20 +283,36 @@ fn any_world() -> impl Strategy<Value = World> {
             PrincipalContext::root(ACCT),
             PrincipalContext::anonymous(),
         ]),
-        prop::sample::select(vec!["ec2:CreateVpcEndpoint", "ec2:DescribeVpcs", "s3:GetObject", "iam:CreateUser"]),
-        prop::sample::select(vec![EP, "arn:aws:s3:::b/alice/x", "*", "arn:aws:ec2:us-east-1:444455556666:vpc/vpc-1"]),
-        prop::option::of(prop::sample::select(vec!["10.1.2.3", "203.0.113.9", "::ffff:10.0.0.1"])),
+        prop::sample::select(vec![
+            "ec2:CreateVpcEndpoint",
+            "ec2:DescribeVpcs",
+            "s3:GetObject",
+            "iam:CreateUser",
+        ]),
+        prop::sample::select(vec![
+            EP,
+            "arn:aws:s3:::b/alice/x",
+            "*",
+            "arn:aws:ec2:us-east-1:444455556666:vpc/vpc-1",
+        ]),
+        prop::option::of(prop::sample::select(vec![
+            "10.1.2.3",
+            "203.0.113.9",
+            "::ffff:10.0.0.1",
+        ])),
         prop::array::uniform5(prop::collection::vec(any_statement(false), 1..4)),
         prop::array::uniform5(any::<bool>()),
         prop::sample::select(vec![ACCT, OTHER]),
     )
-        .prop_map(|(principal, action, resource, ip, statements, present, owner)| World {
-            principal,
-            action: action.to_owned(),
-            resource: resource.to_owned(),
-            source_ip: ip.map(str::to_owned),
-            statements,
-            present,
-            owner: owner.to_owned(),
-        })
+        .prop_map(
+            |(principal, action, resource, ip, statements, present, owner)| World {
+                principal,
+                action: action.to_owned(),
+                resource: resource.to_owned(),
+                source_ip: ip.map(str::to_owned),
+                statements,
+                present,
+                owner: owner.to_owned(),
+            },
+        )
 }

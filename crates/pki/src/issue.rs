@@ -153,6 +153,22 @@ impl LeafKey {
     }
 }
 
+impl LeafKey {
+    /// Generates an ECDSA P-256 key and a CSR for it (PEM): what an agent sends to enroll.
+    /// The CSR names nothing; the CA decides the identity.
+    pub fn generate_with_csr() -> Result<(Self, String), PkiError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let csr = rcgen::CertificateParams::default().serialize_request(&key)?.pem()?;
+        Ok((Self { pkcs8: Zeroizing::new(key.serialize_der()) }, csr))
+    }
+
+    /// Restores a key from its PKCS#8 PEM (as [`LeafKey::pem`] wrote it).
+    pub fn from_pem(pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(pem)?;
+        Ok(Self { pkcs8: Zeroizing::new(key.serialize_der()) })
+    }
+}
+
 impl fmt::Debug for LeafKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("LeafKey(***)")

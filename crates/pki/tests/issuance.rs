@@ -280,3 +280,24 @@ fn group_writable_key_directory_is_refused() {
     );
     assert!(!tmp.0.join("k.key").exists());
 }
+
+#[test]
+fn generated_csr_is_issued_for_its_key_only() {
+    let (key, csr) = underpass_pki::LeafKey::generate_with_csr().unwrap();
+    let ca = ca();
+    let cert = ca.issue_from_csr(csr.as_bytes(), &agent_a(), now()).unwrap();
+    // The key round-trips through PEM and pairs with the issued certificate in a TLS config.
+    let again = underpass_pki::LeafKey::from_pem(&key.pem()).unwrap();
+    assert_eq!(again.pem().as_str(), key.pem().as_str());
+    let creds = cert.credentials(&again);
+    let roots = underpass_pki::trust_roots([ca.cert_der()]).unwrap();
+    underpass_pki::server_config(
+        creds,
+        roots,
+        &underpass_pki::RevocationSet::new(),
+        underpass_pki::ClientAuth::None,
+        &underpass_pki::TlsOptions::default(),
+    )
+    .expect("the certificate matches the generated key");
+    assert!(underpass_pki::LeafKey::from_pem("not a key").is_err());
+}

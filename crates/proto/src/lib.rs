@@ -6,6 +6,7 @@
 mod crc32c;
 mod error;
 pub mod proxy_v2;
+pub mod sync;
 pub mod tunnel;
 
 pub use error::ParseError;

@@ -2,14 +2,13 @@
 //! administrator's credentials.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use underpass_auth::credentials::{KeyRing, MasterKey};
 use underpass_domain::PrincipalArn;
+use underpass_pki::CertificateAuthority;
 use underpass_store::{iam, Store, StoreConfig};
 
 use crate::config::ServerConfig;
@@ -26,47 +25,11 @@ pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials.json";
 pub(crate) struct Booted {
     pub(crate) store: Store,
     pub(crate) master: MasterKey,
+    pub(crate) ca: CertificateAuthority,
 }
 
-/// Creates `dir` (mode 0700) if missing.
-pub(crate) fn private_dir(dir: &Path) -> Result<(), ServerError> {
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    Ok(())
-}
-
-/// Writes a new secret file with mode 0600 from the first byte (never chmod after writing).
-pub(crate) fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), ServerError> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| ServerError::DataDir(format!("cannot create {}: {e}", path.display())))?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| ServerError::DataDir(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Reads a secret file, refusing one that others can read.
-pub(crate) fn read_secret_file(path: &Path) -> Result<String, ServerError> {
-    let meta = fs::metadata(path)
-        .map_err(|e| ServerError::DataDir(format!("cannot read {}: {e}", path.display())))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(ServerError::DataDir(format!(
-            "{} is readable by group or others (mode {:o}); run `chmod 600 {}`",
-            path.display(),
-            meta.permissions().mode() & 0o777,
-            path.display()
-        )));
-    }
-    fs::read_to_string(path)
-        .map_err(|e| ServerError::DataDir(format!("cannot read {}: {e}", path.display())))
+fn fs_err(e: underpass_pki::PkiError) -> ServerError {
+    ServerError::DataDir(e.to_string())
 }
 
 fn install_id(dir: &Path) -> Result<String, ServerError> {
@@ -89,23 +52,36 @@ fn master_key(dir: &Path) -> Result<MasterKey, ServerError> {
     }
     let path: PathBuf = dir.join("master.key");
     if path.exists() {
-        let text = read_secret_file(&path)?;
+        // Refused if group- or world-readable.
+        let text = underpass_pki::fs::read_private_key(&path).map_err(fs_err)?;
         return MasterKey::from_base64(&text)
             .map_err(|e| ServerError::DataDir(format!("{}: {e}", path.display())));
     }
     let (key, text) = MasterKey::generate().map_err(|e| ServerError::DataDir(e.to_string()))?;
-    write_secret_file(&path, format!("{}\n", text.as_str()).as_bytes())?;
+    underpass_pki::fs::write_private_key(&path, &format!("{}\n", text.as_str())).map_err(fs_err)?;
     Ok(key)
 }
 
 /// Opens everything; on first start creates the admin account and writes its credentials.
 pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
-    private_dir(&cfg.data_dir)?;
+    underpass_pki::fs::create_private_dir(&cfg.data_dir).map_err(fs_err)?;
     let install = install_id(&cfg.data_dir)?;
     let master = master_key(&cfg.data_dir)?;
+    let ca_dir = cfg.data_dir.join("ca");
+    let ca = if ca_dir.join(underpass_pki::fs::CA_CERT_FILE).exists() {
+        underpass_pki::fs::load_ca(&ca_dir)
+            .map_err(|e| ServerError::DataDir(format!("certificate authority: {e}")))?
+    } else {
+        let ca = CertificateAuthority::generate(&install, OffsetDateTime::now_utc())
+            .map_err(|e| ServerError::DataDir(e.to_string()))?;
+        underpass_pki::fs::create_private_dir(&ca_dir).map_err(fs_err)?;
+        underpass_pki::fs::save_ca(&ca, &ca_dir)
+            .map_err(|e| ServerError::DataDir(format!("certificate authority: {e}")))?;
+        ca
+    };
     let store = Store::open(&StoreConfig {
         path: cfg.data_dir.join("state.db"),
-        install_id: install,
+        install_id: install.clone(),
         region: cfg.region.clone(),
         busy_timeout: Duration::from_secs(5),
     })
@@ -149,11 +125,10 @@ pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
         // exist, and the next start (finding no account) makes a new pair; it never leaves a key
         // whose secret nobody has.
         let path = cfg.data_dir.join(ADMIN_CREDENTIALS_FILE);
-        let _ = fs::remove_file(&path);
-        write_secret_file(&path, format!("{json}\n").as_bytes())?;
+        underpass_pki::fs::write_private_key(&path, &format!("{json}\n")).map_err(fs_err)?;
     }
     tx.commit()
         .await
         .map_err(|e| ServerError::Store(e.to_string()))?;
-    Ok(Booted { store, master })
+    Ok(Booted { store, master, ca })
 }

@@ -16,10 +16,19 @@ pub struct ServerConfig {
     pub zones: Vec<String>,
     /// The `<prefix>` of service names `com.<prefix>.vpce.<region>.vpce-svc-…`.
     pub service_name_prefix: String,
+    /// The mTLS listener agents sync their desired state from.
+    pub agent_listen: SocketAddr,
+    /// The port every gateway node listens on for tunnels (on its node address).
+    pub tunnel_port: u16,
+    /// The SPIFFE trust domain of certificates.
+    pub trust_domain: String,
+    /// Lifetime of certificates issued to agents.
+    pub cert_lifetime: time::Duration,
 }
 
 impl ServerConfig {
-    /// Defaults for `data_dir`: loopback API on a free port, region `us-east-1` with three zones.
+    /// Defaults for `data_dir`: loopback API and agent listeners on free ports, region
+    /// `us-east-1` with three zones, tunnels on port 4790.
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
@@ -30,6 +39,10 @@ impl ServerConfig {
                 .map(|z| format!("us-east-1{z}"))
                 .collect(),
             service_name_prefix: "underpass".into(),
+            agent_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tunnel_port: 4790,
+            trust_domain: "underpass.internal".into(),
+            cert_lifetime: time::Duration::hours(24),
         }
     }
 }

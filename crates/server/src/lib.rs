@@ -4,9 +4,11 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod actions;
+mod agent_api;
 pub mod api;
 pub mod bootstrap;
 pub mod config;
+mod desired;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -39,10 +41,13 @@ pub enum ServerError {
 pub struct RunningServer {
     /// Where the API listens.
     pub api_addr: SocketAddr,
+    /// Where agents sync (mTLS).
+    pub agent_addr: SocketAddr,
     /// Shared state (for in-process callers such as `underpass dev`).
     pub state: Arc<AppState>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    agent_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -50,6 +55,7 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        let _ = self.agent_task.await;
         self.state.store.close().await;
     }
 }
@@ -72,9 +78,40 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
         addr: cfg.listen,
         source,
     })?;
-    let state = Arc::new(AppState::new(booted.store, booted.master, cfg, revision));
-    let app = api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let agent_listener = tokio::net::TcpListener::bind(cfg.agent_listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: cfg.agent_listen,
+            source,
+        })?;
+    let agent_addr = agent_listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind {
+            addr: cfg.agent_listen,
+            source,
+        })?;
+    // One revocation set, shared by the TLS verifier and the actions that revoke.
+    let revocations = underpass_pki::RevocationSet::new();
+    let tls = agent_tls(&booted.ca, &cfg, &booted.store, &revocations).await?;
+    let state = Arc::new(AppState::new(
+        booted.store,
+        booted.master,
+        booted.ca,
+        revocations,
+        cfg,
+        revision,
+    ));
+    state.set_agent_addr(agent_addr);
+    let app = api::router(state.clone())
+        .merge(agent_api::enroll_router(state.clone()))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+    let agent_task = tokio::spawn(agent_api::serve_agents(
+        state.clone(),
+        agent_listener,
+        tls,
+        shutdown.subscribe(),
+    ));
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -83,11 +120,54 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
             tracing::error!(error = %e, "API server stopped");
         }
     });
-    tracing::info!(%api_addr, "api listening");
+    tracing::info!(%api_addr, %agent_addr, "api listening");
     Ok(RunningServer {
         api_addr,
+        agent_addr,
         state,
         shutdown,
         task,
+        agent_task,
     })
+}
+
+/// The agent listener's TLS config: a fresh server certificate from our CA, client
+/// certificates required, and the revoked serials from the store.
+async fn agent_tls(
+    ca: &underpass_pki::CertificateAuthority,
+    cfg: &ServerConfig,
+    store: &underpass_store::Store,
+    revocations: &underpass_pki::RevocationSet,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    use underpass_pki::{server_config, trust_roots, ClientAuth, LeafSpec, SpiffeId, TlsOptions};
+    let pki =
+        |e: underpass_pki::PkiError| ServerError::DataDir(format!("certificate authority: {e}"));
+    let id: SpiffeId = format!("spiffe://{}/server", cfg.trust_domain)
+        .parse()
+        .map_err(pki)?;
+    let (cert, key) = ca
+        .issue_keypair(&LeafSpec::new(id), time::OffsetDateTime::now_utc())
+        .map_err(pki)?;
+    let roots = trust_roots([ca.cert_der()]).map_err(pki)?;
+    let mut tx = store
+        .read()
+        .await
+        .map_err(|e| ServerError::Store(e.to_string()))?;
+    let revoked: Vec<underpass_pki::Serial> = underpass_store::agents::revoked_serials(&mut tx)
+        .await
+        .map_err(|e| ServerError::Store(e.to_string()))?
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    drop(tx);
+    revocations.revoke_all(revoked);
+    let config = server_config(
+        cert.credentials(&key),
+        roots,
+        revocations,
+        ClientAuth::Required,
+        &TlsOptions::default(),
+    )
+    .map_err(pki)?;
+    Ok(Arc::new(config))
 }

@@ -1,12 +1,14 @@
 //! Shared server state: the store, the master key, verification settings, metrics.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use underpass_auth::credentials::MasterKey;
 use underpass_auth::sigv4::VerifierConfig;
+use underpass_pki::{CertificateAuthority, RevocationSet};
 use underpass_store::{iam, Store};
 
 use crate::config::ServerConfig;
@@ -25,6 +27,11 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Tells agent long-polls that the revision moved.
     pub revision: tokio::sync::watch::Sender<i64>,
+    /// The certificate authority.
+    pub ca: CertificateAuthority,
+    /// Revoked serials, checked on every agent handshake.
+    pub revocations: RevocationSet,
+    agent_addr: OnceLock<SocketAddr>,
     key_use: Mutex<HashMap<String, Instant>>,
 }
 
@@ -33,7 +40,14 @@ const KEY_USE_WRITE_INTERVAL: Duration = Duration::from_secs(60);
 
 impl AppState {
     /// Builds the state.
-    pub fn new(store: Store, master: MasterKey, cfg: ServerConfig, revision: i64) -> Self {
+    pub fn new(
+        store: Store,
+        master: MasterKey,
+        ca: CertificateAuthority,
+        revocations: RevocationSet,
+        cfg: ServerConfig,
+        revision: i64,
+    ) -> Self {
         let verifier = VerifierConfig {
             region: Some(cfg.region.clone()),
             services: ["ec2", "elasticloadbalancing", "iam", "sts", "underpass"]
@@ -48,8 +62,20 @@ impl AppState {
             verifier,
             metrics: Metrics::default(),
             revision: tokio::sync::watch::channel(revision).0,
+            ca,
+            revocations,
+            agent_addr: OnceLock::new(),
             key_use: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Where the agent listener is bound, once it is.
+    pub fn agent_addr(&self) -> Option<SocketAddr> {
+        self.agent_addr.get().copied()
+    }
+
+    pub(crate) fn set_agent_addr(&self, addr: SocketAddr) {
+        let _ = self.agent_addr.set(addr);
     }
 
     /// Records a key's use, writing to the store at most once a minute per key.

@@ -475,11 +475,16 @@ pub async fn audit_tail(
 }
 
 /// The role named `name` in `account`: (arn, role id).
-pub async fn find_role_by_name(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(String, String)>, StoreError> {
+pub async fn find_role_by_name(
+    tx: &mut Tx,
+    account: &str,
+    name: &str,
+) -> Result<Option<(String, String)>, StoreError> {
     let row = sqlx::query("SELECT arn, role_id FROM roles WHERE account_id = ? AND name = ?")
         .bind(account)
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((r.try_get("arn")?, r.try_get("role_id")?))).transpose()
+    row.map(|r| Ok((r.try_get("arn")?, r.try_get("role_id")?)))
+        .transpose()
 }

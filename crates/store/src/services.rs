@@ -676,3 +676,184 @@ pub async fn history(tx: &mut Tx, id: &EndpointId) -> Result<Vec<HistoryEntry>, 
         })
         .collect()
 }
+
+/// Whether deletion protection is on for the load balancer `arn`.
+pub async fn lb_deletion_protection(tx: &mut Tx, arn: &str) -> Result<bool, StoreError> {
+    sqlx::query_scalar("SELECT deletion_protection FROM load_balancers WHERE arn = ?")
+        .bind(arn)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("load balancer", arn))
+}
+
+/// Turns deletion protection on or off.
+pub async fn set_lb_deletion_protection(
+    tx: &mut Tx,
+    arn: &str,
+    on: bool,
+) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE load_balancers SET deletion_protection = ? WHERE arn = ?")
+        .bind(on)
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(not_found("load balancer", arn));
+    }
+    Ok(())
+}
+
+/// The deregistration delay of the target group `arn`, in seconds.
+pub async fn tg_deregistration_delay(tx: &mut Tx, arn: &str) -> Result<u32, StoreError> {
+    let v: i64 =
+        sqlx::query_scalar("SELECT deregistration_delay_secs FROM target_groups WHERE arn = ?")
+            .bind(arn)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| not_found("target group", arn))?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt("deregistration_delay_secs".into()))
+}
+
+/// Sets the deregistration delay of a target group.
+pub async fn set_tg_deregistration_delay(
+    tx: &mut Tx,
+    arn: &str,
+    secs: u32,
+) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE target_groups SET deregistration_delay_secs = ? WHERE arn = ?")
+        .bind(i64::from(secs))
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(not_found("target group", arn));
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// The load balancers whose listeners forward to the target group `arn`.
+pub async fn lbs_of_tg(tx: &mut Tx, arn: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT load_balancer_arn FROM listeners WHERE target_group_arn = ? ORDER BY load_balancer_arn",
+    )
+    .bind(arn)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// One agent's report on one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthReport {
+    /// The target's address.
+    pub ip: String,
+    /// The target's port.
+    pub port: u16,
+    /// The reporting agent.
+    pub agent: String,
+    /// `initial`, `healthy`, `unhealthy`, …
+    pub state: String,
+    /// ELBv2 reason code, when not healthy.
+    pub reason: Option<String>,
+    /// When the agent reported it.
+    pub updated: OffsetDateTime,
+}
+
+/// What every agent last reported about the targets of a target group.
+pub async fn target_health_reports(tx: &mut Tx, tg: &str) -> Result<Vec<HealthReport>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT ip, port, agent_id, state, reason, updated_ms FROM target_health WHERE target_group_arn = ? ORDER BY ip, port, agent_id",
+    )
+    .bind(tg)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HealthReport {
+                ip: r.try_get("ip")?,
+                port: u16::try_from(r.try_get::<i64, _>("port")?)
+                    .map_err(|_| StoreError::Corrupt("target_health.port".into()))?,
+                agent: r.try_get("agent_id")?,
+                state: r.try_get("state")?,
+                reason: r.try_get("reason")?,
+                updated: from_ms(r.try_get("updated_ms")?),
+            })
+        })
+        .collect()
+}
+
+/// Forgets the health reports on some targets of a group (all of them when `targets` is
+/// `None`), so a target registered again starts from `initial`.
+pub async fn clear_target_health(
+    tx: &mut Tx,
+    tg: &str,
+    targets: Option<&[Target]>,
+) -> Result<(), StoreError> {
+    match targets {
+        None => {
+            sqlx::query("DELETE FROM target_health WHERE target_group_arn = ?")
+                .bind(tg)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Some(ts) => {
+            for t in ts {
+                sqlx::query(
+                    "DELETE FROM target_health WHERE target_group_arn = ? AND ip = ? AND port = ?",
+                )
+                .bind(tg)
+                .bind(t.ip.to_string())
+                .bind(i64::from(t.port))
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets (or, with `None`, resets to the default full-access) an endpoint's policy.
+pub async fn set_endpoint_policy(
+    tx: &mut Tx,
+    id: &EndpointId,
+    policy: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE endpoints SET policy = ?, updated_ms = ? WHERE endpoint_id = ?")
+        .bind(policy)
+        .bind(to_ms(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(not_found("endpoint", id));
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Replaces an endpoint's security groups.
+pub async fn set_endpoint_security_groups(
+    tx: &mut Tx,
+    id: &EndpointId,
+    groups: &[underpass_domain::SecurityGroupId],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let n = sqlx::query(
+        "UPDATE endpoints SET security_groups = ?, updated_ms = ? WHERE endpoint_id = ?",
+    )
+    .bind(serde_json::to_string(groups).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    .bind(to_ms(now))
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(not_found("endpoint", id));
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}

@@ -65,7 +65,11 @@ impl ArnPattern {
     }
 
     /// Matches `resource` (already split when it is an ARN).
-    pub(crate) fn matches(&self, resource: Option<&[&str; 6]>, vars: &dyn VarLookup) -> PatternMatch {
+    pub(crate) fn matches(
+        &self,
+        resource: Option<&[&str; 6]>,
+        vars: &dyn VarLookup,
+    ) -> PatternMatch {
         let components = match self {
             Self::Any => return PatternMatch::Match,
             Self::Arn(components) => components,
@@ -112,18 +116,42 @@ mod tests {
         use PatternMatch::*;
         let cases = [
             ("*", "not an arn", Match),
-            ("arn:aws:ec2:*:*:vpc-endpoint/*", "arn:aws:ec2:us-east-1:111122223333:vpc-endpoint/vpce-1", Match),
-            ("arn:aws:ec2:*:*:vpc-endpoint/*", "arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1", NoMatch),
+            (
+                "arn:aws:ec2:*:*:vpc-endpoint/*",
+                "arn:aws:ec2:us-east-1:111122223333:vpc-endpoint/vpce-1",
+                Match,
+            ),
+            (
+                "arn:aws:ec2:*:*:vpc-endpoint/*",
+                "arn:aws:ec2:us-east-1:111122223333:vpc/vpc-1",
+                NoMatch,
+            ),
             // `*` in the region does not swallow the account's colon.
             // (a whole-string glob would match: `*` = "us-east-1:x").
-            ("arn:aws:ec2:*:111122223333:vpc-endpoint/*", "arn:aws:ec2:us-east-1:x:111122223333:vpc-endpoint/a", NoMatch),
+            (
+                "arn:aws:ec2:*:111122223333:vpc-endpoint/*",
+                "arn:aws:ec2:us-east-1:x:111122223333:vpc-endpoint/a",
+                NoMatch,
+            ),
             ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c", Match),
             ("arn:aws:s3:::bucket/*", "arn:aws:s3:::other/a", NoMatch),
-            ("arn:aws:s3:::home/${aws:username}/*", "arn:aws:s3:::home/bob/x", Match),
-            ("arn:aws:s3:::home/${aws:userid}/*", "arn:aws:s3:::home/bob/x", Unresolved),
+            (
+                "arn:aws:s3:::home/${aws:username}/*",
+                "arn:aws:s3:::home/bob/x",
+                Match,
+            ),
+            (
+                "arn:aws:s3:::home/${aws:userid}/*",
+                "arn:aws:s3:::home/bob/x",
+                Unresolved,
+            ),
             ("arn:aws:ec2:*:*:*", "*", NoMatch),
             ("arn:aws:ec2:*:*:*", "", NoMatch),
-            ("arn:aws:iam::*:role/R", "arn:aws:iam::111122223333:role/r", NoMatch),
+            (
+                "arn:aws:iam::*:role/R",
+                "arn:aws:iam::111122223333:role/r",
+                NoMatch,
+            ),
         ];
         for (pattern, resource, expected) in cases {
             assert_eq!(check(pattern, resource), expected, "{pattern} ~ {resource}");
@@ -133,7 +161,10 @@ mod tests {
     #[test]
     fn refuses_non_arns() {
         for bad in ["", "bucket/*", "arn:aws:s3", "arn:*", "ARN:aws:s3:::b"] {
-            assert!(ArnPattern::parse(bad, Version::V2012_10_17).is_err(), "{bad}");
+            assert!(
+                ArnPattern::parse(bad, Version::V2012_10_17).is_err(),
+                "{bad}"
+            );
         }
     }
 }

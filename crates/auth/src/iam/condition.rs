@@ -205,6 +205,15 @@ enum Values {
     Null(Vec<bool>),
 }
 
+/// A condition value as written: its text, whether it was a JSON string (rather than a number
+/// or boolean), and its path for error messages.
+#[derive(Debug, Clone)]
+pub(crate) struct RawValue {
+    pub(crate) path: String,
+    pub(crate) text: String,
+    pub(crate) quoted: bool,
+}
+
 /// One (operator, key) entry of a `Condition` block with its listed values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
@@ -212,6 +221,8 @@ pub struct Condition {
     key: String,
     key_lower: String,
     sources: Vec<String>,
+    /// Per value: written as a JSON string (else a number or boolean); for serialization.
+    quoted: Vec<bool>,
     values: Values,
 }
 
@@ -231,11 +242,16 @@ impl Condition {
         &self.sources
     }
 
-    /// Compiles an entry. `values` pairs each value with its path for error messages.
+    /// Per value: true if it was written as a JSON string, false for a number or boolean.
+    pub(crate) fn quoted(&self) -> &[bool] {
+        &self.quoted
+    }
+
+    /// Compiles an entry.
     pub(crate) fn parse(
         operator: Operator,
         key: &str,
-        values: Vec<(String, String)>,
+        values: Vec<RawValue>,
         version: Version,
     ) -> Result<Self, PolicyError> {
         use BaseOperator::*;
@@ -248,7 +264,10 @@ impl Condition {
         };
         let compiled = match operator.base {
             StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
-                let ignore_case = matches!(operator.base, StringEqualsIgnoreCase | StringNotEqualsIgnoreCase);
+                let ignore_case = matches!(
+                    operator.base,
+                    StringEqualsIgnoreCase | StringNotEqualsIgnoreCase
+                );
                 let mut fixed = HashSet::new();
                 let mut templated = Vec::new();
                 let all = collect(&values, |t| {
@@ -272,23 +291,39 @@ impl Condition {
             StringLike | StringNotLike => Values::Like(collect(&values, |t| {
                 Template::new(t, version, true, false).map_err(|m| format!("invalid pattern: {m}"))
             })?),
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals
-            | NumericGreaterThan | NumericGreaterThanEquals => {
-                Values::Number(number_cmp(operator.base), collect(&values, |t| {
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
+            | NumericGreaterThanEquals => Values::Number(
+                number_cmp(operator.base),
+                collect(&values, |t| {
                     parse_number(t).ok_or_else(|| format!("{t:?} is not a number"))
-                })?)
-            }
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
-            | DateGreaterThanEquals => Values::Date(number_cmp(operator.base), collect(&values, |t| {
-                parse_date(t).ok_or_else(|| {
+                })?,
+            ),
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
+            | DateGreaterThanEquals => Values::Date(
+                number_cmp(operator.base),
+                collect(&values, |t| {
+                    parse_date(t).ok_or_else(|| {
                     format!("{t:?} is not a date: expected ISO 8601 (2019-06-30T00:00:00Z) or epoch seconds")
                 })
-            })?),
+                })?,
+            ),
             Bool => Values::Bool(collect(&values, |t| {
-                parse_bool(t).ok_or_else(|| format!("{t:?} is not a boolean: expected \"true\" or \"false\""))
+                parse_bool(t).ok_or_else(|| {
+                    format!("{t:?} is not a boolean: expected \"true\" or \"false\"")
+                })
             })?),
             Null => Values::Null(collect(&values, |t| {
-                parse_bool(t).ok_or_else(|| format!("{t:?} is not a boolean: expected \"true\" or \"false\""))
+                parse_bool(t).ok_or_else(|| {
+                    format!("{t:?} is not a boolean: expected \"true\" or \"false\"")
+                })
             })?),
             BinaryEquals => Values::Binary(collect(&values, |t| {
                 parse_base64(t).ok_or_else(|| format!("{t:?} is not base64"))
@@ -306,7 +341,8 @@ impl Condition {
             operator,
             key: key.to_owned(),
             key_lower: key.to_ascii_lowercase(),
-            sources: values.into_iter().map(|(_, text)| text).collect(),
+            quoted: values.iter().map(|v| v.quoted).collect(),
+            sources: values.into_iter().map(|v| v.text).collect(),
             values: compiled,
         })
     }
@@ -371,8 +407,9 @@ impl Condition {
                     false
                 }
             }),
-            Values::Number(cmp, listed) => parse_number(value)
-                .is_some_and(|v| listed.iter().any(|&p| cmp.holds(v, p))),
+            Values::Number(cmp, listed) => {
+                parse_number(value).is_some_and(|v| listed.iter().any(|&p| cmp.holds(v, p)))
+            }
             Values::Date(cmp, listed) => {
                 parse_date(value).is_some_and(|v| listed.iter().any(|&p| cmp.holds(v, p)))
             }
@@ -405,12 +442,12 @@ impl Condition {
 }
 
 fn collect<T>(
-    values: &[(String, String)],
+    values: &[RawValue],
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Vec<T>, PolicyError> {
     values
         .iter()
-        .map(|(path, text)| parse(text).map_err(|m| PolicyError::invalid(path, m)))
+        .map(|v| parse(&v.text).map_err(|m| PolicyError::invalid(&v.path, m)))
         .collect()
 }
 
@@ -430,9 +467,17 @@ mod tests {
     #[test]
     fn operator_names_round_trip() {
         for base in BaseOperator::ALL {
-            for qualifier in [None, Some(SetQualifier::ForAnyValue), Some(SetQualifier::ForAllValues)] {
+            for qualifier in [
+                None,
+                Some(SetQualifier::ForAnyValue),
+                Some(SetQualifier::ForAllValues),
+            ] {
                 for if_exists in [false, true] {
-                    let op = Operator { qualifier, base: *base, if_exists };
+                    let op = Operator {
+                        qualifier,
+                        base: *base,
+                        if_exists,
+                    };
                     let parsed = op.to_string().parse::<Operator>();
                     if *base == BaseOperator::Null && (if_exists || qualifier.is_some()) {
                         assert!(parsed.is_err(), "{op}");
@@ -447,7 +492,13 @@ mod tests {
 
     #[test]
     fn unknown_operators() {
-        for bad in ["StringEqualz", "stringequals", "IfExists", "ForSomeValues:StringEquals", "StringEquals "] {
+        for bad in [
+            "StringEqualz",
+            "stringequals",
+            "IfExists",
+            "ForSomeValues:StringEquals",
+            "StringEquals ",
+        ] {
             assert!(bad.parse::<Operator>().is_err(), "{bad}");
         }
     }

@@ -76,7 +76,11 @@ impl PrincipalContext {
 
     /// The root user of `account` (partition `aws`).
     pub fn root(account: &str) -> Self {
-        Self::new(account, format!("arn:aws:iam::{account}:root"), PrincipalKind::Root)
+        Self::new(
+            account,
+            format!("arn:aws:iam::{account}:root"),
+            PrincipalKind::Root,
+        )
     }
 
     /// The IAM user `name` in `account`, without a path (partition `aws`).

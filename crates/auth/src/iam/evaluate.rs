@@ -47,7 +47,11 @@ impl NamedPolicy {
     }
 
     /// Parses `text` as a policy of `kind` and names it.
-    pub fn parse(name: impl Into<String>, text: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
+    pub fn parse(
+        name: impl Into<String>,
+        text: &str,
+        kind: PolicyKind,
+    ) -> Result<Self, PolicyError> {
         Ok(Self::new(name, Policy::parse(text, kind)?))
     }
 }
@@ -188,7 +192,12 @@ pub fn evaluate(ctx: &RequestContext, set: &PolicySet<'_>) -> Decision {
         reason,
         statements,
     };
-    let all_allows = || scans.iter().flat_map(|s| s.allow_refs()).collect::<Vec<_>>();
+    let all_allows = || {
+        scans
+            .iter()
+            .flat_map(|s| s.allow_refs())
+            .collect::<Vec<_>>()
+    };
 
     // 2. Identity and resource policies grant.
     let principal = &ctx.principal;
@@ -196,8 +205,15 @@ pub fn evaluate(ctx: &RequestContext, set: &PolicySet<'_>) -> Decision {
     let identity_allows = identity.iter().any(|s| !s.allows.is_empty());
     let identity_ok = principal.has_account() && (root_user || identity_allows);
     let resource_allows = resource.as_ref().map_or(&[][..], |s| s.allows.as_slice());
-    let resource_direct = resource_allows.iter().any(|(_, m)| *m == PrincipalMatch::Direct);
-    let resource_refs = || resource.iter().flat_map(Scan::allow_refs).collect::<Vec<_>>();
+    let resource_direct = resource_allows
+        .iter()
+        .any(|(_, m)| *m == PrincipalMatch::Direct);
+    let resource_refs = || {
+        resource
+            .iter()
+            .flat_map(Scan::allow_refs)
+            .collect::<Vec<_>>()
+    };
     // Same account only if every owner we know of (the ARN's account component, the resource
     // policy's owner) is the principal's account. If they disagree the request is treated as
     // cross-account, the stricter case: what cross-account evaluation allows, same-account does.
@@ -277,7 +293,11 @@ pub fn evaluate_trust(trust: &Policy, ctx: &RequestContext) -> Decision {
     let req = Request::new(ctx, false);
     let scan = Scan::new(trust, PolicySource::Trust, &req);
     let (outcome, reason, statements) = if !scan.denies.is_empty() {
-        (Outcome::ExplicitDeny, Reason::ExplicitDeny, scan.deny_refs().collect())
+        (
+            Outcome::ExplicitDeny,
+            Reason::ExplicitDeny,
+            scan.deny_refs().collect(),
+        )
     } else if scan.allows.is_empty() {
         let reason = Reason::NotAllowedBy {
             source: PolicySource::Trust,
@@ -309,7 +329,10 @@ impl<'a> Request<'a> {
 /// If the statement applies to the request, how its principal matched.
 fn applies(st: &Statement, source: PolicySource, req: &Request<'_>) -> Option<PrincipalMatch> {
     let action = &st.action;
-    let action_hit = action.patterns.iter().any(|p| p.glob.matches_folded(&req.action));
+    let action_hit = action
+        .patterns
+        .iter()
+        .any(|p| p.glob.matches_folded(&req.action));
     if action_hit == action.negated {
         return None;
     }
@@ -332,7 +355,9 @@ fn applies(st: &Statement, source: PolicySource, req: &Request<'_>) -> Option<Pr
         },
         Some(clause) if clause.negated => {
             // AWS: a NotPrincipal Deny always applies to principals with a permissions boundary.
-            if !req.boundary_present && exempt_from_not_principal(&clause.entries, &req.ctx.principal) {
+            if !req.boundary_present
+                && exempt_from_not_principal(&clause.entries, &req.ctx.principal)
+            {
                 return None;
             }
             PrincipalMatch::Direct

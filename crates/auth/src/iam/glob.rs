@@ -164,10 +164,9 @@ fn skip_chars(text: &str, pos: usize, n: usize) -> Option<usize> {
     if n == 0 {
         return Some(pos);
     }
-    match rest.char_indices().nth(n - 1) {
-        Some((i, c)) => Some(pos + i + c.len_utf8()),
-        None => None,
-    }
+    rest.char_indices()
+        .nth(n - 1)
+        .map(|(i, c)| pos + i + c.len_utf8())
 }
 
 impl Segment {
@@ -315,7 +314,11 @@ mod tests {
             ("a*a", "a", false),
         ];
         for (pattern, text, expected) in cases {
-            assert_eq!(Glob::new(pattern).matches(text), *expected, "{pattern:?} ~ {text:?}");
+            assert_eq!(
+                Glob::new(pattern).matches(text),
+                *expected,
+                "{pattern:?} ~ {text:?}"
+            );
         }
     }
 

@@ -74,6 +74,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+        // Shortest text that reads back as the same number; -0 is written as 0, as integer
+        // parsing would read it.
+        let v = if v == 0.0 { 0.0 } else { v };
         Ok(Json::Number(v.to_string()))
     }
 
@@ -133,9 +136,15 @@ mod tests {
 
     #[test]
     fn refuses_duplicate_keys_at_any_depth() {
-        for text in [r#"{"a": 1, "a": 2}"#, r#"{"x": [{"k": 1, "j": 0, "k": 1}]}"#] {
+        for text in [
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"x": [{"k": 1, "j": 0, "k": 1}]}"#,
+        ] {
             let err = Json::parse(text).err().map(|e| e.to_string());
-            assert!(err.as_deref().is_some_and(|e| e.contains("duplicate key")), "{err:?}");
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("duplicate key")),
+                "{err:?}"
+            );
         }
     }
 
@@ -143,7 +152,11 @@ mod tests {
     fn refuses_deep_nesting_without_overflow() {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         let err = Json::parse(&deep).err().map(|e| e.to_string());
-        assert!(err.as_deref().is_some_and(|e| e.contains("recursion limit")), "{err:?}");
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("recursion limit")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`evaluate`] decides a [`RequestContext`] against a [`PolicySet`] (identity, resource,
 //!   permissions boundary, session and endpoint policies) and returns a [`Decision`] that names
 //!   the statements behind it. [`evaluate_trust`] decides a role trust policy.
+//! - [`Policy`]'s `Display` (and [`Policy::to_json`]) writes compact JSON that parses back to
+//!   an equal policy.
 //! - Matching: actions without regard to case; resources case-sensitively, one ARN component at a
 //!   time; `*`/`?` globs in linear-ish time ([`Glob`]); policy variables substituted as literal
 //!   text (2012-10-17 only).
@@ -23,6 +25,7 @@ mod json;
 mod parse;
 mod policy;
 mod principal;
+mod serialize;
 mod values;
 mod variables;
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::arn_match::ArnPattern;
-use super::condition::{Condition, Operator};
+use super::condition::{Condition, Operator, RawValue};
 use super::error::PolicyError;
 use super::glob::Glob;
 use super::json::Json;
@@ -117,12 +117,18 @@ fn build_policy(json: &Json, kind: PolicyKind) -> Result<Policy, PolicyError> {
         Some(Json::Object(_)) => statement.into_iter().collect(),
         Some(Json::Array(items)) if !items.is_empty() => items.iter().collect(),
         Some(Json::Array(_)) => {
-            return Err(PolicyError::invalid("Statement", "must hold at least one statement"))
+            return Err(PolicyError::invalid(
+                "Statement",
+                "must hold at least one statement",
+            ))
         }
         Some(other) => {
             return Err(PolicyError::invalid(
                 "Statement",
-                format!("expected an object or an array of objects, found {}", other.type_name()),
+                format!(
+                    "expected an object or an array of objects, found {}",
+                    other.type_name()
+                ),
             ))
         }
     };
@@ -150,7 +156,9 @@ fn build_policy(json: &Json, kind: PolicyKind) -> Result<Policy, PolicyError> {
 }
 
 fn json_sid(json: &Json) -> Option<&str> {
-    let Json::Object(members) = json else { return None };
+    let Json::Object(members) = json else {
+        return None;
+    };
     members.iter().find_map(|(k, v)| match (k.as_str(), v) {
         ("Sid", Json::String(s)) => Some(s.as_str()),
         _ => None,
@@ -184,31 +192,39 @@ fn build_statement(
     };
     let mut e = Elements::default();
     for (key, value) in members {
-        let slot = match key.as_str() {
-            "Sid" => &mut e.sid,
-            "Effect" => &mut e.effect,
-            "Principal" => &mut e.principal,
-            "NotPrincipal" => &mut e.not_principal,
-            "Action" => &mut e.action,
-            "NotAction" => &mut e.not_action,
-            "Resource" => &mut e.resource,
-            "NotResource" => &mut e.not_resource,
-            "Condition" => &mut e.condition,
-            other => {
-                return Err(PolicyError::invalid(
+        let slot =
+            match key.as_str() {
+                "Sid" => &mut e.sid,
+                "Effect" => &mut e.effect,
+                "Principal" => &mut e.principal,
+                "NotPrincipal" => &mut e.not_principal,
+                "Action" => &mut e.action,
+                "NotAction" => &mut e.not_action,
+                "Resource" => &mut e.resource,
+                "NotResource" => &mut e.not_resource,
+                "Condition" => &mut e.condition,
+                other => return Err(PolicyError::invalid(
                     format!("{path}.{other}"),
                     "unknown element; a statement has only Sid, Effect, Principal, NotPrincipal, \
                      Action, NotAction, Resource, NotResource and Condition",
-                ))
-            }
-        };
+                )),
+            };
         *slot = Some(value);
     }
 
-    let sid = e.sid.map(|s| string(s, &format!("{path}.Sid"))).transpose()?.map(str::to_owned);
+    let sid = e
+        .sid
+        .map(|s| string(s, &format!("{path}.Sid")))
+        .transpose()?
+        .map(str::to_owned);
     let effect_path = format!("{path}.Effect");
     let effect = match e.effect.map(|v| string(v, &effect_path)).transpose()? {
-        None => return Err(PolicyError::invalid(effect_path, "required: \"Allow\" or \"Deny\"")),
+        None => {
+            return Err(PolicyError::invalid(
+                effect_path,
+                "required: \"Allow\" or \"Deny\"",
+            ))
+        }
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
         Some(other) => {
@@ -222,18 +238,33 @@ fn build_statement(
     let principal = build_principal(&e, path, kind, effect)?;
     let action = match (e.action, e.not_action) {
         (Some(_), Some(_)) => {
-            return Err(PolicyError::invalid(path, "Action and NotAction cannot both be present"))
+            return Err(PolicyError::invalid(
+                path,
+                "Action and NotAction cannot both be present",
+            ))
         }
-        (None, None) => return Err(PolicyError::invalid(path, "Action or NotAction is required")),
+        (None, None) => {
+            return Err(PolicyError::invalid(
+                path,
+                "Action or NotAction is required",
+            ))
+        }
         (Some(v), None) => build_actions(v, &format!("{path}.Action"), false)?,
         (None, Some(v)) => build_actions(v, &format!("{path}.NotAction"), true)?,
     };
     let resource = match (e.resource, e.not_resource, kind) {
         (Some(_), Some(_), _) => {
-            return Err(PolicyError::invalid(path, "Resource and NotResource cannot both be present"))
+            return Err(PolicyError::invalid(
+                path,
+                "Resource and NotResource cannot both be present",
+            ))
         }
         (Some(_), None, PolicyKind::Trust) | (None, Some(_), PolicyKind::Trust) => {
-            let name = if e.resource.is_some() { "Resource" } else { "NotResource" };
+            let name = if e.resource.is_some() {
+                "Resource"
+            } else {
+                "NotResource"
+            };
             return Err(PolicyError::invalid(
                 format!("{path}.{name}"),
                 "not allowed in a trust policy: its resource is the role itself",
@@ -241,10 +272,23 @@ fn build_statement(
         }
         (None, None, PolicyKind::Trust) => None,
         (None, None, _) => {
-            return Err(PolicyError::invalid(path, "Resource or NotResource is required"))
+            return Err(PolicyError::invalid(
+                path,
+                "Resource or NotResource is required",
+            ))
         }
-        (Some(v), None, _) => Some(build_resources(v, &format!("{path}.Resource"), false, version)?),
-        (None, Some(v), _) => Some(build_resources(v, &format!("{path}.NotResource"), true, version)?),
+        (Some(v), None, _) => Some(build_resources(
+            v,
+            &format!("{path}.Resource"),
+            false,
+            version,
+        )?),
+        (None, Some(v), _) => Some(build_resources(
+            v,
+            &format!("{path}.NotResource"),
+            true,
+            version,
+        )?),
     };
     let conditions = match e.condition {
         None => Vec::new(),
@@ -268,7 +312,10 @@ fn build_principal(
 ) -> Result<Option<PrincipalClause>, PolicyError> {
     let (name, value, negated) = match (e.principal, e.not_principal) {
         (Some(_), Some(_)) => {
-            return Err(PolicyError::invalid(path, "Principal and NotPrincipal cannot both be present"))
+            return Err(PolicyError::invalid(
+                path,
+                "Principal and NotPrincipal cannot both be present",
+            ))
         }
         (Some(v), None) => ("Principal", v, false),
         (None, Some(v)) => ("NotPrincipal", v, true),
@@ -294,7 +341,10 @@ fn build_principal(
             ))
         }
         PolicyKind::Trust if negated => {
-            return Err(PolicyError::invalid(here, "not allowed in a trust policy; use Principal"))
+            return Err(PolicyError::invalid(
+                here,
+                "not allowed in a trust policy; use Principal",
+            ))
         }
         _ => {}
     }
@@ -346,9 +396,13 @@ fn is_valid_action(text: &str) -> bool {
         return false;
     };
     let service_ok = !service.is_empty()
-        && service.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'*' | b'?'));
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'*' | b'?'));
     let action_ok = !action.is_empty()
-        && action.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*' | b'?'));
+        && action
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*' | b'?'));
     service_ok && action_ok
 }
 
@@ -361,7 +415,8 @@ fn build_resources(
     let patterns = strings(json, path)?
         .into_iter()
         .map(|(path, text)| {
-            let pattern = ArnPattern::parse(text, version).map_err(|m| PolicyError::invalid(path, m))?;
+            let pattern =
+                ArnPattern::parse(text, version).map_err(|m| PolicyError::invalid(path, m))?;
             Ok(ResourcePattern {
                 source: text.to_owned(),
                 pattern,
@@ -371,21 +426,33 @@ fn build_resources(
     Ok(ResourceClause { negated, patterns })
 }
 
-fn build_conditions(json: &Json, path: &str, version: Version) -> Result<Vec<Condition>, PolicyError> {
+fn build_conditions(
+    json: &Json,
+    path: &str,
+    version: Version,
+) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(operators) = json else {
         return Err(PolicyError::invalid(
             path,
-            format!("expected an object of condition operators, found {}", json.type_name()),
+            format!(
+                "expected an object of condition operators, found {}",
+                json.type_name()
+            ),
         ));
     };
     let mut out = Vec::new();
     for (op_name, block) in operators {
         let op_path = format!("{path}.{op_name}");
-        let operator: Operator = op_name.parse().map_err(|m: String| PolicyError::invalid(&op_path, m))?;
+        let operator: Operator = op_name
+            .parse()
+            .map_err(|m: String| PolicyError::invalid(&op_path, m))?;
         let Json::Object(keys) = block else {
             return Err(PolicyError::invalid(
                 op_path,
-                format!("expected an object of condition keys, found {}", block.type_name()),
+                format!(
+                    "expected an object of condition keys, found {}",
+                    block.type_name()
+                ),
             ));
         };
         let mut seen = HashSet::new();
@@ -408,15 +475,23 @@ fn build_conditions(json: &Json, path: &str, version: Version) -> Result<Vec<Con
 }
 
 /// A condition value or non-empty array of values: strings, numbers or booleans, as text.
-fn condition_values(json: &Json, path: &str) -> Result<Vec<(String, String)>, PolicyError> {
-    let scalar = |json: &Json, path: String| match json {
-        Json::String(s) => Ok((path, s.clone())),
-        Json::Number(n) => Ok((path, n.clone())),
-        Json::Bool(b) => Ok((path, b.to_string())),
-        other => Err(PolicyError::invalid(
-            path,
-            format!("expected a string, number or boolean, found {}", other.type_name()),
-        )),
+fn condition_values(json: &Json, path: &str) -> Result<Vec<RawValue>, PolicyError> {
+    let scalar = |json: &Json, path: String| {
+        let (text, quoted) = match json {
+            Json::String(s) => (s.clone(), true),
+            Json::Number(n) => (n.clone(), false),
+            Json::Bool(b) => (b.to_string(), false),
+            other => {
+                return Err(PolicyError::invalid(
+                    path,
+                    format!(
+                        "expected a string, number or boolean, found {}",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        Ok(RawValue { path, text, quoted })
     };
     match json {
         Json::Array(items) if items.is_empty() => {
@@ -456,7 +531,10 @@ fn strings<'a>(json: &'a Json, path: &str) -> Result<Vec<(String, &'a str)>, Pol
         Json::Array(_) => Err(PolicyError::invalid(path, "expected at least one value")),
         other => Err(PolicyError::invalid(
             path,
-            format!("expected a string or an array of strings, found {}", other.type_name()),
+            format!(
+                "expected a string or an array of strings, found {}",
+                other.type_name()
+            ),
         )),
     }
 }

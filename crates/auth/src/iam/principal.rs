@@ -55,7 +55,10 @@ pub(crate) fn parse_principal(json: &Json, path: &str) -> Result<Vec<PrincipalEn
             other => {
                 return Err(PolicyError::invalid(
                     &path,
-                    format!("expected a string or a non-empty array of strings, found {}", other.type_name()),
+                    format!(
+                        "expected a string or a non-empty array of strings, found {}",
+                        other.type_name()
+                    ),
                 ))
             }
         };
@@ -85,7 +88,8 @@ fn parse_aws(text: &str) -> Result<PrincipalEntry, String> {
     let invalid = || {
         format!(
             "invalid AWS principal {text:?}: expected \"*\", a 12-digit account id, or the ARN of an \
-             account root, user, role, assumed-role session or federated user (no wildcards)"
+             account root, user, role, assumed-role session or federated user (no wildcards or \
+             policy variables)"
         )
     };
     let [_, partition, service, region, account, resource] = split_arn(text).ok_or_else(invalid)?;
@@ -96,23 +100,31 @@ fn parse_aws(text: &str) -> Result<PrincipalEntry, String> {
     let resource_ok = match service {
         "iam" => {
             resource == "root"
-                || resource.strip_prefix("user/").is_some_and(|r| path_ok(r, 1))
-                || resource.strip_prefix("role/").is_some_and(|r| path_ok(r, 1))
+                || resource
+                    .strip_prefix("user/")
+                    .is_some_and(|r| path_ok(r, 1))
+                || resource
+                    .strip_prefix("role/")
+                    .is_some_and(|r| path_ok(r, 1))
         }
         "sts" => {
             resource
                 .strip_prefix("assumed-role/")
                 .is_some_and(|r| r.split('/').count() == 2 && path_ok(r, 2))
-                || resource.strip_prefix("federated-user/").is_some_and(|r| path_ok(r, 1))
+                || resource
+                    .strip_prefix("federated-user/")
+                    .is_some_and(|r| path_ok(r, 1))
         }
         _ => false,
     };
     let valid = !partition.is_empty()
-        && partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
         && region.is_empty()
         && is_account_id(account)
         && resource_ok
-        && !text.contains(['*', '?']);
+        && !text.contains(['*', '?', '$', '{', '}']);
     if !valid {
         return Err(invalid());
     }
@@ -124,8 +136,13 @@ fn parse_aws(text: &str) -> Result<PrincipalEntry, String> {
 }
 
 fn parse_plain(text: &str, what: &str) -> Result<String, String> {
-    if text.is_empty() || text.contains(['*', '?']) || text.chars().any(char::is_whitespace) {
-        return Err(format!("invalid {what} {text:?}: wildcards and spaces are not allowed"));
+    if text.is_empty()
+        || text.contains(['*', '?', '$', '{', '}'])
+        || text.chars().any(char::is_whitespace)
+    {
+        return Err(format!(
+            "invalid {what} {text:?}: wildcards, policy variables and spaces are not allowed"
+        ));
     }
     Ok(text.to_owned())
 }
@@ -134,7 +151,9 @@ fn parse_canonical(text: &str) -> Result<PrincipalEntry, String> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(PrincipalEntry::CanonicalUser(text.to_ascii_lowercase()))
     } else {
-        Err(format!("invalid canonical user id {text:?}: expected 64 hex digits"))
+        Err(format!(
+            "invalid canonical user id {text:?}: expected 64 hex digits"
+        ))
     }
 }
 
@@ -168,7 +187,9 @@ pub(crate) fn match_principal(entries: &[PrincipalEntry], p: &PrincipalContext) 
                 }
             }
             PrincipalEntry::Service(s) => match &p.kind {
-                PrincipalKind::Service { name } if name.eq_ignore_ascii_case(s) => PrincipalMatch::Direct,
+                PrincipalKind::Service { name } if name.eq_ignore_ascii_case(s) => {
+                    PrincipalMatch::Direct
+                }
                 _ => PrincipalMatch::No,
             },
             PrincipalEntry::Federated(f) => match &p.kind {
@@ -176,7 +197,10 @@ pub(crate) fn match_principal(entries: &[PrincipalEntry], p: &PrincipalContext) 
                 _ => PrincipalMatch::No,
             },
             PrincipalEntry::CanonicalUser(c) => {
-                if p.canonical_user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(c)) {
+                if p.canonical_user
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(c))
+                {
                     PrincipalMatch::Direct
                 } else {
                     PrincipalMatch::No

@@ -42,7 +42,11 @@ pub(crate) struct Template {
 
 /// Splits `text` into tokens. `wildcards` says whether `*` and `?` are wildcards (Resource,
 /// `StringLike`, `ArnLike`) or plain characters (`StringEquals`).
-pub(crate) fn tokenize(text: &str, version: Version, wildcards: bool) -> Result<Vec<Token>, String> {
+pub(crate) fn tokenize(
+    text: &str,
+    version: Version,
+    wildcards: bool,
+) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
@@ -64,7 +68,11 @@ pub(crate) fn tokenize(text: &str, version: Version, wildcards: bool) -> Result<
         }
         if wildcards && (c == '*' || c == '?') {
             push_literal(&mut tokens, &mut literal);
-            tokens.push(if c == '*' { Token::Star } else { Token::Question });
+            tokens.push(if c == '*' {
+                Token::Star
+            } else {
+                Token::Question
+            });
         } else {
             literal.push(c);
         }
@@ -117,7 +125,10 @@ impl Template {
         wildcards: bool,
         ignore_case: bool,
     ) -> Result<Self, String> {
-        Ok(Self::from_tokens(tokenize(text, version, wildcards)?, ignore_case))
+        Ok(Self::from_tokens(
+            tokenize(text, version, wildcards)?,
+            ignore_case,
+        ))
     }
 
     pub(crate) fn from_tokens(tokens: Vec<Token>, ignore_case: bool) -> Self {
@@ -165,7 +176,11 @@ impl Template {
                 Token::Var(var) => out.push_str(&resolve(var, vars)?),
             }
         }
-        Some(if self.ignore_case { fold_case(&out) } else { out })
+        Some(if self.ignore_case {
+            fold_case(&out)
+        } else {
+            out
+        })
     }
 
     /// True if the template needs a request context to be resolved.
@@ -250,8 +265,16 @@ mod tests {
 
     #[test]
     fn escapes_defaults_and_undefined() {
-        let t = Template::new("${*}${?}${$}-${missing, 'dflt'}", Version::V2012_10_17, true, false);
-        assert_eq!(t.ok().and_then(|t| t.text(&vars())), Some("*?$-dflt".to_owned()));
+        let t = Template::new(
+            "${*}${?}${$}-${missing, 'dflt'}",
+            Version::V2012_10_17,
+            true,
+            false,
+        );
+        assert_eq!(
+            t.ok().and_then(|t| t.text(&vars())),
+            Some("*?$-dflt".to_owned())
+        );
         let t = Template::new("${AWS:UserID}", Version::V2012_10_17, true, false);
         assert_eq!(t.ok().map(|t| t.text(&vars())), Some(None));
     }
@@ -267,14 +290,25 @@ mod tests {
 
     #[test]
     fn malformed_variables() {
-        for bad in ["${", "${aws:username", "${}", "${a b}", "${a, dflt}", "${a, 'x'y'}"] {
+        for bad in [
+            "${",
+            "${aws:username",
+            "${}",
+            "${a b}",
+            "${a, dflt}",
+            "${a, 'x'y'}",
+        ] {
             assert!(tokenize(bad, Version::V2012_10_17, true).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn colons_in_variables_do_not_split() {
-        let tokens = tokenize("arn:aws:s3:::b/${aws:username}:x", Version::V2012_10_17, true);
+        let tokens = tokenize(
+            "arn:aws:s3:::b/${aws:username}:x",
+            Version::V2012_10_17,
+            true,
+        );
         let parts = tokens.map(|t| split_on_colons(t, 5)).unwrap_or_default();
         assert_eq!(parts.len(), 6);
         assert_eq!(parts[5].len(), 3);

@@ -79,9 +79,10 @@ pub(crate) fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
     (WEEKDAYS[usize::from(parsed.weekday().number_days_from_monday())] == weekday).then_some(parsed)
 }
 
-/// `YYYYMMDD'T'HHMMSS'Z'` of `t` in UTC.
+/// `YYYYMMDD'T'HHMMSS'Z'` of `t` in UTC (of `t` as is in the rare case that its UTC
+/// equivalent is past year 9999).
 pub(crate) fn format_amz_date(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
+    let t = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
     format!(
         "{}T{:02}{:02}{:02}Z",
         format_scope_date(t.date()),

@@ -27,13 +27,13 @@ impl Credential {
     pub(crate) fn parse(value: &str, origin: &str) -> Result<Self, SigV4Error> {
         if value.len() > MAX_CREDENTIAL_LEN {
             return Err(SigV4Error::IncompleteSignature(format!(
-                "{origin} 'Credential' is longer than {MAX_CREDENTIAL_LEN} bytes."
+                "{origin} is longer than {MAX_CREDENTIAL_LEN} bytes."
             )));
         }
         let parts: Vec<&str> = value.split('/').collect();
         let [key, date, region, service, terminator] = parts.as_slice() else {
             return Err(SigV4Error::IncompleteSignature(format!(
-                "{origin} 'Credential' must have the form '<access key id>/<YYYYMMDD>/<region>/<service>/{SCOPE_TERMINATOR}'; got {} '/'-separated parts.",
+                "{origin} must have the form '<access key id>/<YYYYMMDD>/<region>/<service>/{SCOPE_TERMINATOR}'; got {} '/'-separated parts.",
                 parts.len()
             )));
         };
@@ -146,7 +146,7 @@ pub fn parse_authorization_header(value: &str) -> Result<AuthorizationHeader, Si
         return Err(SigV4Error::IncompleteSignature(missing.join(" ")));
     };
     Ok(AuthorizationHeader {
-        credential: Credential::parse(credential, "Authorization header")?,
+        credential: Credential::parse(credential, "The Authorization header's Credential")?,
         signed_headers: parse_signed_headers(signed_headers)?,
         signature: parse_signature(signature)?,
     })

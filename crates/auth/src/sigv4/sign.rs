@@ -165,18 +165,24 @@ const UNSIGNABLE: [&str; 12] = [
     "x-amzn-trace-id",
 ];
 
-fn scope_of(params: &SigningParams<'_>) -> Result<CredentialScope, SigV4Error> {
+/// The scope of `params`, and the signing time in UTC.
+fn scope_of(params: &SigningParams<'_>) -> Result<(CredentialScope, OffsetDateTime), SigV4Error> {
     let key = params.access_key_id;
     if !(1..=128).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(SigV4Error::InvalidParameterValue(
             "The access key id must be 1 to 128 ASCII letters and digits.".to_owned(),
         ));
     }
-    CredentialScope::new(
-        params.time.to_offset(time::UtcOffset::UTC).date(),
-        params.region,
-        params.service,
-    )
+    let utc = params
+        .time
+        .checked_to_offset(time::UtcOffset::UTC)
+        .ok_or_else(|| {
+            SigV4Error::InvalidParameterValue("The signing time is out of range in UTC.".to_owned())
+        })?;
+    Ok((
+        CredentialScope::new(utc.date(), params.region, params.service)?,
+        utc,
+    ))
 }
 
 /// The sorted, unique, lower-case names of the signable headers; `host` must be among them.
@@ -201,8 +207,8 @@ pub fn sign_request(
     req: &HttpRequest<'_>,
     params: &SigningParams<'_>,
 ) -> Result<SignedRequest, SigV4Error> {
-    let scope = scope_of(params)?;
-    let amz_date = format_amz_date(params.time);
+    let (scope, time) = scope_of(params)?;
+    let amz_date = format_amz_date(time);
     let payload_hash = match params.payload {
         PayloadSigning::Unsigned => UNSIGNED_PAYLOAD.to_owned(),
         PayloadSigning::Hash | PayloadSigning::HashWithHeader => sha256_hex(req.body),
@@ -241,7 +247,7 @@ pub fn sign_request(
     };
     let query = parse_query(req.query, usize::MAX)?;
     let canonical_request = CanonicalRequest::build(&signing_req, &query, &opts)?.render(false);
-    let string_to_sign = string_to_sign(&canonical_request, params.time, &scope);
+    let string_to_sign = string_to_sign(&canonical_request, time, &scope);
     let signature =
         hex_lower(&SigningKey::derive(params.secret_access_key, &scope).sign(&string_to_sign));
     added.push((
@@ -269,7 +275,7 @@ pub fn presign_url(
     params: &SigningParams<'_>,
     expires_secs: u32,
 ) -> Result<PresignedUrl, SigV4Error> {
-    let scope = scope_of(params)?;
+    let (scope, time) = scope_of(params)?;
     let expires = parse_expires(&expires_secs.to_string(), MAX_PRESIGN_EXPIRES_SECS)?;
     let original = parse_query(req.query, usize::MAX)?;
     if original.iter().any(|p| {
@@ -286,7 +292,7 @@ pub fn presign_url(
     let mut auth = vec![
         ("X-Amz-Algorithm", ALGORITHM.to_owned()),
         ("X-Amz-Credential", credential),
-        ("X-Amz-Date", format_amz_date(params.time)),
+        ("X-Amz-Date", format_amz_date(time)),
         ("X-Amz-Expires", expires.to_string()),
         ("X-Amz-SignedHeaders", names.join(";")),
     ];
@@ -323,7 +329,7 @@ pub fn presign_url(
     };
     let parsed = parse_query(&query, usize::MAX)?;
     let canonical_request = CanonicalRequest::build(&signing_req, &parsed, &opts)?.render(false);
-    let string_to_sign = string_to_sign(&canonical_request, params.time, &scope);
+    let string_to_sign = string_to_sign(&canonical_request, time, &scope);
     let signature =
         hex_lower(&SigningKey::derive(params.secret_access_key, &scope).sign(&string_to_sign));
     let query = if query.is_empty() {

@@ -5,6 +5,7 @@
 //! authorizes itself through [`Ctx::authorize`] with the IAM action name AWS uses
 //! (`ec2:CreateVpcEndpoint`, …) before it changes anything.
 
+mod agents;
 mod authz;
 mod iam;
 mod util;
@@ -96,4 +97,7 @@ actions! {
     write "PutRolePolicy" => iam::put_role_policy,
     write "AssumeRole" => iam::assume_role,
     read "GetCallerIdentity" => iam::get_caller_identity,
+    write "CreateAgentJoinToken" => agents::create_join_token,
+    read "DescribeAgents" => agents::describe_agents,
+    write "RevokeAgent" => agents::revoke_agent,
 }

@@ -150,6 +150,38 @@ fn skew_boundaries() {
 }
 
 #[test]
+fn extreme_clocks_never_panic() {
+    let req = Req::get().signed(&Req::params(None, "service"));
+    let presigned = Req::get().presigned(&Req::params(None, "service"), 604_800);
+    let clocks = [
+        datetime!(9999-12-31 23:59:59 -23:59),
+        datetime!(9999-12-31 23:59:59 UTC),
+        datetime!(-9999-01-01 00:00:00 +23:59),
+        datetime!(-9999-01-01 00:00:00 UTC),
+        OffsetDateTime::UNIX_EPOCH,
+    ];
+    for now in clocks {
+        assert_eq!(
+            req.verify(now).unwrap_err().code(),
+            "RequestExpired",
+            "{now}"
+        );
+        assert_eq!(
+            presigned.verify(now).unwrap_err().code(),
+            "RequestExpired",
+            "{now}"
+        );
+    }
+    // A presigned URL from the last week of year 9999 ends past the calendar: never expired.
+    let late = SigningParams {
+        time: datetime!(9999-12-30 00:00:00 UTC),
+        ..Req::params(None, "service")
+    };
+    let p = Req::get().presigned(&late, 604_800);
+    p.verify(datetime!(9999-12-31 23:59:59 UTC)).unwrap();
+}
+
+#[test]
 fn the_session_token_is_redacted_in_signature_errors() {
     let token = "SeSsIoNtOkEn/with+odd=chars";
     for req in [
@@ -332,6 +364,12 @@ fn signer_refuses_what_cannot_be_verified() {
     assert!(already
         .with(|r| presign_url(r, &Req::params(None, "service"), 60))
         .is_err());
+    // A signing time whose UTC equivalent is past year 9999 is an error, not a panic.
+    let far = SigningParams {
+        time: datetime!(9999-12-31 23:30:00 -01:00),
+        ..Req::params(None, "service")
+    };
+    assert!(Req::get().with(|r| sign_request(r, &far)).is_err());
     let debug = format!("{:?}", Req::params(Some("tok3n"), "service"));
     assert!(
         !debug.contains(SECRET) && !debug.contains("tok3n"),

@@ -1,0 +1,18 @@
+//! Underpass agent: runs inside one VPC and zone. It enrolls with the control plane once (a
+//! join token and a CSR buy a certificate), then follows its desired state over mTLS by
+//! long-polling, keeps the last state it received on disk, and hands every state to the data
+//! plane. With the control plane down it keeps serving the last state (static stability); a
+//! restarted agent starts from its cache before it reaches the server.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod cache;
+mod config;
+mod enroll;
+mod error;
+mod sync;
+
+pub use config::AgentConfig;
+pub use enroll::Enrollment;
+pub use error::AgentError;
+pub use sync::{run, Applier, RunningAgent};

@@ -1,0 +1,651 @@
+//! EC2 network actions: VPCs, their DNS attributes, subnets, and the network interfaces that
+//! endpoints and load balancers own.
+
+use serde::{Deserialize, Serialize};
+use underpass_domain::net::{check_subnet, parse_block, usable_addresses};
+use underpass_domain::{EniId, SubnetId, VpcId};
+use underpass_store::records::{Eni, EniKind, Subnet, Vpc};
+use underpass_store::services::EndpointFilter;
+use underpass_store::{network, services};
+
+use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
+use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue};
+use super::Ctx;
+use crate::api::ApiError;
+
+/// An EC2 `AttributeBooleanValue`: `{"Value": true}`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct BoolValue {
+    value: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct VpcView {
+    vpc_id: String,
+    cidr_block: String,
+    state: &'static str,
+    owner_id: String,
+    is_default: bool,
+    instance_tenancy: &'static str,
+}
+
+impl From<&Vpc> for VpcView {
+    fn from(v: &Vpc) -> Self {
+        Self {
+            vpc_id: v.id.to_string(),
+            cidr_block: v.cidr.to_string(),
+            state: "available",
+            owner_id: v.account.clone(),
+            is_default: false,
+            instance_tenancy: "default",
+        }
+    }
+}
+
+/// `CreateVpc`: a network with one IPv4 block of /16 to /28. Both DNS attributes start enabled.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct CreateVpcRequest {
+    cidr_block: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CreateVpcResponse {
+    vpc: VpcView,
+}
+
+pub(crate) async fn create_vpc(
+    ctx: &mut Ctx<'_>,
+    req: CreateVpcRequest,
+) -> Result<CreateVpcResponse, ApiError> {
+    let id = VpcId::from_random(ctx.random()?);
+    ctx.authorize("ec2:CreateVpc", &ec2_arn(ctx, "vpc", id))
+        .await?;
+    let cidr = parse_block(req.cidr_block.as_deref().ok_or_else(|| ApiError::missing("CidrBlock"))?)?;
+    let vpc = Vpc {
+        id,
+        account: ctx.caller.account.clone(),
+        cidr,
+        dns_support: true,
+        dns_hostnames: true,
+    };
+    network::insert_vpc(&mut ctx.tx, &vpc, ctx.meta.now).await?;
+    Ok(CreateVpcResponse {
+        vpc: VpcView::from(&vpc),
+    })
+}
+
+/// `DescribeVpcs`.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DescribeVpcsRequest {
+    #[serde(default)]
+    vpc_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<Filter>,
+    #[serde(skip_serializing)]
+    max_results: Option<i64>,
+    #[serde(skip_serializing)]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeVpcsResponse {
+    vpcs: Vec<VpcView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+const VPC_FILTERS: &[&str] = &[
+    "vpc-id",
+    "cidr",
+    "cidr-block-association.cidr-block",
+    "owner-id",
+    "state",
+    "is-default",
+];
+
+pub(crate) async fn describe_vpcs(
+    ctx: &mut Ctx<'_>,
+    req: DescribeVpcsRequest,
+) -> Result<DescribeVpcsResponse, ApiError> {
+    ctx.authorize("ec2:DescribeVpcs", "*").await?;
+    let filters = Filters::new(&req.filters, VPC_FILTERS)?;
+    no_duplicates("VpcIds", &req.vpc_ids)?;
+    let vpcs = if req.vpc_ids.is_empty() {
+        let account = ctx.caller.account.clone();
+        network::list_vpcs(&mut ctx.tx, Some(&account)).await?
+    } else {
+        let mut out = Vec::with_capacity(req.vpc_ids.len());
+        for id in &req.vpc_ids {
+            out.push(lookup::vpc(ctx, id).await?);
+        }
+        out
+    };
+    let vpcs: Vec<Vpc> = vpcs
+        .into_iter()
+        .filter(|v| {
+            filters.matches(|name| match name {
+                "vpc-id" => vec![v.id.to_string()],
+                "cidr" | "cidr-block-association.cidr-block" => vec![v.cidr.to_string()],
+                "owner-id" => vec![v.account.clone()],
+                "state" => vec!["available".into()],
+                "is-default" => vec!["false".into()],
+                _ => vec![],
+            })
+        })
+        .collect();
+    let page = PageRequest {
+        size: req.max_results,
+        token: req.next_token.as_deref(),
+        scope: scope("DescribeVpcs", &req),
+        style: PageStyle::Ec2,
+    };
+    let (vpcs, next_token) = paginate(ctx, &page, vpcs, |v| v.id.to_string())?;
+    Ok(DescribeVpcsResponse {
+        vpcs: vpcs.iter().map(VpcView::from).collect(),
+        next_token,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct VpcIdRequest {
+    vpc_id: String,
+}
+
+/// `DeleteVpc`: refused with `DependencyViolation` while subnets, groups, endpoints, load
+/// balancers or target groups use it.
+pub(crate) async fn delete_vpc(
+    ctx: &mut Ctx<'_>,
+    req: VpcIdRequest,
+) -> Result<ReturnTrue, ApiError> {
+    let id: VpcId = parse_id(&req.vpc_id, "InvalidVpcID.Malformed")?;
+    ctx.authorize("ec2:DeleteVpc", &ec2_arn(ctx, "vpc", id))
+        .await?;
+    lookup::vpc(ctx, &req.vpc_id).await?;
+    if network::vpc_dependents(&mut ctx.tx, &id).await? > 0 {
+        return Err(ApiError::client(
+            "DependencyViolation",
+            format!("The vpc '{id}' has dependencies and cannot be deleted."),
+        ));
+    }
+    network::delete_vpc(&mut ctx.tx, &id).await?;
+    Ok(ReturnTrue::YES)
+}
+
+/// `ModifyVpcAttribute`: one attribute per call, as EC2 requires.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ModifyVpcAttributeRequest {
+    vpc_id: String,
+    enable_dns_support: Option<BoolValue>,
+    enable_dns_hostnames: Option<BoolValue>,
+}
+
+pub(crate) async fn modify_vpc_attribute(
+    ctx: &mut Ctx<'_>,
+    req: ModifyVpcAttributeRequest,
+) -> Result<ReturnTrue, ApiError> {
+    let id: VpcId = parse_id(&req.vpc_id, "InvalidVpcID.Malformed")?;
+    ctx.authorize("ec2:ModifyVpcAttribute", &ec2_arn(ctx, "vpc", id))
+        .await?;
+    lookup::vpc(ctx, &req.vpc_id).await?;
+    match (req.enable_dns_support, req.enable_dns_hostnames) {
+        (None, None) => Err(ApiError::missing("EnableDnsSupport or EnableDnsHostnames")),
+        (Some(_), Some(_)) => Err(ApiError::client(
+            "InvalidParameterCombination",
+            "Only one attribute can be modified in a single request.",
+        )),
+        (support, hostnames) => {
+            network::set_vpc_dns(
+                &mut ctx.tx,
+                &id,
+                support.map(|b| b.value),
+                hostnames.map(|b| b.value),
+            )
+            .await?;
+            Ok(ReturnTrue::YES)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DescribeVpcAttributeRequest {
+    vpc_id: String,
+    attribute: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeVpcAttributeResponse {
+    vpc_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_dns_support: Option<BoolValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_dns_hostnames: Option<BoolValue>,
+}
+
+pub(crate) async fn describe_vpc_attribute(
+    ctx: &mut Ctx<'_>,
+    req: DescribeVpcAttributeRequest,
+) -> Result<DescribeVpcAttributeResponse, ApiError> {
+    let id: VpcId = parse_id(&req.vpc_id, "InvalidVpcID.Malformed")?;
+    ctx.authorize("ec2:DescribeVpcAttribute", &ec2_arn(ctx, "vpc", id))
+        .await?;
+    let vpc = lookup::vpc(ctx, &req.vpc_id).await?;
+    let (support, hostnames) = match req.attribute.as_str() {
+        "enableDnsSupport" => (Some(vpc.dns_support), None),
+        "enableDnsHostnames" => (None, Some(vpc.dns_hostnames)),
+        other => {
+            return Err(ApiError::invalid(format!(
+                "Value ({}) for parameter attribute is invalid. Expected enableDnsSupport or enableDnsHostnames.",
+                other.chars().take(64).collect::<String>()
+            )))
+        }
+    };
+    Ok(DescribeVpcAttributeResponse {
+        vpc_id: vpc.id.to_string(),
+        enable_dns_support: support.map(|value| BoolValue { value }),
+        enable_dns_hostnames: hostnames.map(|value| BoolValue { value }),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SubnetView {
+    subnet_id: String,
+    subnet_arn: String,
+    vpc_id: String,
+    cidr_block: String,
+    availability_zone: String,
+    available_ip_address_count: u32,
+    state: &'static str,
+    owner_id: String,
+    default_for_az: bool,
+    map_public_ip_on_launch: bool,
+}
+
+async fn subnet_view(ctx: &mut Ctx<'_>, s: &Subnet) -> Result<SubnetView, ApiError> {
+    let used = network::used_ips(&mut ctx.tx, &s.id).await?.len();
+    Ok(SubnetView {
+        subnet_id: s.id.to_string(),
+        subnet_arn: ec2_arn(ctx, "subnet", s.id),
+        vpc_id: s.vpc.to_string(),
+        cidr_block: s.cidr.to_string(),
+        availability_zone: s.zone.clone(),
+        available_ip_address_count: usable_addresses(&s.cidr)
+            .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)),
+        state: "available",
+        owner_id: s.account.clone(),
+        default_for_az: false,
+        map_public_ip_on_launch: false,
+    })
+}
+
+/// Checks a zone name against the region's zones.
+pub(crate) fn check_zone(ctx: &Ctx<'_>, zone: &str) -> Result<(), ApiError> {
+    if ctx.state.cfg.zones.iter().any(|z| z == zone) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Value ({}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: {}.",
+            zone.chars().take(64).collect::<String>(),
+            ctx.state.cfg.zones.join(", ")
+        )))
+    }
+}
+
+/// `CreateSubnet`: a block inside the VPC's, overlapping no other subnet, in one of the
+/// region's zones (the first zone when none is named).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct CreateSubnetRequest {
+    vpc_id: String,
+    cidr_block: Option<String>,
+    availability_zone: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CreateSubnetResponse {
+    subnet: SubnetView,
+}
+
+pub(crate) async fn create_subnet(
+    ctx: &mut Ctx<'_>,
+    req: CreateSubnetRequest,
+) -> Result<CreateSubnetResponse, ApiError> {
+    let id = SubnetId::from_random(ctx.random()?);
+    ctx.authorize("ec2:CreateSubnet", &ec2_arn(ctx, "subnet", id))
+        .await?;
+    let cidr = parse_block(req.cidr_block.as_deref().ok_or_else(|| ApiError::missing("CidrBlock"))?)?;
+    let zone = match req.availability_zone {
+        Some(z) => {
+            check_zone(ctx, &z)?;
+            z
+        }
+        None => ctx
+            .state
+            .cfg
+            .zones
+            .first()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("no zones configured"))?,
+    };
+    let vpc = lookup::vpc(ctx, &req.vpc_id).await?;
+    let existing: Vec<_> = network::list_subnets(&mut ctx.tx, Some(&vpc.id), None)
+        .await?
+        .iter()
+        .map(|s| s.cidr)
+        .collect();
+    check_subnet(&[vpc.cidr], &existing, cidr)?;
+    let subnet = Subnet {
+        id,
+        vpc: vpc.id,
+        account: ctx.caller.account.clone(),
+        zone,
+        cidr,
+    };
+    network::insert_subnet(&mut ctx.tx, &subnet, ctx.meta.now).await?;
+    Ok(CreateSubnetResponse {
+        subnet: subnet_view(ctx, &subnet).await?,
+    })
+}
+
+/// `DescribeSubnets`.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DescribeSubnetsRequest {
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<Filter>,
+    #[serde(skip_serializing)]
+    max_results: Option<i64>,
+    #[serde(skip_serializing)]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeSubnetsResponse {
+    subnets: Vec<SubnetView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+const SUBNET_FILTERS: &[&str] = &[
+    "subnet-id",
+    "vpc-id",
+    "cidr-block",
+    "cidr",
+    "availability-zone",
+    "owner-id",
+    "state",
+    "default-for-az",
+];
+
+pub(crate) async fn describe_subnets(
+    ctx: &mut Ctx<'_>,
+    req: DescribeSubnetsRequest,
+) -> Result<DescribeSubnetsResponse, ApiError> {
+    ctx.authorize("ec2:DescribeSubnets", "*").await?;
+    let filters = Filters::new(&req.filters, SUBNET_FILTERS)?;
+    no_duplicates("SubnetIds", &req.subnet_ids)?;
+    let subnets = if req.subnet_ids.is_empty() {
+        let account = ctx.caller.account.clone();
+        network::list_subnets(&mut ctx.tx, None, Some(&account)).await?
+    } else {
+        let mut out = Vec::with_capacity(req.subnet_ids.len());
+        for id in &req.subnet_ids {
+            out.push(lookup::subnet(ctx, id).await?);
+        }
+        out
+    };
+    let subnets: Vec<Subnet> = subnets
+        .into_iter()
+        .filter(|s| {
+            filters.matches(|name| match name {
+                "subnet-id" => vec![s.id.to_string()],
+                "vpc-id" => vec![s.vpc.to_string()],
+                "cidr-block" | "cidr" => vec![s.cidr.to_string()],
+                "availability-zone" => vec![s.zone.clone()],
+                "owner-id" => vec![s.account.clone()],
+                "state" => vec!["available".into()],
+                "default-for-az" => vec!["false".into()],
+                _ => vec![],
+            })
+        })
+        .collect();
+    let page = PageRequest {
+        size: req.max_results,
+        token: req.next_token.as_deref(),
+        scope: scope("DescribeSubnets", &req),
+        style: PageStyle::Ec2,
+    };
+    let (subnets, next_token) = paginate(ctx, &page, subnets, |s| s.id.to_string())?;
+    let mut views = Vec::with_capacity(subnets.len());
+    for s in &subnets {
+        views.push(subnet_view(ctx, s).await?);
+    }
+    Ok(DescribeSubnetsResponse {
+        subnets: views,
+        next_token,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct SubnetIdRequest {
+    subnet_id: String,
+}
+
+/// `DeleteSubnet`: refused with `DependencyViolation` while interfaces use it.
+pub(crate) async fn delete_subnet(
+    ctx: &mut Ctx<'_>,
+    req: SubnetIdRequest,
+) -> Result<ReturnTrue, ApiError> {
+    let id: SubnetId = parse_id(&req.subnet_id, "InvalidSubnetID.Malformed")?;
+    ctx.authorize("ec2:DeleteSubnet", &ec2_arn(ctx, "subnet", id))
+        .await?;
+    lookup::subnet(ctx, &req.subnet_id).await?;
+    network::delete_subnet(&mut ctx.tx, &id).await?;
+    Ok(ReturnTrue::YES)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GroupRef {
+    pub(crate) group_id: String,
+    pub(crate) group_name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PrivateIp {
+    private_ip_address: String,
+    primary: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct EniView {
+    network_interface_id: String,
+    interface_type: &'static str,
+    description: String,
+    subnet_id: String,
+    vpc_id: String,
+    availability_zone: String,
+    private_ip_address: String,
+    private_ip_addresses: Vec<PrivateIp>,
+    groups: Vec<GroupRef>,
+    owner_id: String,
+    requester_managed: bool,
+    status: &'static str,
+}
+
+/// `DescribeNetworkInterfaces`: the caller's endpoint ENIs and load-balancer nodes.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DescribeEnisRequest {
+    #[serde(default)]
+    network_interface_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<Filter>,
+    #[serde(skip_serializing)]
+    max_results: Option<i64>,
+    #[serde(skip_serializing)]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeEnisResponse {
+    network_interfaces: Vec<EniView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+const ENI_FILTERS: &[&str] = &[
+    "network-interface-id",
+    "vpc-id",
+    "subnet-id",
+    "availability-zone",
+    "private-ip-address",
+    "addresses.private-ip-address",
+    "owner-id",
+    "interface-type",
+    "requester-managed",
+    "group-id",
+    "description",
+    "status",
+];
+
+fn eni_type(e: &Eni) -> &'static str {
+    match e.kind {
+        EniKind::Endpoint => "vpc_endpoint",
+        EniKind::LoadBalancer => "network_load_balancer",
+    }
+}
+
+fn eni_description(e: &Eni) -> String {
+    match e.kind {
+        EniKind::Endpoint => format!("VPC Endpoint Interface {}", e.owner),
+        EniKind::LoadBalancer => format!(
+            "ELB {}",
+            e.owner.split_once(":loadbalancer/").map_or("", |(_, r)| r)
+        ),
+    }
+}
+
+pub(crate) async fn describe_network_interfaces(
+    ctx: &mut Ctx<'_>,
+    req: DescribeEnisRequest,
+) -> Result<DescribeEnisResponse, ApiError> {
+    ctx.authorize("ec2:DescribeNetworkInterfaces", "*").await?;
+    let filters = Filters::new(&req.filters, ENI_FILTERS)?;
+    no_duplicates("NetworkInterfaceIds", &req.network_interface_ids)?;
+    let account = ctx.caller.account.clone();
+    let all = network::list_enis(&mut ctx.tx, Some(&account)).await?;
+    let enis: Vec<Eni> = if req.network_interface_ids.is_empty() {
+        all
+    } else {
+        let mut out = Vec::with_capacity(req.network_interface_ids.len());
+        for id in &req.network_interface_ids {
+            let eid: EniId = parse_id(id, "InvalidNetworkInterfaceID.Malformed")?;
+            let e = all.iter().find(|e| e.id == eid).ok_or_else(|| {
+                ApiError::client(
+                    "InvalidNetworkInterfaceID.NotFound",
+                    format!("The networkInterface ID '{eid}' does not exist"),
+                )
+            })?;
+            out.push(e.clone());
+        }
+        out
+    };
+    // The security groups of endpoint ENIs are those of their endpoint.
+    let endpoints = services::list_endpoints(
+        &mut ctx.tx,
+        &EndpointFilter {
+            account: Some(account),
+            ..EndpointFilter::default()
+        },
+    )
+    .await?;
+    let mut views = Vec::new();
+    let mut kept = Vec::new();
+    for e in enis {
+        let groups: Vec<String> = endpoints
+            .iter()
+            .find(|ep| ep.id.to_string() == e.owner)
+            .map(|ep| ep.security_groups.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        let ok = filters.matches(|name| match name {
+            "network-interface-id" => vec![e.id.to_string()],
+            "vpc-id" => vec![e.vpc.to_string()],
+            "subnet-id" => vec![e.subnet.to_string()],
+            "availability-zone" => vec![e.zone.clone()],
+            "private-ip-address" | "addresses.private-ip-address" => vec![e.ip.to_string()],
+            "owner-id" => vec![e.account.clone()],
+            "interface-type" => vec![eni_type(&e).into()],
+            "requester-managed" => vec!["true".into()],
+            "group-id" => groups.clone(),
+            "description" => vec![eni_description(&e)],
+            "status" => vec!["in-use".into()],
+            _ => vec![],
+        });
+        if ok {
+            kept.push((e, groups));
+        }
+    }
+    let page = PageRequest {
+        size: req.max_results,
+        token: req.next_token.as_deref(),
+        scope: scope("DescribeNetworkInterfaces", &req),
+        style: PageStyle::Ec2,
+    };
+    let (kept, next_token) = paginate(ctx, &page, kept, |(e, _)| e.id.to_string())?;
+    for (e, groups) in kept {
+        let mut refs = Vec::with_capacity(groups.len());
+        for g in &groups {
+            let name = match g.parse() {
+                Ok(gid) => network::get_group(&mut ctx.tx, &gid)
+                    .await
+                    .map(|g| g.name)
+                    .unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            refs.push(GroupRef {
+                group_id: g.clone(),
+                group_name: name,
+            });
+        }
+        views.push(EniView {
+            network_interface_id: e.id.to_string(),
+            interface_type: eni_type(&e),
+            description: eni_description(&e),
+            subnet_id: e.subnet.to_string(),
+            vpc_id: e.vpc.to_string(),
+            availability_zone: e.zone.clone(),
+            private_ip_address: e.ip.to_string(),
+            private_ip_addresses: vec![PrivateIp {
+                private_ip_address: e.ip.to_string(),
+                primary: true,
+            }],
+            groups: refs,
+            owner_id: e.account.clone(),
+            requester_managed: true,
+            status: "in-use",
+        });
+    }
+    Ok(DescribeEnisResponse {
+        network_interfaces: views,
+        next_token,
+    })
+}

@@ -1,0 +1,144 @@
+//! Finding the caller's resources by id. A resource of another account answers exactly as a
+//! missing one does (`…NotFound`), so ids reveal nothing across accounts.
+
+use std::str::FromStr;
+
+use underpass_domain::{EndpointId, ResourceIdError, SecurityGroupId, ServiceId, SubnetId, VpcId};
+use underpass_store::records::{Endpoint, SecurityGroup, Service, Subnet, Vpc};
+use underpass_store::{network, services, StoreError};
+
+use super::Ctx;
+use crate::api::ApiError;
+
+/// Parses an id, or fails with `<code>` (`InvalidVpcID.Malformed`, …).
+pub(crate) fn parse_id<T: FromStr<Err = ResourceIdError>>(
+    s: &str,
+    code: &str,
+) -> Result<T, ApiError> {
+    s.parse()
+        .map_err(|e: ResourceIdError| ApiError::client(code, e.to_string()))
+}
+
+/// The error a missing resource of `kind` gives (the store's mapping to EC2 codes).
+pub(crate) fn missing(kind: &'static str, id: impl ToString) -> ApiError {
+    ApiError::from(StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    })
+}
+
+/// Turns "exists but belongs to someone else" into "does not exist".
+fn owned<T>(
+    ctx: &Ctx<'_>,
+    found: Result<T, StoreError>,
+    account: impl Fn(&T) -> &str,
+    kind: &'static str,
+    id: &str,
+) -> Result<T, ApiError> {
+    let item = found?;
+    if account(&item) == ctx.caller.account {
+        Ok(item)
+    } else {
+        Err(missing(kind, id))
+    }
+}
+
+/// The caller's VPC `id`.
+pub(crate) async fn vpc(ctx: &mut Ctx<'_>, id: &str) -> Result<Vpc, ApiError> {
+    let vid: VpcId = parse_id(id, "InvalidVpcID.Malformed")?;
+    let found = network::get_vpc(&mut ctx.tx, &vid).await;
+    owned(ctx, found, |v| &v.account, "vpc", id)
+}
+
+/// The caller's subnet `id`.
+pub(crate) async fn subnet(ctx: &mut Ctx<'_>, id: &str) -> Result<Subnet, ApiError> {
+    let sid: SubnetId = parse_id(id, "InvalidSubnetID.Malformed")?;
+    let found = network::get_subnet(&mut ctx.tx, &sid).await;
+    owned(ctx, found, |s| &s.account, "subnet", id)
+}
+
+/// The caller's security group `id`.
+pub(crate) async fn group(ctx: &mut Ctx<'_>, id: &str) -> Result<SecurityGroup, ApiError> {
+    let gid: SecurityGroupId = parse_id(id, "InvalidGroupId.Malformed")?;
+    let found = network::get_group(&mut ctx.tx, &gid).await;
+    owned(ctx, found, |g| &g.account, "security group", id)
+}
+
+/// The caller's endpoint `id`.
+pub(crate) async fn endpoint(ctx: &mut Ctx<'_>, id: &str) -> Result<Endpoint, ApiError> {
+    let eid: EndpointId = parse_id(id, "InvalidVpcEndpointId.Malformed")?;
+    let found = services::get_endpoint(&mut ctx.tx, &eid).await;
+    owned(ctx, found, |e| &e.account, "endpoint", id)
+}
+
+/// The caller's endpoint service `id`.
+pub(crate) async fn service(ctx: &mut Ctx<'_>, id: &str) -> Result<Service, ApiError> {
+    let sid: ServiceId = parse_id(id, "InvalidVpcEndpointServiceId.Malformed")?;
+    let found = services::get_service(&mut ctx.tx, &sid).await;
+    owned(ctx, found, |s| &s.account, "endpoint service", id)
+}
+
+/// `arn:aws:ec2:<region>:<caller>:<kind>/<id>`.
+pub(crate) fn ec2_arn(ctx: &Ctx<'_>, kind: &str, id: impl std::fmt::Display) -> String {
+    ctx.arn("ec2", &format!("{kind}/{id}"))
+}
+
+/// Refuses a list with the same id twice.
+pub(crate) fn no_duplicates(field: &str, ids: &[String]) -> Result<(), ApiError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(ApiError::client(
+                "InvalidParameterValue",
+                format!("{field} lists '{id}' more than once."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// EC2's `{"Return": true}` answer.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReturnTrue {
+    r#return: bool,
+}
+
+impl ReturnTrue {
+    pub(crate) const YES: ReturnTrue = ReturnTrue { r#return: true };
+}
+
+/// A per-item failure of a batch action (`Unsuccessful` in EC2's answers).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct UnsuccessfulItem {
+    pub(crate) resource_id: String,
+    pub(crate) error: ItemError,
+}
+
+/// The error of one batch item.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ItemError {
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl UnsuccessfulItem {
+    /// An item that failed with `e`.
+    pub(crate) fn new(id: &str, e: ApiError) -> Self {
+        Self {
+            resource_id: id.chars().take(64).collect(),
+            error: ItemError {
+                code: e.code,
+                message: e.message,
+            },
+        }
+    }
+}
+
+/// Milliseconds-precision RFC 3339 time, as EC2 prints timestamps.
+pub(crate) fn timestamp(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,228 @@
+//! The desired state of one agent, computed from the store: what it binds, what it admits, and
+//! the certificates it presents (issued for the key it enrolled with, reused until renewal).
+
+use time::OffsetDateTime;
+use underpass_domain::{ConnState, EndpointId, VpcId};
+use underpass_pki::{LeafSpec, SpiffeId};
+use underpass_proto::sync::{
+    AgentInfo, AgentState, EndpointConfig, GatewayAddr, GatewayConfig, HealthCheckConfig,
+    IssuedIdentity, ListenerConfig, TargetConfig, TargetGroupConfig, TrustBundle,
+};
+use underpass_store::agents::{self, AgentRow, IssuedRow};
+use underpass_store::services::{self, EndpointFilter};
+use underpass_store::{network, Tx};
+
+use crate::api::ApiError;
+use crate::state::AppState;
+
+/// NLB's idle timeout for TCP flows.
+const IDLE_TIMEOUT_SECS: u32 = 350;
+
+fn spiffe(state: &AppState, path: &str) -> Result<SpiffeId, ApiError> {
+    format!("spiffe://{}/{path}", state.cfg.trust_domain)
+        .parse()
+        .map_err(ApiError::internal)
+}
+
+/// The certificate of `identity` for `agent`'s key: the stored one until its renewal time,
+/// else a new one.
+async fn identity_cert(
+    state: &AppState,
+    tx: &mut Tx,
+    agent: &AgentRow,
+    identity: &SpiffeId,
+    now: OffsetDateTime,
+) -> Result<IssuedIdentity, ApiError> {
+    let id_text = identity.to_string();
+    if let Some(row) = agents::latest_issued(tx, &agent.agent_id, &id_text).await? {
+        if now < underpass_pki::renew_at(row.not_before, row.not_after) {
+            return Ok(IssuedIdentity {
+                spiffe_id: id_text,
+                cert_pem: row.cert_pem,
+            });
+        }
+    }
+    let spec = LeafSpec::new(identity.clone()).with_lifetime(state.cfg.cert_lifetime);
+    let cert = state
+        .ca
+        .issue_from_csr(&agent.csr_der, &spec, now)
+        .map_err(ApiError::internal)?;
+    agents::insert_issued(
+        tx,
+        &IssuedRow {
+            serial: cert.serial.to_string(),
+            agent_id: agent.agent_id.clone(),
+            identity: id_text.clone(),
+            cert_pem: cert.cert_pem.clone(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+        },
+    )
+    .await?;
+    Ok(IssuedIdentity {
+        spiffe_id: id_text,
+        cert_pem: cert.cert_pem,
+    })
+}
+
+/// Computes `agent`'s state now.
+pub(crate) async fn agent_state(
+    state: &AppState,
+    agent: &AgentRow,
+    now: OffsetDateTime,
+) -> Result<AgentState, ApiError> {
+    let vpc: VpcId = agent.vpc.parse()?;
+    // A write transaction: certificates may be issued and recorded.
+    let mut tx = state.store.begin().await?;
+    let revision = agents::revision_in(&mut tx).await?;
+    let tunnel_port = state.cfg.tunnel_port;
+
+    let mut endpoints = Vec::new();
+    let filter = EndpointFilter {
+        vpc: Some(vpc),
+        ..EndpointFilter::default()
+    };
+    for ep in services::list_endpoints(&mut tx, &filter).await? {
+        if matches!(ep.state, ConnState::Deleting | ConnState::Deleted) {
+            continue;
+        }
+        let Some(eni) = ep.enis.iter().find(|e| e.zone == agent.zone) else {
+            continue;
+        };
+        let service = services::get_service(&mut tx, &ep.service).await?;
+        let mut ports = Vec::new();
+        let mut gateways = Vec::new();
+        for lb_arn in &service.load_balancers {
+            let lb = services::get_lb(&mut tx, lb_arn).await?;
+            for l in services::list_listeners(&mut tx, Some(lb_arn)).await? {
+                ports.push(l.port);
+            }
+            for node in &lb.nodes {
+                gateways.push(GatewayAddr {
+                    zone: node.zone.clone(),
+                    addr: (node.ip, tunnel_port).into(),
+                });
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        // Same zone first, as AWS routes zonal traffic.
+        gateways.sort_by_key(|g| (g.zone != agent.zone, g.addr));
+        let mut ingress = Vec::new();
+        for sg in &ep.security_groups {
+            ingress.extend(network::get_group(&mut tx, sg).await?.ingress());
+        }
+        let identity = spiffe(state, &format!("account/{}/endpoint/{}", ep.account, ep.id))?;
+        let gateway_identity = spiffe(
+            state,
+            &format!("account/{}/service/{}", service.account, service.id),
+        )?;
+        endpoints.push(EndpointConfig {
+            endpoint_id: ep.id,
+            service_id: service.id,
+            state: ep.state,
+            eni_id: eni.id,
+            ip: eni.ip,
+            ports,
+            ingress,
+            acl: Vec::new(),
+            gateways,
+            gateway_identity: gateway_identity.to_string(),
+            identity: identity_cert(state, &mut tx, agent, &identity, now).await?,
+        });
+    }
+
+    let mut gateways = Vec::new();
+    let all_services = services::list_services(&mut tx).await?;
+    for lb in services::list_lbs(&mut tx, Some(&agent.account)).await? {
+        if lb.vpc != vpc {
+            continue;
+        }
+        let Some(node) = lb.nodes.iter().find(|n| n.zone == agent.zone) else {
+            continue;
+        };
+        // A load balancer admits tunnels only for the service it fronts.
+        let Some(service) = all_services
+            .iter()
+            .find(|s| s.load_balancers.contains(&lb.arn))
+        else {
+            continue;
+        };
+        let mut listeners = Vec::new();
+        for l in services::list_listeners(&mut tx, Some(&lb.arn)).await? {
+            let tg = services::get_tg(&mut tx, &l.target_group).await?;
+            listeners.push(ListenerConfig {
+                port: l.port,
+                target_group: TargetGroupConfig {
+                    arn: tg.arn.clone(),
+                    targets: tg
+                        .targets
+                        .iter()
+                        .map(|t| TargetConfig {
+                            addr: (t.ip, t.port).into(),
+                            zone: t.zone.clone(),
+                        })
+                        .collect(),
+                    health: HealthCheckConfig {
+                        protocol: tg.health.protocol.clone(),
+                        port: tg.health.port.parse().ok(),
+                        path: tg.health.path.clone(),
+                        interval_secs: tg.health.interval_secs,
+                        timeout_secs: tg.health.timeout_secs,
+                        healthy_threshold: tg.health.healthy_threshold,
+                        unhealthy_threshold: tg.health.unhealthy_threshold,
+                    },
+                    proxy_protocol_v2: tg.proxy_protocol_v2,
+                },
+            });
+        }
+        let admitted: Vec<EndpointId> = services::list_endpoints(
+            &mut tx,
+            &EndpointFilter {
+                service: Some(service.id),
+                ..EndpointFilter::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .filter(|e| e.state.carries_traffic())
+        .map(|e| e.id)
+        .collect();
+        let identity = spiffe(
+            state,
+            &format!("account/{}/service/{}", service.account, service.id),
+        )?;
+        gateways.push(GatewayConfig {
+            load_balancer_arn: lb.arn.clone(),
+            service_id: Some(service.id),
+            eni_id: node.id,
+            ip: node.ip,
+            tunnel_port,
+            cross_zone: lb.cross_zone,
+            listeners,
+            admitted,
+            identity: identity_cert(state, &mut tx, agent, &identity, now).await?,
+            idle_timeout_secs: IDLE_TIMEOUT_SECS,
+        });
+    }
+
+    let revoked_serials = agents::revoked_serials(&mut tx).await?;
+    tx.commit()
+        .await
+        .map_err(underpass_store::StoreError::from)?;
+    Ok(AgentState {
+        revision,
+        agent: AgentInfo {
+            id: agent.agent_id.parse()?,
+            account: agent.account.clone(),
+            vpc,
+            zone: agent.zone.clone(),
+        },
+        trust: TrustBundle {
+            ca_pems: vec![state.ca.cert_pem().to_owned()],
+            revoked_serials,
+        },
+        endpoints,
+        gateways,
+    })
+}
