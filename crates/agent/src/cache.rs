@@ -28,7 +28,8 @@ pub(crate) fn load(dir: &Path) -> Option<AgentState> {
 /// Writes the state atomically (temporary file, fsync, rename): the cache holds certificates
 /// but no private key, so it is a public file.
 pub(crate) fn save(dir: &Path, state: &AgentState) -> Result<(), AgentError> {
-    let json = serde_json::to_string(state).map_err(|e| AgentError::DataDir(format!("state cache: {e}")))?;
+    let json = serde_json::to_string(state)
+        .map_err(|e| AgentError::DataDir(format!("state cache: {e}")))?;
     underpass_pki::fs::write_public_file(&path(dir), &json)?;
     Ok(())
 }

@@ -61,15 +61,22 @@ pub(crate) async fn load_or_enroll(cfg: &AgentConfig) -> Result<Identity, AgentE
         .json(&body)
         .send()
         .await
-        .map_err(|e| AgentError::Unreachable { url: url.clone(), detail: e.to_string() })?;
+        .map_err(|e| AgentError::Unreachable {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| AgentError::Unreachable { url: url.clone(), detail: e.to_string() })?;
+    let text = resp.text().await.map_err(|e| AgentError::Unreachable {
+        url: url.clone(),
+        detail: e.to_string(),
+    })?;
     if !status.is_success() {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let msg = v["Error"]["Message"].as_str().unwrap_or(&text).to_owned();
         return Err(AgentError::EnrollRefused(format!("HTTP {status}: {msg}")));
     }
-    let enrollment: Enrollment = serde_json::from_str(&text).map_err(|e| AgentError::EnrollRefused(format!("bad response: {e}")))?;
+    let enrollment: Enrollment = serde_json::from_str(&text)
+        .map_err(|e| AgentError::EnrollRefused(format!("bad response: {e}")))?;
     // Key first (0600 from the first byte), then the certificate, then the record that says
     // enrollment is complete: a crash in between leaves no half-enrolled agent that thinks it is whole.
     write_private_key(&dir.join(KEY_FILE), &key.pem())?;
@@ -77,13 +84,20 @@ pub(crate) async fn load_or_enroll(cfg: &AgentConfig) -> Result<Identity, AgentE
     let json = serde_json::to_string_pretty(&enrollment).map_err(|e| data_err("enrollment", e))?;
     write_public_file(&dir.join(ENROLLMENT_FILE), &json)?;
     tracing::info!(agent = %enrollment.agent_id, vpc = %enrollment.vpc_id, zone = %enrollment.zone, "enrolled");
-    Ok(Identity { enrollment, key_pem: key.pem() })
+    Ok(Identity {
+        enrollment,
+        key_pem: key.pem(),
+    })
 }
 
 fn load(dir: &Path) -> Result<Identity, AgentError> {
     let text = read_public_file(&dir.join(ENROLLMENT_FILE))?;
-    let enrollment: Enrollment = serde_json::from_str(&text).map_err(|e| data_err("enrollment.json", e))?;
+    let enrollment: Enrollment =
+        serde_json::from_str(&text).map_err(|e| data_err("enrollment.json", e))?;
     // Refused if group- or world-readable.
     let key_pem = read_private_key(&dir.join(KEY_FILE))?;
-    Ok(Identity { enrollment, key_pem })
+    Ok(Identity {
+        enrollment,
+        key_pem,
+    })
 }

@@ -4,7 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     /// Not enrolled and no join token to enroll with.
-    #[error("this agent is not enrolled: give it a join token (--join-token or UNDERPASS_JOIN_TOKEN)")]
+    #[error(
+        "this agent is not enrolled: give it a join token (--join-token or UNDERPASS_JOIN_TOKEN)"
+    )]
     NotEnrolled,
     /// The control plane refused the enrollment.
     #[error("enrollment refused: {0}")]

@@ -10,9 +10,11 @@ mod cache;
 mod config;
 mod enroll;
 mod error;
+mod host;
 mod sync;
 
 pub use config::AgentConfig;
 pub use enroll::Enrollment;
 pub use error::AgentError;
+pub use host::DataplaneApplier;
 pub use sync::{run, Applier, RunningAgent};

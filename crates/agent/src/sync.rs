@@ -11,8 +11,12 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::sync::watch;
-use underpass_pki::{client_config, expect_identity, trust_roots, RevocationSet, ServerNameCheck, SpiffeId, TlsCredentials, TlsOptions};
+use underpass_pki::{
+    client_config, expect_identity, trust_roots, RevocationSet, ServerNameCheck, SpiffeId,
+    TlsCredentials, TlsOptions,
+};
 use underpass_proto::sync::{AgentState, HealthReport};
+use zeroize::Zeroizing;
 
 use crate::enroll::{load_or_enroll, Enrollment, Identity};
 use crate::{cache, AgentConfig, AgentError};
@@ -20,7 +24,10 @@ use crate::{cache, AgentConfig, AgentError};
 /// Where desired states go: the data plane, in a real agent.
 pub trait Applier: Send + Sync + 'static {
     /// Reconciles to `state`.
-    fn apply(&self, state: AgentState) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    fn apply(
+        &self,
+        state: AgentState,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
     /// Target health as this agent's gateways see it.
     fn health(&self) -> HealthReport;
 }
@@ -55,9 +62,17 @@ impl RunningAgent {
     }
 }
 
-/// Enrolls if needed, applies the cached state, then follows the control plane.
-pub async fn run(cfg: AgentConfig, applier: Arc<dyn Applier>) -> Result<RunningAgent, AgentError> {
-    let Identity { enrollment, key_pem } = load_or_enroll(&cfg).await?;
+/// Enrolls if needed, builds the applier for the agent's key, applies the cached state, then
+/// follows the control plane.
+pub async fn run(
+    cfg: AgentConfig,
+    make_applier: impl FnOnce(&Enrollment, Zeroizing<String>) -> Arc<dyn Applier>,
+) -> Result<RunningAgent, AgentError> {
+    let Identity {
+        enrollment,
+        key_pem,
+    } = load_or_enroll(&cfg).await?;
+    let applier = make_applier(&enrollment, key_pem.clone());
     let (applied_tx, applied) = watch::channel(0i64);
     if let Some(state) = cache::load(&cfg.data_dir) {
         let rev = state.revision;
@@ -77,17 +92,35 @@ pub async fn run(cfg: AgentConfig, applier: Arc<dyn Applier>) -> Result<RunningA
         &TlsOptions::default(),
     )?);
     let server_id: SpiffeId = enrollment.server_identity.parse()?;
-    let link = Link { addr: enrollment.agent_api.clone(), tls, server_id };
+    let link = Link {
+        addr: enrollment.agent_api.clone(),
+        tls,
+        server_id,
+    };
     let (stop, stop_rx) = watch::channel(false);
-    let sync_task = tokio::spawn(sync_loop(link.clone(), cfg.clone(), applier.clone(), applied_tx, stop_rx.clone()));
+    let sync_task = tokio::spawn(sync_loop(
+        link.clone(),
+        cfg.clone(),
+        applier.clone(),
+        applied_tx,
+        stop_rx.clone(),
+    ));
     let health_task = tokio::spawn(health_loop(link, applier, stop_rx));
-    Ok(RunningAgent { enrollment, applied, stop, tasks: vec![sync_task, health_task] })
+    Ok(RunningAgent {
+        enrollment,
+        applied,
+        stop,
+        tasks: vec![sync_task, health_task],
+    })
 }
 
 fn certs(pems: &[String]) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, AgentError> {
     use rustls_pki_types::pem::PemObject;
     pems.iter()
-        .map(|p| rustls_pki_types::CertificateDer::from_pem_slice(p.as_bytes()).map_err(|e| AgentError::DataDir(format!("CA certificate: {e}"))))
+        .map(|p| {
+            rustls_pki_types::CertificateDer::from_pem_slice(p.as_bytes())
+                .map_err(|e| AgentError::DataDir(format!("CA certificate: {e}")))
+        })
         .collect()
 }
 
@@ -101,11 +134,17 @@ struct Link {
 
 impl Link {
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, AgentError> {
-        let err = |d: String| AgentError::Unreachable { url: self.addr.clone(), detail: d };
-        let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&self.addr))
-            .await
-            .map_err(|_| err("connect timed out".into()))?
-            .map_err(|e| err(e.to_string()))?;
+        let err = |d: String| AgentError::Unreachable {
+            url: self.addr.clone(),
+            detail: d,
+        };
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(&self.addr),
+        )
+        .await
+        .map_err(|_| err("connect timed out".into()))?
+        .map_err(|e| err(e.to_string()))?;
         let ip = tcp.peer_addr().map_err(|e| err(e.to_string()))?.ip();
         let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
             .connect(ServerName::IpAddress(ip.into()), tcp)
@@ -113,7 +152,9 @@ impl Link {
             .map_err(|e| err(format!("TLS: {e}")))?;
         // The name check is ours: the server must present the control plane's SPIFFE id.
         expect_identity(tls.get_ref().1, &self.server_id)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| err(e.to_string()))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| err(e.to_string()))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -121,7 +162,10 @@ impl Link {
     }
 }
 
-async fn send(sender: &mut SendRequest<Full<Bytes>>, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), AgentError> {
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<(u16, Bytes), AgentError> {
     let resp = tokio::time::timeout(REQUEST_TIMEOUT, sender.send_request(req))
         .await
         .map_err(|_| AgentError::Sync("request timed out".into()))?
@@ -143,18 +187,30 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.5 + frac / 2.0)
 }
 
-async fn sync_loop(link: Link, cfg: AgentConfig, applier: Arc<dyn Applier>, applied: watch::Sender<i64>, mut stop: watch::Receiver<bool>) {
+async fn sync_loop(
+    link: Link,
+    cfg: AgentConfig,
+    applier: Arc<dyn Applier>,
+    applied: watch::Sender<i64>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
     let mut backoff = BACKOFF_MIN;
     let mut last_full = tokio::time::Instant::now();
     loop {
         let rev = *applied.borrow();
-        let after = if last_full.elapsed() >= REFRESH_EVERY { 0 } else { rev };
+        let after = if last_full.elapsed() >= REFRESH_EVERY {
+            0
+        } else {
+            rev
+        };
         let step = async {
             if conn.is_none() {
                 conn = Some(link.connect().await?);
             }
-            let sender = conn.as_mut().ok_or_else(|| AgentError::Sync("no connection".into()))?;
+            let sender = conn
+                .as_mut()
+                .ok_or_else(|| AgentError::Sync("no connection".into()))?;
             let req = hyper::Request::get(format!("/agent/v1/state?after={after}"))
                 .header("host", "underpass-server")
                 .body(Full::new(Bytes::new()))
@@ -188,7 +244,9 @@ async fn sync_loop(link: Link, cfg: AgentConfig, applier: Arc<dyn Applier>, appl
                         tracing::info!(revision = new_rev, "applied desired state");
                         let _ = applied.send(new_rev);
                     }
-                    Err(e) => tracing::warn!(revision = new_rev, error = %e, "desired state not fully applied"),
+                    Err(e) => {
+                        tracing::warn!(revision = new_rev, error = %e, "desired state not fully applied")
+                    }
                 }
             }
             Ok((204, _)) => backoff = BACKOFF_MIN,
@@ -233,7 +291,9 @@ async fn health_loop(link: Link, applier: Arc<dyn Applier>, mut stop: watch::Rec
             if conn.is_none() {
                 conn = Some(link.connect().await?);
             }
-            let sender = conn.as_mut().ok_or_else(|| AgentError::Sync("no connection".into()))?;
+            let sender = conn
+                .as_mut()
+                .ok_or_else(|| AgentError::Sync("no connection".into()))?;
             let body = serde_json::to_vec(&report).map_err(|e| AgentError::Sync(e.to_string()))?;
             let req = hyper::Request::post("/agent/v1/health")
                 .header("host", "underpass-server")

@@ -6,8 +6,7 @@
 
 mod common;
 
-
-use common::{botocore, cfg, t0, Case, Req, SECRET, T0};
+use common::{botocore, cfg, t0, Case, Req, T0};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 use underpass_auth::sigv4::{SigV4Error, VerifierConfig};

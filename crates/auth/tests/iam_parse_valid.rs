@@ -354,7 +354,7 @@ fn serialization_round_trips() {
     }
     // Escapes, a single statement object, NotPrincipal, numbers and booleans keep their form.
     let text = format!(
-        r#"{{{V}, "Id": "q\"\\\n\u0001é", "Statement": {{"Effect": "Deny", "NotPrincipal": {{"AWS": ["arn:aws:iam::111122223333:root", "*"], "Service": "s.amazonaws.com"}},
+        r#"{{{V}, "Id": "q\"\\\n\u0001é", "Statement": {{"Effect": "Deny", "NotPrincipal": {{"AWS": ["*", "arn:aws:iam::111122223333:root"], "Service": "s.amazonaws.com"}},
             "NotAction": "ec2:*", "NotResource": ["arn:aws:s3:::b/${{*}}", "*"],
             "Condition": {{"NumericLessThan": {{"n": [1.5, -0.0, 2e3, "7"]}}, "Bool": {{"b": true}}, "StringLike": {{"k": "${{aws:username, 'x'}}*"}}}}}}}}"#
     );
@@ -362,7 +362,7 @@ fn serialization_round_trips() {
     let json = policy.to_string();
     assert_eq!(
         json,
-        r#"{"Version":"2012-10-17","Id":"q\"\\\n\u0001é","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":["111122223333","*"],"Service":"s.amazonaws.com"},"NotAction":"ec2:*","NotResource":["arn:aws:s3:::b/${*}","*"],"Condition":{"NumericLessThan":{"n":[1.5,0,2000,"7"]},"Bool":{"b":true},"StringLike":{"k":"${aws:username, 'x'}*"}}}}"#
+        r#"{"Version":"2012-10-17","Id":"q\"\\\n\u0001é","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":["*","111122223333"],"Service":"s.amazonaws.com"},"NotAction":"ec2:*","NotResource":["arn:aws:s3:::b/${*}","*"],"Condition":{"NumericLessThan":{"n":[1.5,0,2000,"7"]},"Bool":{"b":true},"StringLike":{"k":"${aws:username, 'x'}*"}}}}"#
     );
     assert_eq!(accept(&json, Endpoint), policy);
 }

@@ -43,6 +43,38 @@ proptest! {
         );
     }
 
+    /// Texts built from the pattern itself (each `*` → a short run, each `?` → one character,
+    /// then a few characters cut or changed), so near-misses such as overlapping prefix and
+    /// suffix are common rather than rare.
+    #[test]
+    fn glob_agrees_on_near_misses(
+        pattern in "[ab:/*?]{0,10}",
+        fills in prop::collection::vec("[ab:/]{0,3}", 10),
+        cut in 0usize..12,
+        cut_len in 0usize..3,
+    ) {
+        let mut fill = fills.iter();
+        let mut text = String::new();
+        for c in pattern.chars() {
+            match c {
+                '*' => text.push_str(fill.next().map_or("", String::as_str)),
+                '?' => text.push('b'),
+                c => text.push(c),
+            }
+        }
+        let cut = cut.min(text.len());
+        let end = (cut + cut_len).min(text.len());
+        let near_miss = format!("{}{}", &text[..cut], &text[end..]);
+        for t in [&text, &near_miss] {
+            prop_assert_eq!(
+                Glob::new(&pattern).matches(t),
+                reference_match(&chars(&pattern), &chars(t)),
+                "{:?} ~ {:?}", pattern, t
+            );
+        }
+        prop_assert!(Glob::new(&pattern).matches(&text));
+    }
+
     #[test]
     fn glob_ignore_case_agrees_with_reference(pattern in "[aAbB:*?]{0,10}", text in "[aAbB:]{0,14}") {
         let lower = |s: &str| chars(&s.to_lowercase());

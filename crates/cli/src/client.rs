@@ -63,7 +63,7 @@ impl ClientError {
 pub fn service_of(action: &str) -> &'static str {
     match action {
         "AssumeRole" | "GetCallerIdentity" => "sts",
-        "CreateAccount" => "underpass",
+        "CreateAccount" | "CreateAgentJoinToken" | "DescribeAgents" | "RevokeAgent" => "underpass",
         a if a.contains("LoadBalancer")
             || a.contains("TargetGroup")
             || a.contains("Targets")

@@ -65,7 +65,6 @@ fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-
 fn bad_token(detail: impl std::fmt::Display) -> ApiError {
     tracing::warn!(%detail, "enrollment refused");
     ApiError::client(

@@ -2,78 +2,11 @@
 //! roles and AssumeRole, with the real signer and a real SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::{json, Value};
+mod common;
+
+use common::{account, code, creds, env, key_creds};
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
-use underpass_auth::credentials::SecretAccessKey;
-use underpass_cli::{Client, ClientError, Credentials};
-use underpass_server::{bootstrap, start, ServerConfig};
-
-fn creds(id: &str, secret: &str, token: Option<&str>) -> Credentials {
-    Credentials {
-        access_key_id: id.into(),
-        secret_access_key: SecretAccessKey::new(secret),
-        session_token: token.map(String::from),
-    }
-}
-
-fn key_creds(v: &Value) -> Credentials {
-    creds(
-        v["AccessKeyId"].as_str().unwrap(),
-        v["SecretAccessKey"].as_str().unwrap(),
-        v["SessionToken"].as_str(),
-    )
-}
-
-struct Env {
-    _dir: tempfile::TempDir,
-    server: underpass_server::RunningServer,
-    admin: Client,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::with_data_dir(dir.path().join("data")))
-        .await
-        .unwrap();
-    let text = std::fs::read_to_string(
-        dir.path()
-            .join("data")
-            .join(bootstrap::ADMIN_CREDENTIALS_FILE),
-    )
-    .unwrap();
-    let v: Value = serde_json::from_str(&text).unwrap();
-    let admin = Client::new(
-        &format!("http://{}", server.api_addr),
-        "us-east-1",
-        creds(
-            v["access_key_id"].as_str().unwrap(),
-            v["secret_access_key"].as_str().unwrap(),
-            None,
-        ),
-    )
-    .unwrap();
-    Env {
-        _dir: dir,
-        server,
-        admin,
-    }
-}
-
-fn code(r: Result<Value, ClientError>) -> String {
-    match r {
-        Ok(v) => panic!("expected an error, got {v}"),
-        Err(e) => e.code().unwrap_or("no code").to_owned(),
-    }
-}
-
-async fn account(env: &Env, id: &str) -> Client {
-    let r = env
-        .admin
-        .call("CreateAccount", &json!({"AccountId": id, "Name": "acct"}))
-        .await
-        .unwrap();
-    env.admin.with_credentials(key_creds(&r["AccessKey"]))
-}
 
 #[tokio::test]
 async fn identity_accounts_and_bad_signatures() {

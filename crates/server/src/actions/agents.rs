@@ -29,13 +29,23 @@ pub(crate) struct CreateJoinTokenResponse {
 }
 
 /// `CreateAgentJoinToken`: a one-time token that lets one agent enroll in a VPC and zone.
-pub(crate) async fn create_join_token(ctx: &mut Ctx<'_>, req: CreateJoinTokenRequest) -> Result<CreateJoinTokenResponse, ApiError> {
+pub(crate) async fn create_join_token(
+    ctx: &mut Ctx<'_>,
+    req: CreateJoinTokenRequest,
+) -> Result<CreateJoinTokenResponse, ApiError> {
     let vpc_id: VpcId = req.vpc_id.parse()?;
     let vpc = network::get_vpc(&mut ctx.tx, &vpc_id).await?;
     if vpc.account != ctx.caller.account {
-        return Err(ApiError::not_found("InvalidVpcID.NotFound", format!("The vpc ID '{vpc_id}' does not exist")));
+        return Err(ApiError::not_found(
+            "InvalidVpcID.NotFound",
+            format!("The vpc ID '{vpc_id}' does not exist"),
+        ));
     }
-    ctx.authorize("underpass:CreateAgentJoinToken", &ctx.arn("ec2", &format!("vpc/{vpc_id}"))).await?;
+    ctx.authorize(
+        "underpass:CreateAgentJoinToken",
+        &ctx.arn("ec2", &format!("vpc/{vpc_id}")),
+    )
+    .await?;
     if !ctx.state.cfg.zones.contains(&req.availability_zone) {
         return Err(ApiError::invalid(format!(
             "Value ({}) for parameter availabilityZone is invalid. Zones: {}",
@@ -45,13 +55,18 @@ pub(crate) async fn create_join_token(ctx: &mut Ctx<'_>, req: CreateJoinTokenReq
     }
     let secs = req.expires_in_seconds.unwrap_or(3600);
     if !(60..=MAX_TOKEN_SECS).contains(&secs) {
-        return Err(ApiError::invalid(format!("ExpiresInSeconds must be between 60 and {MAX_TOKEN_SECS}")));
+        return Err(ApiError::invalid(format!(
+            "ExpiresInSeconds must be between 60 and {MAX_TOKEN_SECS}"
+        )));
     }
     let expires = ctx.meta.now + time::Duration::seconds(secs);
     let scope = JoinScope {
         account: vpc.account.parse()?,
         vpc: vpc_id,
-        zone: req.availability_zone.parse().map_err(|e| ApiError::invalid(format!("{e}")))?,
+        zone: req
+            .availability_zone
+            .parse()
+            .map_err(|e| ApiError::invalid(format!("{e}")))?,
         role: JoinRole::Agent,
     };
     let (text, stored) = JoinToken::generate(scope, expires).map_err(ApiError::internal)?;
@@ -97,7 +112,10 @@ pub(crate) struct DescribeAgentsResponse {
 }
 
 /// `DescribeAgents`: the caller's enrolled agents.
-pub(crate) async fn describe_agents(ctx: &mut Ctx<'_>, _req: NoParams) -> Result<DescribeAgentsResponse, ApiError> {
+pub(crate) async fn describe_agents(
+    ctx: &mut Ctx<'_>,
+    _req: NoParams,
+) -> Result<DescribeAgentsResponse, ApiError> {
     ctx.authorize("underpass:DescribeAgents", "*").await?;
     let account = ctx.caller.account.clone();
     let rows = agents::list_agents(&mut ctx.tx, Some(&account)).await?;
@@ -131,17 +149,38 @@ pub(crate) struct RevokeAgentResponse {
 
 /// `RevokeAgent`: refuses the agent's certificates from now on (new handshakes fail at once;
 /// gateways cut the live tunnels of revoked certificates when their state arrives).
-pub(crate) async fn revoke_agent(ctx: &mut Ctx<'_>, req: RevokeAgentRequest) -> Result<RevokeAgentResponse, ApiError> {
-    let missing = || ApiError::not_found("InvalidAgentId.NotFound", format!("The agent '{}' does not exist", req.agent_id.chars().take(64).collect::<String>()));
-    let agent = agents::get_agent(&mut ctx.tx, &req.agent_id).await?.ok_or_else(missing)?;
+pub(crate) async fn revoke_agent(
+    ctx: &mut Ctx<'_>,
+    req: RevokeAgentRequest,
+) -> Result<RevokeAgentResponse, ApiError> {
+    let missing = || {
+        ApiError::not_found(
+            "InvalidAgentId.NotFound",
+            format!(
+                "The agent '{}' does not exist",
+                req.agent_id.chars().take(64).collect::<String>()
+            ),
+        )
+    };
+    let agent = agents::get_agent(&mut ctx.tx, &req.agent_id)
+        .await?
+        .ok_or_else(missing)?;
     if agent.account != ctx.caller.account {
         return Err(missing());
     }
-    ctx.authorize("underpass:RevokeAgent", &ctx.arn("underpass", &format!("agent/{}", agent.agent_id))).await?;
+    ctx.authorize(
+        "underpass:RevokeAgent",
+        &ctx.arn("underpass", &format!("agent/{}", agent.agent_id)),
+    )
+    .await?;
     let n = agents::revoke_agent(&mut ctx.tx, &agent.agent_id, "RevokeAgent", ctx.meta.now).await?;
     // The serials are applied to the live verifier as soon as the transaction commits; applying
     // them a moment early is harmless (a refused handshake retries).
     let serials = agents::revoked_serials(&mut ctx.tx).await?;
-    ctx.state.revocations.revoke_all(serials.iter().filter_map(|s| s.parse().ok()));
-    Ok(RevokeAgentResponse { revoked_certificates: n })
+    ctx.state
+        .revocations
+        .revoke_all(serials.iter().filter_map(|s| s.parse().ok()));
+    Ok(RevokeAgentResponse {
+        revoked_certificates: n,
+    })
 }

@@ -67,7 +67,10 @@ impl Filters {
                     f.name
                 )));
             }
-            out.push((f.name.clone(), f.values.iter().map(|v| Glob::new(v)).collect()));
+            out.push((
+                f.name.clone(),
+                f.values.iter().map(|v| Glob::new(v)).collect(),
+            ));
         }
         Ok(Self(out))
     }
@@ -76,9 +79,7 @@ impl Filters {
     pub(crate) fn matches(&self, values_of: impl Fn(&str) -> Vec<String>) -> bool {
         self.0.iter().all(|(name, globs)| {
             let values = values_of(name);
-            values
-                .iter()
-                .any(|v| globs.iter().any(|g| g.matches(v)))
+            values.iter().any(|v| globs.iter().any(|g| g.matches(v)))
         })
     }
 }

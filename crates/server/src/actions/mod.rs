@@ -7,8 +7,22 @@
 
 mod agents;
 mod authz;
+mod describe;
+mod ec2;
+mod elb;
+mod enis;
 mod iam;
+mod listeners;
+mod lookup;
+mod security_groups;
+mod sg_rules;
+mod target_groups;
+mod targets;
 mod util;
+mod vpce;
+mod vpce_connections;
+mod vpce_permissions;
+mod vpce_services;
 
 use std::net::IpAddr;
 
@@ -97,6 +111,58 @@ actions! {
     write "PutRolePolicy" => iam::put_role_policy,
     write "AssumeRole" => iam::assume_role,
     read "GetCallerIdentity" => iam::get_caller_identity,
+    // EC2 network.
+    write "CreateVpc" => ec2::create_vpc,
+    read "DescribeVpcs" => ec2::describe_vpcs,
+    write "DeleteVpc" => ec2::delete_vpc,
+    write "ModifyVpcAttribute" => ec2::modify_vpc_attribute,
+    read "DescribeVpcAttribute" => ec2::describe_vpc_attribute,
+    write "CreateSubnet" => ec2::create_subnet,
+    read "DescribeSubnets" => ec2::describe_subnets,
+    write "DeleteSubnet" => ec2::delete_subnet,
+    read "DescribeNetworkInterfaces" => enis::describe_network_interfaces,
+    write "CreateSecurityGroup" => security_groups::create_security_group,
+    read "DescribeSecurityGroups" => security_groups::describe_security_groups,
+    write "DeleteSecurityGroup" => security_groups::delete_security_group,
+    write "AuthorizeSecurityGroupIngress" => sg_rules::authorize_security_group_ingress,
+    write "RevokeSecurityGroupIngress" => sg_rules::revoke_security_group_ingress,
+    read "DescribeSecurityGroupRules" => sg_rules::describe_security_group_rules,
+
+    // ELBv2.
+    write "CreateLoadBalancer" => elb::create_load_balancer,
+    read "DescribeLoadBalancers" => elb::describe_load_balancers,
+    write "DeleteLoadBalancer" => elb::delete_load_balancer,
+    write "ModifyLoadBalancerAttributes" => elb::modify_load_balancer_attributes,
+    read "DescribeLoadBalancerAttributes" => elb::describe_load_balancer_attributes,
+    write "CreateListener" => listeners::create_listener,
+    read "DescribeListeners" => listeners::describe_listeners,
+    write "DeleteListener" => listeners::delete_listener,
+    write "CreateTargetGroup" => target_groups::create_target_group,
+    read "DescribeTargetGroups" => target_groups::describe_target_groups,
+    write "ModifyTargetGroup" => target_groups::modify_target_group,
+    write "DeleteTargetGroup" => target_groups::delete_target_group,
+    write "ModifyTargetGroupAttributes" => target_groups::modify_target_group_attributes,
+    read "DescribeTargetGroupAttributes" => target_groups::describe_target_group_attributes,
+    write "RegisterTargets" => targets::register_targets,
+    write "DeregisterTargets" => targets::deregister_targets,
+    read "DescribeTargetHealth" => targets::describe_target_health,
+
+    // PrivateLink.
+    write "CreateVpcEndpointServiceConfiguration" => vpce_services::create_vpc_endpoint_service_configuration,
+    read "DescribeVpcEndpointServiceConfigurations" => vpce_services::describe_vpc_endpoint_service_configurations,
+    write "ModifyVpcEndpointServiceConfiguration" => vpce_services::modify_vpc_endpoint_service_configuration,
+    write "DeleteVpcEndpointServiceConfigurations" => vpce_services::delete_vpc_endpoint_service_configurations,
+    write "ModifyVpcEndpointServicePermissions" => vpce_permissions::modify_vpc_endpoint_service_permissions,
+    read "DescribeVpcEndpointServicePermissions" => vpce_permissions::describe_vpc_endpoint_service_permissions,
+    read "DescribeVpcEndpointServices" => vpce_permissions::describe_vpc_endpoint_services,
+    read "DescribeVpcEndpointConnections" => vpce_connections::describe_vpc_endpoint_connections,
+    write "AcceptVpcEndpointConnections" => vpce_connections::accept_vpc_endpoint_connections,
+    write "RejectVpcEndpointConnections" => vpce_connections::reject_vpc_endpoint_connections,
+    write "CreateVpcEndpoint" => vpce::create_vpc_endpoint,
+    read "DescribeVpcEndpoints" => vpce::describe_vpc_endpoints,
+    write "ModifyVpcEndpoint" => vpce::modify_vpc_endpoint,
+    write "DeleteVpcEndpoints" => vpce::delete_vpc_endpoints,
+
     write "CreateAgentJoinToken" => agents::create_join_token,
     read "DescribeAgents" => agents::describe_agents,
     write "RevokeAgent" => agents::revoke_agent,

@@ -1,0 +1,529 @@
+//! PrivateLink, the consumer's side: interface endpoints.
+//!
+//! An endpoint gets one ENI per subnet, with the lowest free address of the subnet; running out
+//! of addresses fails the whole call (`InsufficientFreeAddressesInSubnet`) and leaves neither
+//! the endpoint nor any address behind. Its connection starts `pendingAcceptance` when the
+//! service requires acceptance, otherwise it is provisioned at once and is `available` when the
+//! call returns. Every state change goes through the store's `transition`, which records only
+//! legal moves.
+//!
+//! Security groups: EC2 falls back to the VPC's default group; Underpass VPCs have none, so at
+//! least one group is required (an endpoint without groups would silently admit nothing).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use underpass_auth::iam::{Policy, PolicyKind};
+use underpass_domain::net::allocate;
+use underpass_domain::{ConnEvent, ConnState, EndpointId, EniId, SecurityGroupId};
+use underpass_store::iam::{self as iam_store, TokenLookup};
+use underpass_store::records::{Endpoint, Eni, EniKind, Subnet};
+use underpass_store::services::{self, EndpointFilter};
+use underpass_store::{network, StoreError};
+
+use super::describe::{
+    check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
+};
+use super::enis::GroupRef;
+use super::lookup::{
+    self, ec2_arn, no_duplicates, parse_id, timestamp, ReturnTrue, UnsuccessfulItem,
+};
+use super::vpce_permissions::{invalid_service_name, visible_to};
+use super::vpce_services::{invalid_parameter, mismatch, service_zones, UnsuccessfulResponse};
+use super::Ctx;
+use crate::api::ApiError;
+
+/// The policy an endpoint has when none was given: full access, as in AWS.
+const DEFAULT_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DnsEntry {
+    dns_name: String,
+    hosted_zone_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct EndpointView {
+    vpc_endpoint_id: String,
+    vpc_endpoint_type: String,
+    vpc_id: String,
+    service_name: String,
+    state: String,
+    policy_document: String,
+    route_table_ids: Vec<String>,
+    subnet_ids: Vec<String>,
+    groups: Vec<GroupRef>,
+    ip_address_type: &'static str,
+    private_dns_enabled: bool,
+    requester_managed: bool,
+    network_interface_ids: Vec<String>,
+    dns_entries: Vec<DnsEntry>,
+    creation_timestamp: String,
+    owner_id: String,
+}
+
+async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, ApiError> {
+    let service_name = services::get_service(&mut ctx.tx, &e.service).await?.name;
+    let mut groups = Vec::with_capacity(e.security_groups.len());
+    for g in &e.security_groups {
+        let name = match network::get_group(&mut ctx.tx, g).await {
+            Ok(g) => g.name,
+            Err(StoreError::NotFound { .. }) => String::new(),
+            Err(err) => return Err(err.into()),
+        };
+        groups.push(GroupRef {
+            group_id: g.to_string(),
+            group_name: name,
+        });
+    }
+    Ok(EndpointView {
+        vpc_endpoint_id: e.id.to_string(),
+        vpc_endpoint_type: e.endpoint_type.clone(),
+        vpc_id: e.vpc.to_string(),
+        service_name,
+        state: e.state.as_str().to_owned(),
+        policy_document: e
+            .policy
+            .clone()
+            .unwrap_or_else(|| DEFAULT_POLICY.to_owned()),
+        route_table_ids: vec![],
+        subnet_ids: e.enis.iter().map(|n| n.subnet.to_string()).collect(),
+        groups,
+        ip_address_type: "ipv4",
+        // Private DNS names are not served yet; the flag is accepted and reported off.
+        private_dns_enabled: false,
+        requester_managed: false,
+        network_interface_ids: e.enis.iter().map(|n| n.id.to_string()).collect(),
+        dns_entries: vec![],
+        creation_timestamp: timestamp(e.created),
+        owner_id: e.account.clone(),
+    })
+}
+
+/// `CreateVpcEndpoint` (see the module documentation).
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct CreateEndpointRequest {
+    vpc_endpoint_type: Option<String>,
+    vpc_id: String,
+    service_name: String,
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+    policy_document: Option<String>,
+    private_dns_enabled: Option<bool>,
+    ip_address_type: Option<String>,
+    #[serde(skip_serializing)]
+    client_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CreateEndpointResponse {
+    vpc_endpoint: EndpointView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_token: Option<String>,
+}
+
+const CREATE_ENDPOINT: &str = "CreateVpcEndpoint";
+
+/// Checks the subnets: the caller's, in `vpc`, one per zone, in zones the service serves.
+async fn endpoint_subnets(
+    ctx: &mut Ctx<'_>,
+    ids: &[String],
+    vpc: &underpass_store::records::Vpc,
+    zones: &[String],
+) -> Result<Vec<Subnet>, ApiError> {
+    if ids.is_empty() {
+        return Err(ApiError::missing("SubnetIds"));
+    }
+    no_duplicates("SubnetIds", ids)?;
+    let mut out: Vec<Subnet> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let s = lookup::subnet(ctx, id).await?;
+        if s.vpc != vpc.id {
+            return Err(ApiError::invalid(format!(
+                "The subnet '{}' does not belong to VPC '{}'",
+                s.id, vpc.id
+            )));
+        }
+        if let Some(other) = out.iter().find(|o| o.zone == s.zone) {
+            return Err(invalid_parameter(format!(
+                "DuplicateSubnetsInSameZone: subnets '{}' and '{}' are both in zone {}; an endpoint takes at most one subnet per Availability Zone",
+                other.id, s.id, s.zone
+            )));
+        }
+        if !zones.contains(&s.zone) {
+            return Err(invalid_parameter(format!(
+                "The VPC endpoint service does not serve the Availability Zone of subnet '{}' ({}); it serves: {}",
+                s.id,
+                s.zone,
+                zones.join(", ")
+            )));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Checks security groups: the caller's, in `vpc`.
+async fn endpoint_groups(
+    ctx: &mut Ctx<'_>,
+    ids: &[String],
+    vpc: &underpass_store::records::Vpc,
+) -> Result<Vec<SecurityGroupId>, ApiError> {
+    no_duplicates("SecurityGroupIds", ids)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let g = lookup::group(ctx, id).await?;
+        if g.vpc != vpc.id {
+            return Err(invalid_parameter(format!(
+                "The security group '{}' belongs to VPC '{}', not to '{}'",
+                g.id, g.vpc, vpc.id
+            )));
+        }
+        out.push(g.id);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn create_vpc_endpoint(
+    ctx: &mut Ctx<'_>,
+    req: CreateEndpointRequest,
+) -> Result<CreateEndpointResponse, ApiError> {
+    let id = EndpointId::from_random(ctx.random()?);
+    ctx.authorize("ec2:CreateVpcEndpoint", &ec2_arn(ctx, "vpc-endpoint", id))
+        .await?;
+    let account = ctx.caller.account.clone();
+    let hash = fingerprint(&req)?;
+    if let Some(token) = &req.client_token {
+        check_client_token(token)?;
+        match iam_store::client_token(&mut ctx.tx, &account, CREATE_ENDPOINT, token, &hash).await? {
+            TokenLookup::New => {}
+            TokenLookup::Replay(existing) => {
+                let e = lookup::endpoint(ctx, &existing).await?;
+                return Ok(CreateEndpointResponse {
+                    vpc_endpoint: endpoint_view(ctx, &e).await?,
+                    client_token: req.client_token.clone(),
+                });
+            }
+            TokenLookup::Mismatch => return Err(mismatch()),
+        }
+    }
+    match req.vpc_endpoint_type.as_deref() {
+        Some("Interface") => {}
+        // EC2's default type is Gateway.
+        None | Some("Gateway") => {
+            return Err(invalid_parameter(
+                "Gateway endpoints are not supported yet: set VpcEndpointType to Interface",
+            ))
+        }
+        Some(t) => {
+            return Err(invalid_parameter(format!(
+                "VpcEndpointType '{}' is not supported: use Interface",
+                t.chars().take(32).collect::<String>()
+            )))
+        }
+    }
+    if !matches!(req.ip_address_type.as_deref(), None | Some("ipv4")) {
+        return Err(invalid_parameter("Only the ipv4 address type is supported"));
+    }
+    let vpc = lookup::vpc(ctx, &req.vpc_id).await?;
+    let service = match services::find_service_by_name(&mut ctx.tx, &req.service_name).await {
+        Ok(s) if visible_to(&s, ctx.caller) => s,
+        Ok(_) | Err(StoreError::NotFound { .. }) => {
+            return Err(invalid_service_name(&req.service_name))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let zones = service_zones(ctx, &service).await?;
+    let subnets = endpoint_subnets(ctx, &req.subnet_ids, &vpc, &zones).await?;
+    if req.security_group_ids.is_empty() {
+        return Err(ApiError::missing(
+            "SecurityGroupIds (Underpass VPCs have no default security group)",
+        ));
+    }
+    let groups = endpoint_groups(ctx, &req.security_group_ids, &vpc).await?;
+    if let Some(doc) = &req.policy_document {
+        Policy::parse(doc, PolicyKind::Endpoint)?;
+    }
+    let state = ConnState::initial(service.acceptance_required);
+    let endpoint = Endpoint {
+        id,
+        account: account.clone(),
+        vpc: vpc.id,
+        service: service.id,
+        endpoint_type: "Interface".into(),
+        state,
+        policy: req.policy_document.clone(),
+        security_groups: groups,
+        enis: vec![],
+        created: ctx.meta.now,
+    };
+    let actor = ctx.caller.arn.clone();
+    services::insert_endpoint(&mut ctx.tx, &endpoint, &actor, ctx.meta.now).await?;
+    for s in &subnets {
+        let used = network::used_ips(&mut ctx.tx, &s.id).await?;
+        let ip = allocate(&s.cidr, &used)?;
+        let eni_id = EniId::from_random(ctx.random()?);
+        network::insert_eni(
+            &mut ctx.tx,
+            &Eni {
+                id: eni_id,
+                account: account.clone(),
+                vpc: vpc.id,
+                subnet: s.id,
+                zone: s.zone.clone(),
+                ip,
+                kind: EniKind::Endpoint,
+                owner: id.to_string(),
+            },
+        )
+        .await?;
+    }
+    if state == ConnState::Pending {
+        services::transition(
+            &mut ctx.tx,
+            &id,
+            ConnEvent::Provisioned,
+            &actor,
+            ctx.meta.now,
+        )
+        .await?
+        .map_err(ApiError::internal)?;
+    }
+    if let Some(token) = &req.client_token {
+        iam_store::save_client_token(
+            &mut ctx.tx,
+            &account,
+            CREATE_ENDPOINT,
+            token,
+            &hash,
+            &id.to_string(),
+            ctx.meta.now,
+        )
+        .await?;
+    }
+    let created = services::get_endpoint(&mut ctx.tx, &id).await?;
+    Ok(CreateEndpointResponse {
+        vpc_endpoint: endpoint_view(ctx, &created).await?,
+        client_token: req.client_token,
+    })
+}
+
+/// `DescribeVpcEndpoints`: the caller's endpoints.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DescribeEndpointsRequest {
+    #[serde(default)]
+    vpc_endpoint_ids: Vec<String>,
+    #[serde(default)]
+    filters: Vec<Filter>,
+    #[serde(skip_serializing)]
+    max_results: Option<i64>,
+    #[serde(skip_serializing)]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeEndpointsResponse {
+    vpc_endpoints: Vec<EndpointView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+const ENDPOINT_FILTERS: &[&str] = &[
+    "vpc-endpoint-id",
+    "vpc-id",
+    "service-name",
+    "vpc-endpoint-state",
+    "vpc-endpoint-type",
+];
+
+pub(crate) async fn describe_vpc_endpoints(
+    ctx: &mut Ctx<'_>,
+    req: DescribeEndpointsRequest,
+) -> Result<DescribeEndpointsResponse, ApiError> {
+    ctx.authorize("ec2:DescribeVpcEndpoints", "*").await?;
+    let filters = Filters::new(&req.filters, ENDPOINT_FILTERS)?;
+    no_duplicates("VpcEndpointIds", &req.vpc_endpoint_ids)?;
+    let list = if req.vpc_endpoint_ids.is_empty() {
+        services::list_endpoints(
+            &mut ctx.tx,
+            &EndpointFilter {
+                account: Some(ctx.caller.account.clone()),
+                ..EndpointFilter::default()
+            },
+        )
+        .await?
+    } else {
+        let mut out = Vec::new();
+        for id in &req.vpc_endpoint_ids {
+            out.push(lookup::endpoint(ctx, id).await?);
+        }
+        out
+    };
+    let mut names = std::collections::BTreeMap::new();
+    for e in &list {
+        if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(e.service) {
+            slot.insert(services::get_service(&mut ctx.tx, &e.service).await?.name);
+        }
+    }
+    let list: Vec<Endpoint> = list
+        .into_iter()
+        .filter(|e| {
+            filters.matches(|name| match name {
+                "vpc-endpoint-id" => vec![e.id.to_string()],
+                "vpc-id" => vec![e.vpc.to_string()],
+                "service-name" => names.get(&e.service).cloned().into_iter().collect(),
+                "vpc-endpoint-state" => vec![e.state.as_str().to_owned()],
+                "vpc-endpoint-type" => vec![e.endpoint_type.clone()],
+                _ => vec![],
+            })
+        })
+        .collect();
+    let page = PageRequest {
+        size: req.max_results,
+        token: req.next_token.as_deref(),
+        scope: scope("DescribeVpcEndpoints", &req),
+        style: PageStyle::Ec2,
+    };
+    let (list, next_token) = paginate(ctx, &page, list, |e| e.id.to_string())?;
+    let mut vpc_endpoints = Vec::with_capacity(list.len());
+    for e in &list {
+        vpc_endpoints.push(endpoint_view(ctx, e).await?);
+    }
+    Ok(DescribeEndpointsResponse {
+        vpc_endpoints,
+        next_token,
+    })
+}
+
+/// `ModifyVpcEndpoint`: the policy (`PolicyDocument`, or `ResetPolicy` back to full access)
+/// and the security groups (at least one must remain).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ModifyEndpointRequest {
+    vpc_endpoint_id: String,
+    policy_document: Option<String>,
+    reset_policy: Option<bool>,
+    #[serde(default)]
+    add_security_group_ids: Vec<String>,
+    #[serde(default)]
+    remove_security_group_ids: Vec<String>,
+    private_dns_enabled: Option<bool>,
+}
+
+pub(crate) async fn modify_vpc_endpoint(
+    ctx: &mut Ctx<'_>,
+    req: ModifyEndpointRequest,
+) -> Result<ReturnTrue, ApiError> {
+    let eid: EndpointId = parse_id(&req.vpc_endpoint_id, "InvalidVpcEndpointId.Malformed")?;
+    ctx.authorize("ec2:ModifyVpcEndpoint", &ec2_arn(ctx, "vpc-endpoint", eid))
+        .await?;
+    let e = lookup::endpoint(ctx, &req.vpc_endpoint_id).await?;
+    if matches!(e.state, ConnState::Deleting | ConnState::Deleted) {
+        return Err(ApiError::client(
+            "IncorrectState",
+            format!("Endpoint {} is {} and cannot be modified", e.id, e.state),
+        ));
+    }
+    let reset = req.reset_policy.unwrap_or(false);
+    if reset && req.policy_document.is_some() {
+        return Err(ApiError::client(
+            "InvalidParameterCombination",
+            "Specify either PolicyDocument or ResetPolicy, not both.",
+        ));
+    }
+    // `PrivateDnsEnabled` is accepted for compatibility; private DNS is not served yet.
+    let _ = req.private_dns_enabled;
+    if let Some(doc) = &req.policy_document {
+        Policy::parse(doc, PolicyKind::Endpoint)?;
+        services::set_endpoint_policy(&mut ctx.tx, &e.id, Some(doc), ctx.meta.now).await?;
+    } else if reset {
+        services::set_endpoint_policy(&mut ctx.tx, &e.id, None, ctx.meta.now).await?;
+    }
+    if !req.add_security_group_ids.is_empty() || !req.remove_security_group_ids.is_empty() {
+        let vpc = network::get_vpc(&mut ctx.tx, &e.vpc).await?;
+        let add = endpoint_groups(ctx, &req.add_security_group_ids, &vpc).await?;
+        let mut groups: Vec<SecurityGroupId> = e.security_groups.clone();
+        for g in add {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        no_duplicates("RemoveSecurityGroupIds", &req.remove_security_group_ids)?;
+        for id in &req.remove_security_group_ids {
+            let gid: SecurityGroupId = parse_id(id, "InvalidGroupId.Malformed")?;
+            if !groups.contains(&gid) {
+                return Err(invalid_parameter(format!(
+                    "The security group '{gid}' is not associated with endpoint {}",
+                    e.id
+                )));
+            }
+            groups.retain(|g| *g != gid);
+        }
+        if groups.is_empty() {
+            return Err(invalid_parameter(
+                "An endpoint must keep at least one security group",
+            ));
+        }
+        services::set_endpoint_security_groups(&mut ctx.tx, &e.id, &groups, ctx.meta.now).await?;
+    }
+    Ok(ReturnTrue::YES)
+}
+
+/// `DeleteVpcEndpoints`: Delete then Removed for each endpoint, freeing its addresses; each
+/// failure is an `Unsuccessful` item.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct DeleteEndpointsRequest {
+    #[serde(default)]
+    vpc_endpoint_ids: Vec<String>,
+}
+
+pub(crate) async fn delete_vpc_endpoints(
+    ctx: &mut Ctx<'_>,
+    req: DeleteEndpointsRequest,
+) -> Result<UnsuccessfulResponse, ApiError> {
+    if req.vpc_endpoint_ids.is_empty() {
+        return Err(ApiError::missing("VpcEndpointIds"));
+    }
+    for id in &req.vpc_endpoint_ids {
+        let arn = ec2_arn(ctx, "vpc-endpoint", id);
+        ctx.authorize("ec2:DeleteVpcEndpoints", &arn).await?;
+    }
+    let actor = ctx.caller.arn.clone();
+    let mut seen = BTreeSet::new();
+    let mut unsuccessful = Vec::new();
+    for id in &req.vpc_endpoint_ids {
+        if !seen.insert(id) {
+            continue;
+        }
+        let e = match lookup::endpoint(ctx, id).await {
+            Ok(e) => e,
+            Err(err) => {
+                unsuccessful.push(UnsuccessfulItem::new(id, err));
+                continue;
+            }
+        };
+        match services::transition(&mut ctx.tx, &e.id, ConnEvent::Delete, &actor, ctx.meta.now)
+            .await?
+        {
+            Ok(_) => {}
+            Err(illegal) => {
+                unsuccessful.push(UnsuccessfulItem::new(id, illegal.into()));
+                continue;
+            }
+        }
+        network::delete_enis_of(&mut ctx.tx, &e.id.to_string()).await?;
+        services::transition(&mut ctx.tx, &e.id, ConnEvent::Removed, &actor, ctx.meta.now)
+            .await?
+            .map_err(ApiError::internal)?;
+    }
+    Ok(UnsuccessfulResponse { unsuccessful })
+}
