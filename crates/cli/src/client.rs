@@ -109,6 +109,17 @@ impl Client {
         })
     }
 
+    /// The credentials this client signs with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+
+    /// The same credentials against another endpoint.
+    pub fn with_endpoint(&self, endpoint: &str) -> Result<Self, ClientError> {
+        let endpoint = url::Url::parse(endpoint).map_err(|e| ClientError::Transport { endpoint: endpoint.to_owned(), detail: e.to_string() })?;
+        Ok(Self { endpoint, ..self.clone() })
+    }
+
     /// The same endpoint with other credentials.
     pub fn with_credentials(&self, creds: Credentials) -> Self {
         Self {

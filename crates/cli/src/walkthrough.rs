@@ -126,7 +126,7 @@ pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
             &p,
             "CreateTargetGroup",
             json!({"Name": "demo-targets", "Protocol": "TCP", "Port": SERVICE_PORT, "VpcId": pvpc, "TargetType": "ip",
-                   "HealthCheckProtocol": "TCP", "HealthCheckIntervalSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}),
+                   "HealthCheckProtocol": "TCP", "HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 4, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}),
         )
         .await?,
         "/TargetGroups/0/TargetGroupArn",

@@ -28,7 +28,13 @@ mod tests {
 
     #[test]
     fn rfc4648_vectors() {
-        for (raw, std) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+        for (raw, std) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(encode_std(raw.as_bytes()), std);
         }
         assert_eq!(encode_url(&[0xfb, 0xff]), "-_8");
@@ -42,7 +48,10 @@ mod tests {
         assert_eq!(decode_url_exact::<32>(text.as_bytes()), Some(raw));
         assert_eq!(decode_url_exact::<31>(text.as_bytes()), None);
         assert_eq!(decode_url_exact::<32>(format!("{text}=").as_bytes()), None);
-        assert_eq!(decode_url_exact::<32>(text.replace('H', "+").as_bytes()), None);
+        assert_eq!(
+            decode_url_exact::<32>(text.replace('H', "+").as_bytes()),
+            None
+        );
         // Non-canonical trailing bits are refused (one secret, one text).
         let mut bytes = text.into_bytes();
         let last = bytes.len() - 1;

@@ -158,14 +158,23 @@ impl LeafKey {
     /// The CSR names nothing; the CA decides the identity.
     pub fn generate_with_csr() -> Result<(Self, String), PkiError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let csr = rcgen::CertificateParams::default().serialize_request(&key)?.pem()?;
-        Ok((Self { pkcs8: Zeroizing::new(key.serialize_der()) }, csr))
+        let csr = rcgen::CertificateParams::default()
+            .serialize_request(&key)?
+            .pem()?;
+        Ok((
+            Self {
+                pkcs8: Zeroizing::new(key.serialize_der()),
+            },
+            csr,
+        ))
     }
 
     /// Restores a key from its PKCS#8 PEM (as [`LeafKey::pem`] wrote it).
     pub fn from_pem(pem: &str) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(pem)?;
-        Ok(Self { pkcs8: Zeroizing::new(key.serialize_der()) })
+        Ok(Self {
+            pkcs8: Zeroizing::new(key.serialize_der()),
+        })
     }
 }
 

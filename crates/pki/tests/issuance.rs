@@ -285,7 +285,9 @@ fn group_writable_key_directory_is_refused() {
 fn generated_csr_is_issued_for_its_key_only() {
     let (key, csr) = underpass_pki::LeafKey::generate_with_csr().unwrap();
     let ca = ca();
-    let cert = ca.issue_from_csr(csr.as_bytes(), &agent_a(), now()).unwrap();
+    let cert = ca
+        .issue_from_csr(csr.as_bytes(), &agent_a(), now())
+        .unwrap();
     // The key round-trips through PEM and pairs with the issued certificate in a TLS config.
     let again = underpass_pki::LeafKey::from_pem(&key.pem()).unwrap();
     assert_eq!(again.pem().as_str(), key.pem().as_str());

@@ -1,0 +1,294 @@
+//! Copying a flow both ways: bounded buffers, half-close, idle timeout, cuts, and resets.
+//!
+//! Each direction has one fixed buffer ([`crate::DataplaneConfig::buffer_size`], at most
+//! 64 KiB): nothing more is read from a side until what was read has been written to the other,
+//! so a slow reader pushes back on the writer instead of growing memory (RELIABILITY item 67).
+//! An EOF on one side shuts down the other's write half and the other direction goes on.
+//! An error on either side, a cut or the idle timeout resets both sockets (`SO_LINGER` 0), so
+//! the other peer learns at once (item 64) instead of waiting for its own timeout.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::flow::{FlowReason, FlowTicket};
+
+/// A stream over one TCP socket, which can be reset.
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for tokio_rustls::client::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+/// Drops `s` with an RST instead of a FIN: the peer sees "connection reset" at once.
+pub(crate) fn reset(s: impl Socket) {
+    // If SO_LINGER cannot be set, a FIN still closes the connection.
+    let _ = s.tcp().set_zero_linger();
+    drop(s);
+}
+
+/// Byte counters and the time of the last activity, shared with the idle timer.
+struct Meter {
+    base: Instant,
+    read: AtomicU64,
+    written: AtomicU64,
+    last_ms: AtomicU64,
+}
+
+impl Meter {
+    fn touch(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.base + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// A stream that counts what passes and notes when something did.
+struct Metered<'a, S> {
+    inner: &'a mut S,
+    meter: Arc<Meter>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<'_, S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut *self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.meter.read.fetch_add(n as u64, Ordering::Relaxed);
+            self.meter.touch();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<'_, S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut *self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 {
+                self.meter.written.fetch_add(n as u64, Ordering::Relaxed);
+                self.meter.touch();
+            }
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+}
+
+/// How a piped flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PipeEnd {
+    /// Bytes read from the client side and written towards the service side.
+    pub(crate) client_to_service: u64,
+    /// Bytes written to the client side.
+    pub(crate) service_to_client: u64,
+    /// Why it ended.
+    pub(crate) reason: FlowReason,
+}
+
+/// Copies `client` ⇄ `service` until both directions are done, one side fails, the flow is
+/// idle for `idle`, or the ticket is cut. Consumes (and closes or resets) both.
+pub(crate) async fn pipe<A: Socket, B: Socket>(
+    mut client: A,
+    mut service: B,
+    buffer: usize,
+    idle: Duration,
+    ticket: &mut FlowTicket,
+) -> PipeEnd {
+    let meter = Arc::new(Meter {
+        base: Instant::now(),
+        read: AtomicU64::new(0),
+        written: AtomicU64::new(0),
+        last_ms: AtomicU64::new(0),
+    });
+    let outcome = {
+        let mut metered = Metered {
+            inner: &mut client,
+            meter: meter.clone(),
+        };
+        let copy =
+            tokio::io::copy_bidirectional_with_sizes(&mut metered, &mut service, buffer, buffer);
+        tokio::select! {
+            done = copy => match done {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "flow ended by an I/O error");
+                    Err(FlowReason::Reset)
+                }
+            },
+            () = idle_timer(&meter, idle) => Err(FlowReason::IdleTimeout),
+            reason = ticket.cut() => Err(reason),
+        }
+    };
+    let reason = match outcome {
+        Ok(()) => FlowReason::Closed,
+        Err(reason) => {
+            reset(client);
+            reset(service);
+            reason
+        }
+    };
+    PipeEnd {
+        client_to_service: meter.read.load(Ordering::Relaxed),
+        service_to_client: meter.written.load(Ordering::Relaxed),
+        reason,
+    }
+}
+
+/// Resolves once nothing moved for `idle`.
+async fn idle_timer(meter: &Meter, idle: Duration) {
+    let idle = idle.max(Duration::from_millis(1));
+    loop {
+        let due = meter.last() + idle;
+        if Instant::now() >= due {
+            return;
+        }
+        tokio::time::sleep_until(due).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::flow::{FlowKey, FlowTable};
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
+        (a.unwrap(), b.unwrap().0)
+    }
+
+    fn ticket(table: &FlowTable) -> FlowTicket {
+        table.register(FlowKey::Endpoint {
+            listener: "127.0.0.1:1".parse().unwrap(),
+            endpoint: underpass_domain::EndpointId::from_random(1),
+            gateway_serial: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn half_close_propagates_and_bytes_are_counted() {
+        let (mut client, client_side) = pair().await;
+        let (service_side, mut service) = pair().await;
+        let table = FlowTable::default();
+        let mut t = ticket(&table);
+        let flow = tokio::spawn(async move {
+            pipe(
+                client_side,
+                service_side,
+                1024,
+                Duration::from_secs(30),
+                &mut t,
+            )
+            .await
+        });
+        client.write_all(b"hello").await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        service.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello");
+        // The other direction still works after the client's half-close.
+        service.write_all(b"world!").await.unwrap();
+        service.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"world!");
+        let end = flow.await.unwrap();
+        assert_eq!(
+            end,
+            PipeEnd {
+                client_to_service: 5,
+                service_to_client: 6,
+                reason: FlowReason::Closed
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cut_resets_both_sides() {
+        let (mut client, client_side) = pair().await;
+        let (service_side, mut service) = pair().await;
+        let table = FlowTable::default();
+        let mut t = ticket(&table);
+        let flow = tokio::spawn(async move {
+            pipe(
+                client_side,
+                service_side,
+                1024,
+                Duration::from_secs(30),
+                &mut t,
+            )
+            .await
+        });
+        assert_eq!(table.cut_where(|_| Some(FlowReason::Revoked)), 1);
+        assert_eq!(flow.await.unwrap().reason, FlowReason::Revoked);
+        let mut buf = [0u8; 8];
+        let c = client.read(&mut buf).await;
+        let s = service.read(&mut buf).await;
+        assert!(c.is_err() && s.is_err(), "expected resets: {c:?} {s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_flows_are_closed() {
+        let (_client, client_side) = pair().await;
+        let (service_side, _service) = pair().await;
+        let table = FlowTable::default();
+        let mut t = ticket(&table);
+        let end = pipe(
+            client_side,
+            service_side,
+            1024,
+            Duration::from_secs(350),
+            &mut t,
+        )
+        .await;
+        assert_eq!(end.reason, FlowReason::IdleTimeout);
+    }
+}

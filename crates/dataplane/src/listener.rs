@@ -1,0 +1,541 @@
+//! The consumer side: one listener per endpoint ENI address and service port.
+//!
+//! On accept: network ACL, security groups, endpoint state; then a tunnel to a gateway (same
+//! zone first), the preamble, the verdict, and the bytes both ways. A refused flow is closed
+//! with an RST at once and logged as REJECT. A userland listener has to accept the connection
+//! before it can check it, so the client sees a connection that is reset rather than AWS's
+//! silent drop of the SYN (RELIABILITY item 74).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+use underpass_domain::firewall::{
+    evaluate_acl, evaluate_groups, AclEntry, Flow, IngressRule, Protocol, RuleAction,
+};
+use underpass_domain::{ConnState, EndpointId, EniId};
+use underpass_pki::{Serial, SpiffeId};
+use underpass_proto::sync::{AgentState, EndpointConfig};
+use underpass_proto::tunnel::connect::{ConnectFailure, Input, Output};
+use underpass_proto::tunnel::{Preamble, Refusal, RefusalCode, TunnelConnect};
+
+use crate::copy::{pipe, reset};
+use crate::error::{ApplyProblem, DataplaneError};
+use crate::flow::{FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
+use crate::net::{accept_loop, bind, Stop, Swap};
+use crate::pool::{PoolSettings, Tunnel, TunnelPool};
+use crate::trust::{is_tls_error, tunnel_client, Trust};
+use crate::{ApplyReport, Ctx};
+
+/// One endpoint port as the listener sees it; replaced as a whole on apply.
+pub(crate) struct EndpointView {
+    endpoint: EndpointId,
+    eni: EniId,
+    state: ConnState,
+    port: u16,
+    ingress: Vec<IngressRule>,
+    acl: Vec<AclEntry>,
+    /// Tunnel pools, same zone first; empty unless the endpoint is `available`.
+    pools: Vec<Arc<TunnelPool>>,
+}
+
+impl EndpointView {
+    /// The ACL (when the subnet has one), the security groups, then the endpoint state.
+    fn admit(&self, client: IpAddr) -> Result<(), FlowReason> {
+        let flow = Flow {
+            protocol: Protocol::Tcp,
+            src: client,
+            dst_port: self.port,
+            // The client is not one of our ENIs: rules that name a group do not match it.
+            src_groups: &[],
+        };
+        if !self.acl.is_empty() && evaluate_acl(&self.acl, &flow).0 == RuleAction::Deny {
+            return Err(FlowReason::NetworkAcl);
+        }
+        if evaluate_groups(&[&self.ingress], &flow).is_none() {
+            return Err(FlowReason::SecurityGroup);
+        }
+        if self.state != ConnState::Available {
+            return Err(FlowReason::NotAvailable);
+        }
+        Ok(())
+    }
+}
+
+struct Slot {
+    key: SocketAddr,
+    view: Swap<EndpointView>,
+}
+
+struct EndpointListener {
+    slot: Arc<Slot>,
+    local: SocketAddr,
+    accept: JoinHandle<()>,
+    _stop: Stop,
+}
+
+/// What a pool was built from: a pool is kept across applies only if this is unchanged.
+#[derive(Clone, PartialEq, Eq)]
+struct PoolSource {
+    cert_pem: String,
+    gateway_identity: String,
+    ca_pems: Vec<String>,
+}
+
+/// Every endpoint listener and tunnel pool of the data plane.
+#[derive(Default)]
+pub(crate) struct Consumer {
+    listeners: HashMap<SocketAddr, EndpointListener>,
+    pools: HashMap<(EndpointId, SocketAddr), (PoolSource, Arc<TunnelPool>)>,
+}
+
+impl Consumer {
+    /// Reconciles listeners and pools with `state.endpoints`; the accept loops of removed
+    /// listeners are stopped and their handles pushed to `closing`.
+    pub(crate) fn apply(
+        &mut self,
+        ctx: &Arc<Ctx>,
+        state: &AgentState,
+        trust: &Trust,
+        report: &mut ApplyReport,
+        closing: &mut Vec<JoinHandle<()>>,
+    ) {
+        let mut desired: HashMap<SocketAddr, (String, Arc<EndpointView>)> = HashMap::new();
+        let mut pools = HashMap::new();
+        for ep in &state.endpoints {
+            let what = format!("endpoint {} ({})", ep.endpoint_id, ep.eni_id);
+            let route = if ep.state == ConnState::Available {
+                self.pools_for(ctx, ep, state, trust, &what, &mut pools)
+            } else {
+                Ok(Vec::new())
+            };
+            let route = match route {
+                Ok(route) => route,
+                Err(error) => {
+                    report.problems.push(ApplyProblem { item: what, error });
+                    continue;
+                }
+            };
+            for &port in &ep.ports {
+                let addr = SocketAddr::new(ep.ip.into(), port);
+                if let Some((first, _)) = desired.get(&addr) {
+                    let error = DataplaneError::Conflict {
+                        addr,
+                        first: first.clone(),
+                        second: what.clone(),
+                    };
+                    report.problems.push(ApplyProblem {
+                        item: what.clone(),
+                        error,
+                    });
+                    continue;
+                }
+                let view = EndpointView {
+                    endpoint: ep.endpoint_id,
+                    eni: ep.eni_id,
+                    state: ep.state,
+                    port,
+                    ingress: ep.ingress.clone(),
+                    acl: ep.acl.clone(),
+                    pools: route.clone(),
+                };
+                desired.insert(addr, (what.clone(), Arc::new(view)));
+            }
+        }
+        // Pools no endpoint uses any more are dropped here, which stops their refill tasks.
+        self.pools = pools;
+        let removed: Vec<SocketAddr> = self
+            .listeners
+            .keys()
+            .filter(|addr| !desired.contains_key(*addr))
+            .copied()
+            .collect();
+        for addr in removed {
+            if let Some(l) = self.listeners.remove(&addr) {
+                let v = l.slot.view.load();
+                report
+                    .stopped
+                    .push(format!("endpoint {} {}", v.endpoint, l.local));
+                closing.push(l.accept); // the rest of `l`, its Stop included, drops here
+            }
+        }
+        for (addr, (what, view)) in desired {
+            if let Some(l) = self.listeners.get(&addr) {
+                l.slot.view.store(view);
+                continue;
+            }
+            match start(ctx, addr, view) {
+                Ok(l) => {
+                    report.started.push(format!("{what} {}", l.local));
+                    self.listeners.insert(addr, l);
+                }
+                Err(error) => report.problems.push(ApplyProblem { item: what, error }),
+            }
+        }
+    }
+
+    fn pools_for(
+        &self,
+        ctx: &Arc<Ctx>,
+        ep: &EndpointConfig,
+        state: &AgentState,
+        trust: &Trust,
+        what: &str,
+        used: &mut HashMap<(EndpointId, SocketAddr), (PoolSource, Arc<TunnelPool>)>,
+    ) -> Result<Vec<Arc<TunnelPool>>, DataplaneError> {
+        let expected: SpiffeId =
+            ep.gateway_identity
+                .parse()
+                .map_err(|source| DataplaneError::Identity {
+                    what: format!("{what}: gateway identity"),
+                    source,
+                })?;
+        let roots = trust.require_roots(what)?;
+        let tls = tunnel_client(
+            what,
+            &ep.identity.cert_pem,
+            &ctx.cfg.agent_key_pem,
+            roots,
+            &ctx.revocations,
+        )?;
+        let source = PoolSource {
+            cert_pem: ep.identity.cert_pem.clone(),
+            gateway_identity: ep.gateway_identity.clone(),
+            ca_pems: state.trust.ca_pems.clone(),
+        };
+        let mut gateways: Vec<_> = ep.gateways.iter().collect();
+        gateways.sort_by_key(|g| g.zone != state.agent.zone); // stable: same zone first
+        let mut route = Vec::new();
+        for g in gateways {
+            let key = (ep.endpoint_id, g.addr);
+            if used.contains_key(&key) {
+                continue; // listed twice
+            }
+            let pool = match self.pools.get(&key) {
+                Some((old, pool)) if *old == source => pool.clone(),
+                _ => TunnelPool::start(
+                    PoolSettings {
+                        addr: g.addr,
+                        tls: tls.clone(),
+                        expected: expected.clone(),
+                        revocations: ctx.revocations.clone(),
+                        size: ctx.cfg.tunnel_pool_size,
+                        max_idle: ctx.cfg.pool_max_idle,
+                        connect_timeout: ctx.cfg.connect_timeout,
+                        handshake_timeout: ctx.cfg.handshake_timeout,
+                    },
+                    &ctx.tasks,
+                ),
+            };
+            used.insert(key, (source.clone(), pool.clone()));
+            route.push(pool);
+        }
+        Ok(route)
+    }
+
+    /// Why a live endpoint flow must be cut under the state just applied, if it must.
+    pub(crate) fn cut_verdict(&self, ctx: &Ctx, key: &FlowKey) -> Option<FlowReason> {
+        let FlowKey::Endpoint {
+            listener,
+            endpoint,
+            gateway_serial,
+        } = key
+        else {
+            return None;
+        };
+        let Some(l) = self.listeners.get(listener) else {
+            return Some(FlowReason::Shutdown);
+        };
+        let view = l.slot.view.load();
+        if view.endpoint != *endpoint || view.state != ConnState::Available {
+            return Some(FlowReason::NotAvailable);
+        }
+        if gateway_serial.is_some_and(|s| ctx.revocations.is_revoked(s)) {
+            return Some(FlowReason::Revoked);
+        }
+        None
+    }
+
+    /// (what, bound address) of every listener.
+    pub(crate) fn listening(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .values()
+            .map(|l| (format!("endpoint {}", l.slot.view.load().endpoint), l.local))
+            .collect()
+    }
+
+    /// Stops every listener and pool.
+    pub(crate) fn clear(&mut self) {
+        self.listeners.clear();
+        self.pools.clear();
+    }
+}
+
+fn start(
+    ctx: &Arc<Ctx>,
+    addr: SocketAddr,
+    view: Arc<EndpointView>,
+) -> Result<EndpointListener, DataplaneError> {
+    let bound = bind(addr, ctx.cfg.listen_backlog);
+    let listener = bound.map_err(|source| DataplaneError::Bind { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    let what = format!("endpoint {} {local}", view.endpoint);
+    let slot = Arc::new(Slot {
+        key: addr,
+        view: Swap::new(view),
+    });
+    let (stop, stop_rx) = Stop::new();
+    let (task_ctx, task_slot) = (ctx.clone(), slot.clone());
+    let accept = ctx.tasks.spawn(async move {
+        accept_loop(listener, &what, stop_rx, |client, peer| {
+            let flow_id = task_ctx.ids.next();
+            let v = task_slot.view.load();
+            let span = tracing::info_span!("flow", side = "endpoint", endpoint = %v.endpoint,
+                eni = %v.eni, srcaddr = %peer.ip(), srcport = peer.port(), dstaddr = %addr.ip(),
+                dstport = addr.port(), flow = flow_id);
+            let flow = serve(task_ctx.clone(), task_slot.clone(), client, peer, flow_id);
+            task_ctx.tasks.spawn(flow.instrument(span));
+        })
+        .await;
+    });
+    Ok(EndpointListener {
+        slot,
+        local,
+        accept,
+        _stop: stop,
+    })
+}
+
+async fn serve(ctx: Arc<Ctx>, slot: Arc<Slot>, client: TcpStream, peer: SocketAddr, id: u64) {
+    let start = SystemTime::now();
+    let dst = client.local_addr().unwrap_or(slot.key);
+    let first = slot.view.load();
+    let mut ticket = ctx.flows.register(FlowKey::Endpoint {
+        listener: slot.key,
+        endpoint: first.endpoint,
+        gateway_serial: None,
+    });
+    // Read the view again now that the flow is registered: an apply that swaps it from here on
+    // also sees (and cuts) this flow.
+    let view = slot.view.load();
+    let mut ev = FlowEvent {
+        flow_id: id,
+        side: FlowSide::Endpoint,
+        interface_id: view.eni,
+        endpoint_id: Some(view.endpoint),
+        src: peer,
+        dst,
+        client: None,
+        target: None,
+        protocol: 6,
+        bytes_in: 0,
+        bytes_out: 0,
+        packets_in: None,
+        packets_out: None,
+        start,
+        end: start,
+        action: FlowAction::Reject,
+        reason: FlowReason::NotAvailable,
+    };
+    let outcome = carry(&ctx, &view, client, peer, dst, id, &mut ticket, &mut ev).await;
+    // The flow leaves the live table before it is recorded as ended.
+    drop(ticket);
+    ev.end = SystemTime::now();
+    match outcome {
+        Ok(reason) => {
+            ev.action = FlowAction::Accept;
+            ev.reason = reason;
+        }
+        Err(reason) => ev.reason = reason,
+    }
+    tracing::info!(action = ev.action.as_str(), reason = %ev.reason, bytes_in = ev.bytes_in,
+        bytes_out = ev.bytes_out, "flow end");
+    ctx.events.emit(ev);
+}
+
+/// Checks and carries one flow; `Ok` is how an accepted flow ended, `Err` why it was refused.
+#[allow(clippy::too_many_arguments)]
+async fn carry(
+    ctx: &Ctx,
+    view: &EndpointView,
+    client: TcpStream,
+    peer: SocketAddr,
+    dst: SocketAddr,
+    id: u64,
+    ticket: &mut FlowTicket,
+    ev: &mut FlowEvent,
+) -> Result<FlowReason, FlowReason> {
+    if let Some(reason) = view.admit(peer.ip()).err().or_else(|| ticket.is_cut()) {
+        reset(client);
+        return Err(reason);
+    }
+    let _ = client.set_nodelay(true);
+    let preamble = Preamble {
+        endpoint: view.endpoint,
+        service_port: view.port,
+        client: peer,
+        eni: dst,
+        flow_id: id,
+    };
+    let opened = tokio::select! {
+        opened = open_tunnel(ctx, view, &preamble) => opened,
+        reason = ticket.cut() => Err(reason),
+    };
+    let (tunnel, leftover, serial) = match opened {
+        Ok(o) => o,
+        Err(reason) => {
+            reset(client);
+            return Err(reason);
+        }
+    };
+    ticket.update(|k| {
+        if let FlowKey::Endpoint { gateway_serial, .. } = k {
+            *gateway_serial = Some(serial);
+        }
+    });
+    if ctx.revocations.is_revoked(serial) {
+        reset(client);
+        reset(tunnel);
+        return Err(FlowReason::Revoked);
+    }
+    let mut client = client;
+    if !leftover.is_empty() {
+        if client.write_all(&leftover).await.is_err() {
+            reset(client);
+            reset(tunnel);
+            return Ok(FlowReason::Reset);
+        }
+        ev.bytes_out += leftover.len() as u64;
+    }
+    let idle = ctx.cfg.endpoint_idle_timeout;
+    let end = pipe(client, tunnel, ctx.cfg.buffer(), idle, ticket).await;
+    ev.bytes_in += end.client_to_service;
+    ev.bytes_out += end.service_to_client;
+    Ok(end.reason)
+}
+
+/// How a preamble/verdict exchange went wrong.
+enum ExchangeError {
+    /// The gateway answered with a refusal.
+    Refused(Refusal),
+    /// The tunnel broke or the exchange failed; a fresh tunnel may do better.
+    Broken(FlowReason),
+}
+
+/// Whether a refusal from one gateway node is worth trying on another.
+fn try_another_node(code: RefusalCode) -> bool {
+    code == RefusalCode::UNAVAILABLE || code == RefusalCode::TIMEOUT
+}
+
+/// A tunnel past its verdict, the provider's first bytes, and the gateway's serial; or why not.
+async fn open_tunnel(
+    ctx: &Ctx,
+    view: &EndpointView,
+    preamble: &Preamble,
+) -> Result<(Tunnel, Vec<u8>, Serial), FlowReason> {
+    // Gateways that failed recently go last, but are still tried.
+    let (ready, backing_off): (Vec<_>, Vec<_>) = view.pools.iter().partition(|p| !p.in_backoff());
+    let mut last = FlowReason::GatewayUnreachable;
+    for pool in ready.into_iter().chain(backing_off) {
+        let mut pooled = pool.take();
+        loop {
+            let from_pool = pooled.is_some();
+            let (mut tunnel, serial) = match pooled.take() {
+                Some(t) => t,
+                None => match pool.open().await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(gateway = %pool.addr(), error = %e, "no tunnel");
+                        pool.mark_failed();
+                        last = e.reason();
+                        break;
+                    }
+                },
+            };
+            match exchange(&mut tunnel, preamble, ctx.cfg.verdict_timeout).await {
+                Ok(leftover) => {
+                    pool.mark_ok();
+                    return Ok((tunnel, leftover, serial));
+                }
+                Err(ExchangeError::Refused(refusal)) => {
+                    pool.mark_ok();
+                    tracing::debug!(gateway = %pool.addr(), %refusal, "refused by the gateway");
+                    last = FlowReason::Refused(refusal.code);
+                    if !try_another_node(refusal.code) {
+                        return Err(last);
+                    }
+                    break;
+                }
+                Err(ExchangeError::Broken(reason)) => {
+                    reset(tunnel);
+                    if from_pool {
+                        continue; // The pooled tunnel may have gone stale: try a fresh one.
+                    }
+                    tracing::debug!(gateway = %pool.addr(), %reason, "tunnel failed");
+                    pool.mark_failed();
+                    last = reason;
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Drives [`TunnelConnect`]: sends the preamble, reads the verdict before `limit` passes.
+async fn exchange(
+    tunnel: &mut Tunnel,
+    preamble: &Preamble,
+    limit: std::time::Duration,
+) -> Result<Vec<u8>, ExchangeError> {
+    let deadline = Instant::now() + limit;
+    let mut machine = TunnelConnect::new(preamble, deadline.into_std());
+    let mut buf = [0u8; 512];
+    loop {
+        while let Some(out) = machine.poll_output() {
+            match out {
+                Output::Send(bytes) => {
+                    let write = async {
+                        tunnel.write_all(&bytes).await?;
+                        tunnel.flush().await
+                    };
+                    match tokio::time::timeout_at(deadline, write).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Err(ExchangeError::Broken(io_reason(&e))),
+                        Err(_) => return Err(ExchangeError::Broken(FlowReason::Protocol)),
+                    }
+                }
+                Output::Established { leftover } => return Ok(leftover),
+                Output::Close(ConnectFailure::Refused(refusal)) => {
+                    return Err(ExchangeError::Refused(refusal))
+                }
+                Output::Close(failure) => {
+                    tracing::debug!(%failure, "no verdict");
+                    return Err(ExchangeError::Broken(FlowReason::Protocol));
+                }
+            }
+        }
+        let read = tokio::time::timeout_at(deadline, tunnel.read(&mut buf)).await;
+        let now = Instant::now().into_std();
+        match read {
+            Ok(Ok(0)) => machine.handle(now, Input::Eof),
+            Ok(Ok(n)) => machine.handle(now, Input::Bytes(&buf[..n])),
+            Ok(Err(e)) => return Err(ExchangeError::Broken(io_reason(&e))),
+            Err(_) => machine.handle(now, Input::Timeout),
+        }
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> FlowReason {
+    if is_tls_error(e) {
+        FlowReason::Tls
+    } else {
+        FlowReason::GatewayUnreachable
+    }
+}

@@ -1,0 +1,61 @@
+//! `underpass server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use underpass_server::ServerConfig;
+
+/// Settings of `underpass server`.
+#[derive(clap::Args)]
+#[command(after_help = "Example:\n  underpass server --data-dir /var/lib/underpass --listen 127.0.0.1:4510\n\n\
+On first start the data dir gets a master key (0600), a certificate authority, and admin-credentials.json \
+with the administrator's access key. Set UNDERPASS_MASTER_KEY (base64 of 32 bytes) to keep the master key out of the data dir.")]
+pub(crate) struct ServerArgs {
+    /// Where state, keys and the CA live.
+    #[arg(long, env = "UNDERPASS_DATA_DIR", default_value = "./underpass-data")]
+    data_dir: PathBuf,
+    /// The API listener (JSON, SigV4-signed).
+    #[arg(long, env = "UNDERPASS_LISTEN", default_value = "127.0.0.1:4510")]
+    listen: SocketAddr,
+    /// The mTLS listener agents sync from.
+    #[arg(long, env = "UNDERPASS_AGENT_LISTEN", default_value = "127.0.0.1:4511")]
+    agent_listen: SocketAddr,
+    /// The region name.
+    #[arg(long, env = "UNDERPASS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The port gateway nodes accept tunnels on.
+    #[arg(long, env = "UNDERPASS_TUNNEL_PORT", default_value_t = 4790)]
+    tunnel_port: u16,
+}
+
+impl ServerArgs {
+    pub(crate) fn config(&self) -> ServerConfig {
+        let mut cfg = ServerConfig::with_data_dir(self.data_dir.clone());
+        cfg.listen = self.listen;
+        cfg.agent_listen = self.agent_listen;
+        cfg.zones = ["a", "b", "c"].iter().map(|z| format!("{}{z}", self.region)).collect();
+        cfg.region = self.region.clone();
+        cfg.tunnel_port = self.tunnel_port;
+        cfg
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
+    let server = underpass_server::start(args.config()).await.context("starting the control plane")?;
+    // Tests and scripts read this line to learn the bound addresses.
+    println!("api listening on {} agents on {}", server.api_addr, server.agent_addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(0)
+}

@@ -1,0 +1,113 @@
+//! `underpass`: the one binary. `server` runs the control plane, `agent` runs inside a network,
+//! `dev` runs everything on loopback, and the service subcommands (`ec2`, `elbv2`, `iam`, `sts`,
+//! `admin`) call the API. anyhow lives only here, at the edge.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes scripts can rely on.
+pub(crate) mod exit {
+    /// The API refused the call (4xx: bad input, not found, not authorized).
+    pub(crate) const API_ERROR: u8 = 1;
+    /// The command line was wrong.
+    pub(crate) const USAGE: u8 = 2;
+    /// The server could not be reached.
+    pub(crate) const UNREACHABLE: u8 = 3;
+    /// The server failed (5xx) or a local fault stopped the command.
+    pub(crate) const FAILURE: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "underpass",
+    version,
+    about = "Private service connectivity you run yourself, in the style of AWS PrivateLink.",
+    long_about = "Private service connectivity you run yourself, in the style of AWS PrivateLink.\n\n\
+A provider publishes a service from its network behind a load balancer; a consumer in another network reaches it \
+through an interface endpoint, a private address of its own. Every hop is mutually authenticated TLS 1.3, the \
+provider accepts each connection, and every call to the API is SigV4-signed and IAM-authorized.",
+    after_help = "Start here:\n  underpass dev                      everything on loopback, with a working endpoint\n  \
+underpass ec2 describe-vpc-endpoints   (after exporting the variables `underpass dev` prints)\n\n\
+Exit codes: 0 ok, 1 the API refused the call, 2 usage error, 3 server unreachable, 4 server or local failure."
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "UNDERPASS_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane: API, certificate authority, agent sync.
+    Server(cmd::server::ServerArgs),
+    /// Run everything on loopback: control plane, a provider and a consumer network, two agents,
+    /// a demo backend, and an endpoint that works.
+    Dev(cmd::dev::DevArgs),
+    /// Run an agent inside a network (enrolls with a join token on first start).
+    Agent(cmd::agent::AgentArgs),
+    /// EC2 actions: VPCs, subnets, security groups, endpoint services, endpoints, connections.
+    Ec2(cmd::call::CallArgs),
+    /// ELBv2 actions: load balancers, target groups, targets, listeners.
+    Elbv2(cmd::call::CallArgs),
+    /// IAM actions: users, access keys, roles, policies.
+    Iam(cmd::call::CallArgs),
+    /// STS actions: AssumeRole, GetCallerIdentity.
+    Sts(cmd::call::CallArgs),
+    /// Underpass actions: accounts, agent join tokens, agents.
+    Admin(cmd::call::CallArgs),
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UNDERPASS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let is_call = matches!(cli.command, Command::Ec2(_) | Command::Elbv2(_) | Command::Iam(_) | Command::Sts(_) | Command::Admin(_));
+    if !is_call {
+        init_logs(cli.log_format);
+    }
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(a) => cmd::server::run(a).await,
+            Command::Dev(a) => cmd::dev::run(a).await,
+            Command::Agent(a) => cmd::agent::run(a).await,
+            Command::Ec2(a) => cmd::call::run("ec2", a).await,
+            Command::Elbv2(a) => cmd::call::run("elasticloadbalancing", a).await,
+            Command::Iam(a) => cmd::call::run("iam", a).await,
+            Command::Sts(a) => cmd::call::run("sts", a).await,
+            Command::Admin(a) => cmd::call::run("underpass", a).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Running the real `underpass` binary on loopback (STYLE pattern 8): spawn, read the line that
+//! says where it listens (bounded wait), kill on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A child process that is killed when dropped.
+pub struct Running {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// The next stdout line, within `wait`.
+    pub fn line(&self, wait: Duration) -> String {
+        self.lines.recv_timeout(wait).unwrap_or_else(|e| panic!("no output line within {wait:?}: {e}"))
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait (bounded) for a clean exit; returns the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawns the binary with `args`, capturing stdout line by line.
+pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_underpass"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env("UNDERPASS_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn underpass");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Running { child, lines }
+}
+
+/// Runs the CLI to completion: (exit code, stdout, stderr).
+pub fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_underpass"));
+    cmd.args(args).env_remove("AWS_PROFILE").env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run underpass");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// One HTTP/1.0 GET over a fresh connection from `from` (a loopback source address); returns
+/// the status line and body, or the I/O error text.
+pub async fn http_get(addr: std::net::SocketAddr, from: Option<std::net::IpAddr>) -> Result<(String, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        if let Some(ip) = from {
+            socket.bind((ip, 0).into()).map_err(|e| e.to_string())?;
+        }
+        let mut s = socket.connect(addr).await.map_err(|e| e.to_string())?;
+        s.write_all(b"GET / HTTP/1.0\r\nHost: demo\r\n\r\n").await.map_err(|e| e.to_string())?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text.lines().next().unwrap_or("").to_owned();
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        Ok((status, body))
+    };
+    tokio::time::timeout(Duration::from_secs(5), attempt).await.map_err(|_| "timed out".to_owned())?
+}
+
+/// Polls `check` every 200 ms until it returns true, for at most `wait`.
+pub async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A temporary directory path inside `dir`.
+pub fn sub(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}

@@ -1,0 +1,87 @@
+//! Static stability through the real binaries: a server process, two agent processes, a backend.
+//! With the control plane killed, existing endpoints keep carrying new connections, and an agent
+//! restarted while the control plane is down serves from its cached state.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{eventually, free_port, http_get, spawn, sub};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use underpass_auth::credentials::SecretAccessKey;
+use underpass_cli::walkthrough::{set_up, BACKEND, SERVICE_PORT};
+use underpass_cli::{Client, Credentials};
+
+/// A minimal HTTP responder standing in for the provider's service.
+async fn backend() -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(BACKEND).await.expect("bind the backend");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nok\n").await;
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_survives_the_control_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sub(dir.path(), "server");
+    let tunnel = free_port().to_string();
+    let server_args = ["server", "--data-dir", &data, "--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0", "--tunnel-port", &tunnel];
+    let mut server = spawn(&server_args, &[]);
+    let line = server.line(Duration::from_secs(30));
+    let url = format!("http://{}", line.split_whitespace().nth(3).unwrap());
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap()).unwrap();
+    let admin = Client::new(
+        &url,
+        "us-east-1",
+        Credentials {
+            access_key_id: v["access_key_id"].as_str().unwrap().into(),
+            secret_access_key: SecretAccessKey::new(v["secret_access_key"].as_str().unwrap()),
+            session_token: None,
+        },
+    )
+    .unwrap();
+    let state = set_up(&admin).await.unwrap();
+    let _backend = backend().await;
+    let provider_dir = sub(dir.path(), "provider");
+    let consumer_dir = sub(dir.path(), "consumer");
+    let _provider = spawn(&["agent", "--server", &url, "--data-dir", &provider_dir, "--join-token", &state.provider_token], &[]);
+    let mut consumer = spawn(&["agent", "--server", &url, "--data-dir", &consumer_dir, "--join-token", &state.consumer_token], &[]);
+    let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip).parse().unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), async || matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))).await,
+        "the endpoint never carried traffic"
+    );
+
+    // Control plane gone: every new connection to the existing endpoint still works.
+    server.kill9();
+    let mut ok = 0;
+    for _ in 0..50 {
+        if matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200")) {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 50, "only {ok}/50 connections succeeded with the control plane down");
+
+    // An agent restarted while the control plane is down serves from its cache (no join token now).
+    consumer.kill9();
+    let _consumer = spawn(&["agent", "--server", &url, "--data-dir", &consumer_dir], &[]);
+    assert!(
+        eventually(Duration::from_secs(20), async || matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))).await,
+        "a restarted agent did not serve its cached state"
+    );
+
+    // The control plane comes back; nothing breaks.
+    let _server = spawn(&server_args, &[]);
+    let (status, _) = http_get(endpoint, None).await.unwrap();
+    assert!(status.contains("200"), "{status}");
+}
