@@ -1,6 +1,7 @@
 //! SigV4 verification of a typical signed request (a Query-protocol POST as the AWS CLI sends
 //! it), the unknown-key path (which must cost the same), and the sign side.
 #![allow(missing_docs)] // criterion_group! generates an undocumented `pub fn benches`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // fixed inputs; a failure is a bench bug
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;

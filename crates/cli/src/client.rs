@@ -116,8 +116,14 @@ impl Client {
 
     /// The same credentials against another endpoint.
     pub fn with_endpoint(&self, endpoint: &str) -> Result<Self, ClientError> {
-        let endpoint = url::Url::parse(endpoint).map_err(|e| ClientError::Transport { endpoint: endpoint.to_owned(), detail: e.to_string() })?;
-        Ok(Self { endpoint, ..self.clone() })
+        let endpoint = url::Url::parse(endpoint).map_err(|e| ClientError::Transport {
+            endpoint: endpoint.to_owned(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            endpoint,
+            ..self.clone()
+        })
     }
 
     /// The same endpoint with other credentials.

@@ -70,8 +70,11 @@ enum Command {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UNDERPASS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UNDERPASS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -80,14 +83,20 @@ fn init_logs(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(exit::FAILURE);
         }
     };
-    let is_call = matches!(cli.command, Command::Ec2(_) | Command::Elbv2(_) | Command::Iam(_) | Command::Sts(_) | Command::Admin(_));
+    let is_call = matches!(
+        cli.command,
+        Command::Ec2(_) | Command::Elbv2(_) | Command::Iam(_) | Command::Sts(_) | Command::Admin(_)
+    );
     if !is_call {
         init_logs(cli.log_format);
     }

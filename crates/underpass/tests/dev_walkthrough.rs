@@ -36,11 +36,24 @@ async fn dev_walkthrough_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = sub(dir.path(), "dev");
     let port = free_port().to_string();
-    let dev = spawn(&["dev", "--data-dir", &data, "--json", "--tunnel-port", &port], &[]);
-    let info: Value = serde_json::from_str(&dev.line(Duration::from_secs(90))).expect("one JSON line");
+    let dev = spawn(
+        &["dev", "--data-dir", &data, "--json", "--tunnel-port", &port],
+        &[],
+    );
+    let info: Value =
+        serde_json::from_str(&dev.line(Duration::from_secs(90))).expect("one JSON line");
     for field in [
-        "api_url", "region", "access_key_id", "secret_access_key", "consumer_access_key_id", "consumer_secret_access_key",
-        "service_name", "service_id", "endpoint_id", "endpoint_address", "backend_address",
+        "api_url",
+        "region",
+        "access_key_id",
+        "secret_access_key",
+        "consumer_access_key_id",
+        "consumer_secret_access_key",
+        "service_name",
+        "service_id",
+        "endpoint_id",
+        "endpoint_address",
+        "backend_address",
     ] {
         assert!(info[field].is_string(), "missing {field} in {info}");
     }
@@ -54,8 +67,14 @@ async fn dev_walkthrough_end_to_end() {
     // The CLI, as the consumer, sees its endpoint available (exit code 0, JSON output).
     let env = [
         ("UNDERPASS_ENDPOINT_URL", info["api_url"].as_str().unwrap()),
-        ("AWS_ACCESS_KEY_ID", info["consumer_access_key_id"].as_str().unwrap()),
-        ("AWS_SECRET_ACCESS_KEY", info["consumer_secret_access_key"].as_str().unwrap()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            info["consumer_access_key_id"].as_str().unwrap(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            info["consumer_secret_access_key"].as_str().unwrap(),
+        ),
     ];
     let (code, out, err) = cli(&["ec2", "describe-vpc-endpoints", "--output", "json"], &env);
     assert_eq!(code, 0, "{err}");
@@ -64,7 +83,10 @@ async fn dev_walkthrough_end_to_end() {
     // Bad input through the CLI: a clear AWS error and exit code 1; a usage error is 2.
     let (code, _, err) = cli(&["ec2", "describe-vpcs", "--vpc-ids", "vpc-nothex"], &env);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("InvalidParameterValue") || err.contains("Malformed"), "{err}");
+    assert!(
+        err.contains("InvalidParameterValue") || err.contains("Malformed"),
+        "{err}"
+    );
     let (code, _, _) = cli(&["ec2", "no-such-action"], &env);
     assert_eq!(code, 2);
 
@@ -73,7 +95,10 @@ async fn dev_walkthrough_end_to_end() {
     let service_id = info["service_id"].as_str().unwrap();
 
     // A second endpoint to the same service waits in pendingAcceptance and carries nothing.
-    let first = consumer.call("DescribeVpcEndpoints", &json!({})).await.unwrap();
+    let first = consumer
+        .call("DescribeVpcEndpoints", &json!({}))
+        .await
+        .unwrap();
     let ep0 = &first["VpcEndpoints"][0];
     let second = consumer
         .call(
@@ -84,28 +109,75 @@ async fn dev_walkthrough_end_to_end() {
         .await
         .unwrap();
     assert_eq!(second["VpcEndpoint"]["State"], "pendingAcceptance");
-    let second_id = second["VpcEndpoint"]["VpcEndpointId"].as_str().unwrap().to_owned();
-    let eni = second["VpcEndpoint"]["NetworkInterfaceIds"][0].as_str().unwrap();
-    let enis = consumer.call("DescribeNetworkInterfaces", &json!({"NetworkInterfaceIds": [eni]})).await.unwrap();
-    let second_addr: SocketAddr = format!("{}:{}", enis["NetworkInterfaces"][0]["PrivateIpAddress"].as_str().unwrap(), endpoint.port()).parse().unwrap();
+    let second_id = second["VpcEndpoint"]["VpcEndpointId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let eni = second["VpcEndpoint"]["NetworkInterfaceIds"][0]
+        .as_str()
+        .unwrap();
+    let enis = consumer
+        .call(
+            "DescribeNetworkInterfaces",
+            &json!({"NetworkInterfaceIds": [eni]}),
+        )
+        .await
+        .unwrap();
+    let second_addr: SocketAddr = format!(
+        "{}:{}",
+        enis["NetworkInterfaces"][0]["PrivateIpAddress"]
+            .as_str()
+            .unwrap(),
+        endpoint.port()
+    )
+    .parse()
+    .unwrap();
     // Give the agent time to learn about it, then: no 200 while pending.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for _ in 0..3 {
         let r = http_get(second_addr, None).await;
-        assert!(!matches!(&r, Ok((s, _)) if s.contains("200")), "pending endpoint carried traffic: {r:?}");
+        assert!(
+            !matches!(&r, Ok((s, _)) if s.contains("200")),
+            "pending endpoint carried traffic: {r:?}"
+        );
     }
     // The provider accepts: traffic flows.
-    let acc = provider.call("AcceptVpcEndpointConnections", &json!({"ServiceId": service_id, "VpcEndpointIds": [second_id]})).await.unwrap();
-    assert_eq!(acc["Unsuccessful"].as_array().map(Vec::len).unwrap_or(0), 0, "{acc}");
+    let acc = provider
+        .call(
+            "AcceptVpcEndpointConnections",
+            &json!({"ServiceId": service_id, "VpcEndpointIds": [second_id]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        acc["Unsuccessful"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "{acc}"
+    );
     assert!(
-        eventually(Duration::from_secs(10), async || matches!(http_get(second_addr, None).await, Ok((s, _)) if s.contains("200"))).await,
+        eventually(
+            Duration::from_secs(10),
+            async || matches!(http_get(second_addr, None).await, Ok((s, _)) if s.contains("200"))
+        )
+        .await,
         "accepted endpoint never carried traffic"
     );
 
     // Security groups: allow only 127.0.0.9; a client from 127.0.0.1 is refused, 127.0.0.9 passes.
     let sg = ep0["Groups"][0]["GroupId"].as_str().unwrap();
-    let rules = consumer.call("DescribeSecurityGroupRules", &json!({"Filters": [{"Name": "group-id", "Values": [sg]}]})).await.unwrap();
-    let rule_ids: Vec<&str> = rules["SecurityGroupRules"].as_array().unwrap().iter().map(|r| r["SecurityGroupRuleId"].as_str().unwrap()).collect();
+    let rules = consumer
+        .call(
+            "DescribeSecurityGroupRules",
+            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}]}),
+        )
+        .await
+        .unwrap();
+    let rule_ids: Vec<&str> = rules["SecurityGroupRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["SecurityGroupRuleId"].as_str().unwrap())
+        .collect();
     consumer
         .call(
             "AuthorizeSecurityGroupIngress",
@@ -113,26 +185,54 @@ async fn dev_walkthrough_end_to_end() {
         )
         .await
         .unwrap();
-    consumer.call("RevokeSecurityGroupIngress", &json!({"GroupId": sg, "SecurityGroupRuleIds": rule_ids})).await.unwrap();
+    consumer
+        .call(
+            "RevokeSecurityGroupIngress",
+            &json!({"GroupId": sg, "SecurityGroupRuleIds": rule_ids}),
+        )
+        .await
+        .unwrap();
     let allowed_src = Some("127.0.0.9".parse().unwrap());
     assert!(
-        eventually(Duration::from_secs(10), async || !matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))).await,
+        eventually(
+            Duration::from_secs(10),
+            async || !matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))
+        )
+        .await,
         "a client outside the security group still got through"
     );
     let (status, _) = http_get(endpoint, allowed_src).await.unwrap();
-    assert!(status.contains("200"), "the allowed source was refused: {status}");
+    assert!(
+        status.contains("200"),
+        "the allowed source was refused: {status}"
+    );
 
     // Reject with a live flow: the flow is cut within seconds, and new flows are refused.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.9:0".parse().unwrap()).unwrap();
     let mut live = socket.connect(endpoint).await.unwrap();
-    live.write_all(b"GET / HTTP/1.1\r\nHost: demo\r\n").await.unwrap(); // unfinished request keeps it open
+    live.write_all(b"GET / HTTP/1.1\r\nHost: demo\r\n")
+        .await
+        .unwrap(); // unfinished request keeps it open
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rej = provider.call("RejectVpcEndpointConnections", &json!({"ServiceId": service_id, "VpcEndpointIds": [info["endpoint_id"]]})).await.unwrap();
-    assert_eq!(rej["Unsuccessful"].as_array().map(Vec::len).unwrap_or(0), 0, "{rej}");
+    let rej = provider
+        .call(
+            "RejectVpcEndpointConnections",
+            &json!({"ServiceId": service_id, "VpcEndpointIds": [info["endpoint_id"]]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rej["Unsuccessful"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "{rej}"
+    );
     let mut buf = [0u8; 64];
     let cut = tokio::time::timeout(Duration::from_secs(5), live.read(&mut buf)).await;
-    assert!(matches!(cut, Ok(Ok(0)) | Ok(Err(_))), "the live flow was not cut: {cut:?}");
+    assert!(
+        matches!(cut, Ok(Ok(0)) | Ok(Err(_))),
+        "the live flow was not cut: {cut:?}"
+    );
     assert!(
         eventually(Duration::from_secs(5), async || !matches!(http_get(endpoint, allowed_src).await, Ok((s, _)) if s.contains("200"))).await,
         "a rejected endpoint still carried new flows"

@@ -13,14 +13,32 @@ use underpass_auth::credentials::SecretAccessKey;
 use underpass_cli::{Client, Credentials};
 
 fn start(data: &str) -> (common::Running, String) {
-    let server = spawn(&["server", "--data-dir", data, "--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"], &[]);
+    let server = spawn(
+        &[
+            "server",
+            "--data-dir",
+            data,
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
     let line = server.line(Duration::from_secs(30));
-    let api = line.split_whitespace().nth(3).expect("api listening on ADDR").to_owned();
+    let api = line
+        .split_whitespace()
+        .nth(3)
+        .expect("api listening on ADDR")
+        .to_owned();
     (server, format!("http://{api}"))
 }
 
 fn admin(data: &str, url: &str) -> Client {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap()).unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap(),
+    )
+    .unwrap();
     Client::new(
         url,
         "us-east-1",
@@ -39,10 +57,18 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
     let data = sub(dir.path(), "server");
     let (mut server, url) = start(&data);
     let admin = admin(&data, &url);
-    let key = admin.call("CreateAccount", &json!({"AccountId": "111111111111", "Name": "p"})).await.unwrap();
+    let key = admin
+        .call(
+            "CreateAccount",
+            &json!({"AccountId": "111111111111", "Name": "p"}),
+        )
+        .await
+        .unwrap();
     let root = admin.with_credentials(Credentials {
         access_key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-        secret_access_key: SecretAccessKey::new(key["AccessKey"]["SecretAccessKey"].as_str().unwrap()),
+        secret_access_key: SecretAccessKey::new(
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        ),
         session_token: None,
     });
 
@@ -66,9 +92,17 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
     server.kill9();
     let mut acked = Vec::new();
     for w in writers {
-        acked.extend(tokio::time::timeout(Duration::from_secs(60), w).await.unwrap().unwrap());
+        acked.extend(
+            tokio::time::timeout(Duration::from_secs(60), w)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
-    assert!(!acked.is_empty(), "no write was acknowledged before the kill");
+    assert!(
+        !acked.is_empty(),
+        "no write was acknowledged before the kill"
+    );
 
     // Restart on the same data dir (opening runs quick_check; a corrupt file refuses to start).
     let (_server, url) = start(&data);
@@ -81,17 +115,33 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
             params["NextToken"] = json!(t);
         }
         let page = root.call("DescribeVpcs", &params).await.unwrap();
-        listed.extend(page["Vpcs"].as_array().unwrap().iter().map(|v| v["VpcId"].as_str().unwrap().to_owned()));
+        listed.extend(
+            page["Vpcs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["VpcId"].as_str().unwrap().to_owned()),
+        );
         match page["NextToken"].as_str() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => break,
         }
     }
     for id in &acked {
-        assert!(listed.contains(id), "acknowledged {id} lost after kill -9 ({} acked, {} listed)", acked.len(), listed.len());
+        assert!(
+            listed.contains(id),
+            "acknowledged {id} lost after kill -9 ({} acked, {} listed)",
+            acked.len(),
+            listed.len()
+        );
     }
     // Unacknowledged writes are whole or absent: at most one in flight per writer.
-    assert!(listed.len() <= acked.len() + 8, "{} listed vs {} acked", listed.len(), acked.len());
+    assert!(
+        listed.len() <= acked.len() + 8,
+        "{} listed vs {} acked",
+        listed.len(),
+        acked.len()
+    );
 }
 
 fn root_at(c: &Client, url: &str) -> Client {

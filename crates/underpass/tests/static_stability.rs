@@ -17,14 +17,20 @@ use underpass_cli::{Client, Credentials};
 
 /// A minimal HTTP responder standing in for the provider's service.
 async fn backend() -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(BACKEND).await.expect("bind the backend");
+    let listener = tokio::net::TcpListener::bind(BACKEND)
+        .await
+        .expect("bind the backend");
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = listener.accept().await else { return };
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf).await;
-                let _ = s.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nok\n").await;
+                let _ = s
+                    .write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nok\n")
+                    .await;
             });
         }
     })
@@ -35,11 +41,24 @@ async fn traffic_survives_the_control_plane() {
     let dir = tempfile::tempdir().unwrap();
     let data = sub(dir.path(), "server");
     let tunnel = free_port().to_string();
-    let server_args = ["server", "--data-dir", &data, "--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0", "--tunnel-port", &tunnel];
+    let server_args = [
+        "server",
+        "--data-dir",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--agent-listen",
+        "127.0.0.1:0",
+        "--tunnel-port",
+        &tunnel,
+    ];
     let mut server = spawn(&server_args, &[]);
     let line = server.line(Duration::from_secs(30));
     let url = format!("http://{}", line.split_whitespace().nth(3).unwrap());
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap()).unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap(),
+    )
+    .unwrap();
     let admin = Client::new(
         &url,
         "us-east-1",
@@ -54,11 +73,39 @@ async fn traffic_survives_the_control_plane() {
     let _backend = backend().await;
     let provider_dir = sub(dir.path(), "provider");
     let consumer_dir = sub(dir.path(), "consumer");
-    let _provider = spawn(&["agent", "--server", &url, "--data-dir", &provider_dir, "--join-token", &state.provider_token], &[]);
-    let mut consumer = spawn(&["agent", "--server", &url, "--data-dir", &consumer_dir, "--join-token", &state.consumer_token], &[]);
-    let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip).parse().unwrap();
+    let _provider = spawn(
+        &[
+            "agent",
+            "--server",
+            &url,
+            "--data-dir",
+            &provider_dir,
+            "--join-token",
+            &state.provider_token,
+        ],
+        &[],
+    );
+    let mut consumer = spawn(
+        &[
+            "agent",
+            "--server",
+            &url,
+            "--data-dir",
+            &consumer_dir,
+            "--join-token",
+            &state.consumer_token,
+        ],
+        &[],
+    );
+    let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip)
+        .parse()
+        .unwrap();
     assert!(
-        eventually(Duration::from_secs(30), async || matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))).await,
+        eventually(
+            Duration::from_secs(30),
+            async || matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))
+        )
+        .await,
         "the endpoint never carried traffic"
     );
 
@@ -70,13 +117,23 @@ async fn traffic_survives_the_control_plane() {
             ok += 1;
         }
     }
-    assert_eq!(ok, 50, "only {ok}/50 connections succeeded with the control plane down");
+    assert_eq!(
+        ok, 50,
+        "only {ok}/50 connections succeeded with the control plane down"
+    );
 
     // An agent restarted while the control plane is down serves from its cache (no join token now).
     consumer.kill9();
-    let _consumer = spawn(&["agent", "--server", &url, "--data-dir", &consumer_dir], &[]);
+    let _consumer = spawn(
+        &["agent", "--server", &url, "--data-dir", &consumer_dir],
+        &[],
+    );
     assert!(
-        eventually(Duration::from_secs(20), async || matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))).await,
+        eventually(
+            Duration::from_secs(20),
+            async || matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200"))
+        )
+        .await,
         "a restarted agent did not serve its cached state"
     );
 

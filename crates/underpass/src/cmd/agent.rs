@@ -10,15 +10,25 @@ use zeroize::Zeroizing;
 
 /// Settings of `underpass agent`.
 #[derive(clap::Args)]
-#[command(after_help = "Example (first start enrolls; later starts reuse the data dir):\n  \
+#[command(
+    after_help = "Example (first start enrolls; later starts reuse the data dir):\n  \
 underpass admin create-agent-join-token --vpc-id vpc-… --availability-zone us-east-1a\n  \
-UNDERPASS_JOIN_TOKEN=upjt1.… underpass agent --server http://127.0.0.1:4510 --data-dir /var/lib/underpass-agent")]
+UNDERPASS_JOIN_TOKEN=upjt1.… underpass agent --server http://127.0.0.1:4510 --data-dir /var/lib/underpass-agent"
+)]
 pub(crate) struct AgentArgs {
     /// The control plane's API URL.
-    #[arg(long, env = "UNDERPASS_SERVER", default_value = "http://127.0.0.1:4510")]
+    #[arg(
+        long,
+        env = "UNDERPASS_SERVER",
+        default_value = "http://127.0.0.1:4510"
+    )]
     server: String,
     /// Where the key, certificates and state cache live.
-    #[arg(long, env = "UNDERPASS_AGENT_DATA_DIR", default_value = "./underpass-agent")]
+    #[arg(
+        long,
+        env = "UNDERPASS_AGENT_DATA_DIR",
+        default_value = "./underpass-agent"
+    )]
     data_dir: PathBuf,
     /// One-time join token (first start only).
     #[arg(long, env = "UNDERPASS_JOIN_TOKEN", hide_env_values = true)]
@@ -35,8 +45,16 @@ impl FlowSink for LogFlows {
 }
 
 /// Starts an agent hosting a data plane.
-pub(crate) async fn start(server: String, data_dir: PathBuf, join_token: Option<Zeroizing<String>>) -> anyhow::Result<RunningAgent> {
-    let cfg = AgentConfig { server_url: server, data_dir, join_token };
+pub(crate) async fn start(
+    server: String,
+    data_dir: PathBuf,
+    join_token: Option<Zeroizing<String>>,
+) -> anyhow::Result<RunningAgent> {
+    let cfg = AgentConfig {
+        server_url: server,
+        data_dir,
+        join_token,
+    };
     let agent = underpass_agent::run(cfg, |_, key| {
         let dp = Dataplane::new(DataplaneConfig::new(key), LogFlows);
         Arc::new(DataplaneApplier(dp))
@@ -47,8 +65,16 @@ pub(crate) async fn start(server: String, data_dir: PathBuf, join_token: Option<
 }
 
 pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
-    let agent = start(args.server, args.data_dir, args.join_token.map(Zeroizing::new)).await?;
-    println!("agent {} running in {} zone {}", agent.enrollment.agent_id, agent.enrollment.vpc_id, agent.enrollment.zone);
+    let agent = start(
+        args.server,
+        args.data_dir,
+        args.join_token.map(Zeroizing::new),
+    )
+    .await?;
+    println!(
+        "agent {} running in {} zone {}",
+        agent.enrollment.agent_id, agent.enrollment.vpc_id, agent.enrollment.zone
+    );
     crate::cmd::server::shutdown_signal().await;
     agent.stop().await;
     Ok(0)

@@ -9,12 +9,14 @@ use crate::exit;
 
 /// Arguments of a service subcommand.
 #[derive(clap::Args)]
-#[command(after_help = "Parameters are the action's fields in kebab-case, as with the AWS CLI:\n  \
+#[command(
+    after_help = "Parameters are the action's fields in kebab-case, as with the AWS CLI:\n  \
 underpass ec2 create-vpc --cidr-block 10.0.0.0/16\n  underpass ec2 create-vpc-endpoint --vpc-id vpc-… --service-name com.… \
 --subnet-ids subnet-a --subnet-ids subnet-b\n  underpass ec2 accept-vpc-endpoint-connections --service-id vpce-svc-… --vpc-endpoint-ids vpce-…\n\
 Repeat a flag for a list; pass JSON for structures; --cli-input-json '{…}' for the whole request.\n\
 Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, or --profile from ~/.aws/credentials.\n\
-Endpoint: --endpoint-url or UNDERPASS_ENDPOINT_URL. Run with --list to see the actions.")]
+Endpoint: --endpoint-url or UNDERPASS_ENDPOINT_URL. Run with --list to see the actions."
+)]
 pub(crate) struct CallArgs {
     /// The action, e.g. `create-vpc` (omit with --list).
     action: Option<String>,
@@ -39,7 +41,11 @@ pub(crate) struct CallArgs {
 }
 
 pub(crate) async fn run(service: &str, args: CallArgs) -> anyhow::Result<u8> {
-    let actions: Vec<&str> = underpass_server::ACTIONS.iter().copied().filter(|a| service_of(a) == service).collect();
+    let actions: Vec<&str> = underpass_server::ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| service_of(a) == service)
+        .collect();
     let Some(action) = args.action.filter(|_| !args.list) else {
         for a in &actions {
             println!("{}", kebab(a));
@@ -66,7 +72,11 @@ pub(crate) async fn run(service: &str, args: CallArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let settings = match resolve(&Overrides { profile: args.profile, region: args.region, endpoint: args.endpoint_url }) {
+    let settings = match resolve(&Overrides {
+        profile: args.profile,
+        region: args.region,
+        endpoint: args.endpoint_url,
+    }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -81,7 +91,11 @@ pub(crate) async fn run(service: &str, args: CallArgs) -> anyhow::Result<u8> {
         }
         Err(e @ ClientError::Api { status, .. }) => {
             eprintln!("error: {e}");
-            Ok(if status >= 500 { exit::FAILURE } else { exit::API_ERROR })
+            Ok(if status >= 500 {
+                exit::FAILURE
+            } else {
+                exit::API_ERROR
+            })
         }
         Err(e @ ClientError::Transport { .. }) => {
             eprintln!("error: {e}");

@@ -18,8 +18,10 @@ use zeroize::Zeroizing;
 
 /// Settings of `underpass dev`.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  underpass dev                     # prints what to curl and how to use the CLI\n  \
-underpass dev --data-dir /tmp/up --json   # one JSON line on stdout once everything is ready")]
+#[command(
+    after_help = "Examples:\n  underpass dev                     # prints what to curl and how to use the CLI\n  \
+underpass dev --data-dir /tmp/up --json   # one JSON line on stdout once everything is ready"
+)]
 pub(crate) struct DevArgs {
     /// Where everything lives (reused on the next start).
     #[arg(long, env = "UNDERPASS_DEV_DIR", default_value = "./underpass-dev")]
@@ -35,12 +37,21 @@ pub(crate) struct DevArgs {
     tunnel_port: u16,
 }
 
-use underpass_cli::walkthrough::{creds, set_up, str_at, DevState, BACKEND, CONSUMER, PROVIDER, REGION, SERVICE_PORT};
+use underpass_cli::walkthrough::{
+    creds, set_up, str_at, DevState, BACKEND, CONSUMER, PROVIDER, REGION, SERVICE_PORT,
+};
 
 /// The demo backend: a small HTTP service in the provider's VPC.
 async fn start_backend() -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(BACKEND).await.with_context(|| format!("binding the demo backend on {BACKEND}"))?;
-    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello from the provider's service, through a private endpoint\n" }));
+    let listener = tokio::net::TcpListener::bind(BACKEND)
+        .await
+        .with_context(|| format!("binding the demo backend on {BACKEND}"))?;
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            "hello from the provider's service, through a private endpoint\n"
+        }),
+    );
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "demo backend stopped");
@@ -62,14 +73,20 @@ async fn wait_for_endpoint(addr: SocketAddr) -> anyhow::Result<()> {
             Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf).into_owned())
         };
         match tokio::time::timeout(Duration::from_secs(3), attempt).await {
-            Ok(Ok(resp)) if resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200") => return Ok(()),
+            Ok(Ok(resp))
+                if resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200") =>
+            {
+                return Ok(())
+            }
             Ok(Ok(resp)) => last = resp.lines().next().unwrap_or("").to_owned(),
             Ok(Err(e)) => last = e.to_string(),
             Err(_) => last = "timed out".into(),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(anyhow!("the endpoint {addr} did not answer 200 within 30 s (last: {last})"))
+    Err(anyhow!(
+        "the endpoint {addr} did not answer 200 within 30 s (last: {last})"
+    ))
 }
 
 fn write_state(path: &Path, s: &DevState) -> anyhow::Result<()> {
@@ -84,18 +101,27 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     let mut cfg = ServerConfig::with_data_dir(dir.join("server"));
     cfg.listen = args.listen;
     cfg.tunnel_port = args.tunnel_port;
-    let server = underpass_server::start(cfg).await.context("starting the control plane")?;
+    let server = underpass_server::start(cfg)
+        .await
+        .context("starting the control plane")?;
     let api_url = format!("http://{}", server.api_addr);
-    let admin_json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("server").join(underpass_server::bootstrap::ADMIN_CREDENTIALS_FILE))?)?;
+    let admin_json: Value = serde_json::from_str(&std::fs::read_to_string(
+        dir.join("server")
+            .join(underpass_server::bootstrap::ADMIN_CREDENTIALS_FILE),
+    )?)?;
     let admin = Client::new(
         &api_url,
         REGION,
-        creds(&(str_at(&admin_json, "/access_key_id")?, str_at(&admin_json, "/secret_access_key")?)),
+        creds(&(
+            str_at(&admin_json, "/access_key_id")?,
+            str_at(&admin_json, "/secret_access_key")?,
+        )),
     )?;
 
     let state_path = dir.join("dev-state.json");
     let state: DevState = if state_path.exists() {
-        serde_json::from_str(&std::fs::read_to_string(&state_path)?).context("reading dev-state.json")?
+        serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+            .context("reading dev-state.json")?
     } else {
         let s = set_up(&admin).await.context("setting up the walkthrough")?;
         write_state(&state_path, &s)?;
@@ -103,8 +129,18 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     };
 
     let backend = start_backend().await?;
-    let provider = super::agent::start(api_url.clone(), dir.join("agents").join("provider"), Some(Zeroizing::new(state.provider_token.clone()))).await?;
-    let consumer = super::agent::start(api_url.clone(), dir.join("agents").join("consumer"), Some(Zeroizing::new(state.consumer_token.clone()))).await?;
+    let provider = super::agent::start(
+        api_url.clone(),
+        dir.join("agents").join("provider"),
+        Some(Zeroizing::new(state.provider_token.clone())),
+    )
+    .await?;
+    let consumer = super::agent::start(
+        api_url.clone(),
+        dir.join("agents").join("consumer"),
+        Some(Zeroizing::new(state.consumer_token.clone())),
+    )
+    .await?;
     let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip).parse()?;
     wait_for_endpoint(endpoint).await?;
 

@@ -8,9 +8,11 @@ use underpass_server::ServerConfig;
 
 /// Settings of `underpass server`.
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  underpass server --data-dir /var/lib/underpass --listen 127.0.0.1:4510\n\n\
+#[command(
+    after_help = "Example:\n  underpass server --data-dir /var/lib/underpass --listen 127.0.0.1:4510\n\n\
 On first start the data dir gets a master key (0600), a certificate authority, and admin-credentials.json \
-with the administrator's access key. Set UNDERPASS_MASTER_KEY (base64 of 32 bytes) to keep the master key out of the data dir.")]
+with the administrator's access key. Set UNDERPASS_MASTER_KEY (base64 of 32 bytes) to keep the master key out of the data dir."
+)]
 pub(crate) struct ServerArgs {
     /// Where state, keys and the CA live.
     #[arg(long, env = "UNDERPASS_DATA_DIR", default_value = "./underpass-data")]
@@ -34,7 +36,10 @@ impl ServerArgs {
         let mut cfg = ServerConfig::with_data_dir(self.data_dir.clone());
         cfg.listen = self.listen;
         cfg.agent_listen = self.agent_listen;
-        cfg.zones = ["a", "b", "c"].iter().map(|z| format!("{}{z}", self.region)).collect();
+        cfg.zones = ["a", "b", "c"]
+            .iter()
+            .map(|z| format!("{}{z}", self.region))
+            .collect();
         cfg.region = self.region.clone();
         cfg.tunnel_port = self.tunnel_port;
         cfg
@@ -51,9 +56,14 @@ pub(crate) async fn shutdown_signal() {
 }
 
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
-    let server = underpass_server::start(args.config()).await.context("starting the control plane")?;
+    let server = underpass_server::start(args.config())
+        .await
+        .context("starting the control plane")?;
     // Tests and scripts read this line to learn the bound addresses.
-    println!("api listening on {} agents on {}", server.api_addr, server.agent_addr);
+    println!(
+        "api listening on {} agents on {}",
+        server.api_addr, server.agent_addr
+    );
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await;

@@ -9,25 +9,27 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A child process that is killed when dropped.
-pub struct Running {
-    pub child: Child,
-    pub lines: mpsc::Receiver<String>,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
 impl Running {
     /// The next stdout line, within `wait`.
-    pub fn line(&self, wait: Duration) -> String {
-        self.lines.recv_timeout(wait).unwrap_or_else(|e| panic!("no output line within {wait:?}: {e}"))
+    pub(crate) fn line(&self, wait: Duration) -> String {
+        self.lines
+            .recv_timeout(wait)
+            .unwrap_or_else(|e| panic!("no output line within {wait:?}: {e}"))
     }
 
     /// `kill -9`.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// SIGTERM, then wait (bounded) for a clean exit; returns the exit status.
-    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         for _ in 0..100 {
@@ -48,9 +50,12 @@ impl Drop for Running {
 }
 
 /// Spawns the binary with `args`, capturing stdout line by line.
-pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
+pub(crate) fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_underpass"));
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env("UNDERPASS_LOG", "warn");
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .env("UNDERPASS_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -69,19 +74,28 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
 }
 
 /// Runs the CLI to completion: (exit code, stdout, stderr).
-pub fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_underpass"));
-    cmd.args(args).env_remove("AWS_PROFILE").env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    cmd.args(args)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run underpass");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// One HTTP/1.0 GET over a fresh connection from `from` (a loopback source address); returns
 /// the status line and body, or the I/O error text.
-pub async fn http_get(addr: std::net::SocketAddr, from: Option<std::net::IpAddr>) -> Result<(String, String), String> {
+pub(crate) async fn http_get(
+    addr: std::net::SocketAddr,
+    from: Option<std::net::IpAddr>,
+) -> Result<(String, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
         let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
@@ -89,19 +103,26 @@ pub async fn http_get(addr: std::net::SocketAddr, from: Option<std::net::IpAddr>
             socket.bind((ip, 0).into()).map_err(|e| e.to_string())?;
         }
         let mut s = socket.connect(addr).await.map_err(|e| e.to_string())?;
-        s.write_all(b"GET / HTTP/1.0\r\nHost: demo\r\n\r\n").await.map_err(|e| e.to_string())?;
+        s.write_all(b"GET / HTTP/1.0\r\nHost: demo\r\n\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&buf).into_owned();
         let status = text.lines().next().unwrap_or("").to_owned();
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         Ok((status, body))
     };
-    tokio::time::timeout(Duration::from_secs(5), attempt).await.map_err(|_| "timed out".to_owned())?
+    tokio::time::timeout(Duration::from_secs(5), attempt)
+        .await
+        .map_err(|_| "timed out".to_owned())?
 }
 
 /// Polls `check` every 200 ms until it returns true, for at most `wait`.
-pub async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+pub(crate) async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     while tokio::time::Instant::now() < deadline {
         if check().await {
@@ -113,11 +134,14 @@ pub async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) ->
 }
 
 /// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A temporary directory path inside `dir`.
-pub fn sub(dir: &Path, name: &str) -> String {
+pub(crate) fn sub(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
