@@ -33,6 +33,9 @@ pub struct Enrollment {
     pub agent_api: String,
     /// The SPIFFE id the control plane presents.
     pub server_identity: String,
+    /// When to renew the agent certificate (RFC 3339).
+    #[serde(default)]
+    pub renew_at: Option<String>,
 }
 
 /// The enrollment and the agent's private key.
@@ -88,6 +91,14 @@ pub(crate) async fn load_or_enroll(cfg: &AgentConfig) -> Result<Identity, AgentE
         enrollment,
         key_pem: key.pem(),
     })
+}
+
+/// Stores a renewed certificate: the certificate file, then the enrollment record.
+pub(crate) fn save_renewed(dir: &Path, enrollment: &Enrollment) -> Result<(), AgentError> {
+    write_public_file(&dir.join(CERT_FILE), &enrollment.cert_pem)?;
+    let json = serde_json::to_string_pretty(enrollment).map_err(|e| data_err("enrollment", e))?;
+    write_public_file(&dir.join(ENROLLMENT_FILE), &json)?;
+    Ok(())
 }
 
 fn load(dir: &Path) -> Result<Identity, AgentError> {

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -84,18 +84,16 @@ pub async fn run(
             Err(e) => tracing::warn!(error = %e, "cached state could not be applied"),
         }
     }
-    let tls = Arc::new(client_config(
-        Some(TlsCredentials::from_pem(&enrollment.cert_pem, &key_pem)?),
-        trust_roots(&certs(&enrollment.ca_pems)?)?,
-        &RevocationSet::new(),
-        ServerNameCheck::CallerChecksIdentity,
-        &TlsOptions::default(),
-    )?);
+    let tls = Arc::new(RwLock::new(tls_config(&enrollment, &key_pem)?));
     let server_id: SpiffeId = enrollment.server_identity.parse()?;
     let link = Link {
         addr: enrollment.agent_api.clone(),
         tls,
         server_id,
+    };
+    let renewal = Renewal {
+        enrollment: enrollment.clone(),
+        key_pem,
     };
     let (stop, stop_rx) = watch::channel(false);
     let sync_task = tokio::spawn(sync_loop(
@@ -104,6 +102,7 @@ pub async fn run(
         applier.clone(),
         applied_tx,
         stop_rx.clone(),
+        renewal,
     ));
     let health_task = tokio::spawn(health_loop(link, applier, stop_rx));
     Ok(RunningAgent {
@@ -112,6 +111,70 @@ pub async fn run(
         stop,
         tasks: vec![sync_task, health_task],
     })
+}
+
+fn tls_config(
+    enrollment: &Enrollment,
+    key_pem: &str,
+) -> Result<Arc<rustls::ClientConfig>, AgentError> {
+    Ok(Arc::new(client_config(
+        Some(TlsCredentials::from_pem(&enrollment.cert_pem, key_pem)?),
+        trust_roots(&certs(&enrollment.ca_pems)?)?,
+        &RevocationSet::new(),
+        ServerNameCheck::CallerChecksIdentity,
+        &TlsOptions::default(),
+    )?))
+}
+
+/// What the agent needs to renew its own certificate.
+struct Renewal {
+    enrollment: Enrollment,
+    key_pem: Zeroizing<String>,
+}
+
+impl Renewal {
+    fn due(&self) -> bool {
+        let Some(at) = &self.enrollment.renew_at else {
+            return false;
+        };
+        match time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339) {
+            Ok(t) => time::OffsetDateTime::now_utc() >= t,
+            Err(_) => false,
+        }
+    }
+
+    /// Asks for a fresh certificate, stores it, and swaps the link's TLS config.
+    async fn renew(
+        &mut self,
+        link: &Link,
+        sender: &mut SendRequest<Full<Bytes>>,
+        dir: &std::path::Path,
+    ) -> Result<(), AgentError> {
+        let req = hyper::Request::post("/agent/v1/renew")
+            .header("host", "underpass-server")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| AgentError::Sync(e.to_string()))?;
+        let (status, body) = send(sender, req).await?;
+        if status != 200 {
+            return Err(AgentError::Sync(format!("renewal refused: HTTP {status}")));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| AgentError::Sync(e.to_string()))?;
+        let (Some(cert), Some(at)) = (v["CertPem"].as_str(), v["RenewAt"].as_str()) else {
+            return Err(AgentError::Sync(
+                "renewal response lacks CertPem/RenewAt".into(),
+            ));
+        };
+        let mut next = self.enrollment.clone();
+        next.cert_pem = cert.to_owned();
+        next.renew_at = Some(at.to_owned());
+        let config = tls_config(&next, &self.key_pem)?;
+        crate::enroll::save_renewed(dir, &next)?;
+        *link.tls.write().unwrap_or_else(|p| p.into_inner()) = config;
+        self.enrollment = next;
+        tracing::info!(renew_at = at, "agent certificate renewed");
+        Ok(())
+    }
 }
 
 fn certs(pems: &[String]) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, AgentError> {
@@ -128,7 +191,8 @@ fn certs(pems: &[String]) -> Result<Vec<rustls_pki_types::CertificateDer<'static
 #[derive(Clone)]
 struct Link {
     addr: String,
-    tls: Arc<rustls::ClientConfig>,
+    /// Swapped when the agent certificate is renewed.
+    tls: Arc<RwLock<Arc<rustls::ClientConfig>>>,
     server_id: SpiffeId,
 }
 
@@ -146,7 +210,8 @@ impl Link {
         .map_err(|_| err("connect timed out".into()))?
         .map_err(|e| err(e.to_string()))?;
         let ip = tcp.peer_addr().map_err(|e| err(e.to_string()))?.ip();
-        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+        let config = self.tls.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(ServerName::IpAddress(ip.into()), tcp)
             .await
             .map_err(|e| err(format!("TLS: {e}")))?;
@@ -193,6 +258,7 @@ async fn sync_loop(
     applier: Arc<dyn Applier>,
     applied: watch::Sender<i64>,
     mut stop: watch::Receiver<bool>,
+    mut renewal: Renewal,
 ) {
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
     let mut backoff = BACKOFF_MIN;
@@ -206,6 +272,14 @@ async fn sync_loop(
         };
         let step = async {
             if conn.is_none() {
+                conn = Some(link.connect().await?);
+            }
+            if renewal.due() {
+                let sender = conn
+                    .as_mut()
+                    .ok_or_else(|| AgentError::Sync("no connection".into()))?;
+                renewal.renew(&link, sender, &cfg.data_dir).await?;
+                // The next connection presents the new certificate.
                 conn = Some(link.connect().await?);
             }
             let sender = conn

@@ -4,7 +4,8 @@
 //!   certificate (the token is the credential; it is single-use under races).
 //! - An mTLS listener (client certificate required, revocation checked on every handshake) with
 //!   `GET /agent/v1/state?after=REV` (long-poll: answers when the revision passes `after`, or
-//!   204 after a wait) and `POST /agent/v1/health` (target health as the agent's gateways see it).
+//!   204 after a wait), `POST /agent/v1/health` (target health as the agent's gateways see it)
+//!   and `POST /agent/v1/renew` (a fresh agent certificate for the enrolled key).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +50,14 @@ struct EnrollResponse {
     ca_pems: Vec<String>,
     agent_api: String,
     server_identity: String,
+    renew_at: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RenewResponse {
+    cert_pem: String,
+    renew_at: String,
 }
 
 fn decode_hex32(s: &str) -> Option<[u8; 32]> {
@@ -158,7 +167,9 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
         .await
         .map_err(underpass_store::StoreError::from)?;
     tracing::info!(agent = %agent_id, %scope, "agent enrolled");
+    let renew_at = rfc3339(cert.renew_at());
     Ok(EnrollResponse {
+        renew_at,
         agent_id: agent_id.to_string(),
         account: scope.account.to_string(),
         vpc_id: scope.vpc.to_string(),
@@ -170,6 +181,62 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
             .map(|a| a.to_string())
             .unwrap_or_default(),
         server_identity: format!("spiffe://{}/server", state.cfg.trust_domain),
+    })
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `POST /agent/v1/renew`: a fresh agent certificate for the key the agent enrolled with.
+async fn renew(
+    State(state): State<Arc<AppState>>,
+    Extension(AgentPeer(agent)): Extension<AgentPeer>,
+) -> Response {
+    match renew_inner(&state, &agent).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let identity: SpiffeId = format!(
+        "spiffe://{}/account/{}/vpc/{}/zone/{}/agent/{}",
+        state.cfg.trust_domain, agent.account, agent.vpc, agent.zone, agent.agent_id
+    )
+    .parse()
+    .map_err(ApiError::internal)?;
+    let cert = state
+        .ca
+        .issue_from_csr(
+            &agent.csr_der,
+            &LeafSpec::new(identity.clone()).with_lifetime(state.cfg.cert_lifetime),
+            now,
+        )
+        .map_err(ApiError::internal)?;
+    let mut tx = state.store.begin().await?;
+    agents::insert_issued(
+        &mut tx,
+        &IssuedRow {
+            serial: cert.serial.to_string(),
+            agent_id: agent.agent_id.clone(),
+            identity: identity.to_string(),
+            cert_pem: cert.cert_pem.clone(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+        },
+    )
+    .await?;
+    agents::set_agent_cert(&mut tx, &agent.agent_id, &cert.serial.to_string()).await?;
+    tx.commit()
+        .await
+        .map_err(underpass_store::StoreError::from)?;
+    tracing::info!(agent = %agent.agent_id, "agent certificate renewed");
+    Ok(RenewResponse {
+        renew_at: rfc3339(cert.renew_at()),
+        cert_pem: cert.cert_pem,
     })
 }
 
@@ -280,6 +347,7 @@ pub(crate) async fn serve_agents(
     let routes = Router::new()
         .route("/agent/v1/state", get(get_state))
         .route("/agent/v1/health", post(put_health))
+        .route("/agent/v1/renew", post(renew))
         .with_state(state.clone());
     loop {
         let accepted = tokio::select! {

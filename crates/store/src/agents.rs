@@ -307,3 +307,13 @@ pub async fn revision_in(tx: &mut Tx) -> Result<i64, StoreError> {
             .await?,
     )
 }
+
+/// Records an agent's renewed certificate (the old serial stops being accepted for sync).
+pub async fn set_agent_cert(tx: &mut Tx, id: &str, serial: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE agents SET cert_serial = ? WHERE agent_id = ? AND revoked = 0")
+        .bind(serial)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

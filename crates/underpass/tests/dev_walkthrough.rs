@@ -36,7 +36,7 @@ async fn dev_walkthrough_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = sub(dir.path(), "dev");
     let port = free_port().to_string();
-    let dev = spawn(
+    let mut dev = spawn(
         &["dev", "--data-dir", &data, "--json", "--tunnel-port", &port],
         &[],
     );
@@ -240,5 +240,21 @@ async fn dev_walkthrough_end_to_end() {
     // The other (accepted) endpoint is unaffected.
     let (status, _) = http_get(second_addr, allowed_src).await.unwrap();
     assert!(status.contains("200"), "{status}");
+
+    // Ctrl-C/SIGTERM stops cleanly; a second start reuses the state (same ids, same endpoints).
+    let status = dev.terminate().expect("dev did not stop within 10 s");
+    assert!(status.success(), "{status:?}");
+    let dev = spawn(
+        &["dev", "--data-dir", &data, "--json", "--tunnel-port", &port],
+        &[],
+    );
+    let again: Value =
+        serde_json::from_str(&dev.line(Duration::from_secs(90))).expect("one JSON line");
+    assert_eq!(again["endpoint_id"], info["endpoint_id"]);
+    assert_eq!(again["service_id"], info["service_id"]);
+    assert!(
+        eventually(Duration::from_secs(20), async || matches!(http_get(second_addr, allowed_src).await, Ok((s, _)) if s.contains("200"))).await,
+        "after a restart the accepted endpoint does not carry traffic"
+    );
     drop(dev);
 }

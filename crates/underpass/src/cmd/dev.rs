@@ -142,7 +142,29 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     )
     .await?;
     let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip).parse()?;
-    wait_for_endpoint(endpoint).await?;
+    // A reused install may have had its endpoint rejected or deleted meanwhile: say so rather
+    // than wait for traffic that will never flow.
+    let consumer_api = admin.with_credentials(creds(&state.consumer_key));
+    let described = consumer_api
+        .call(
+            "DescribeVpcEndpoints",
+            &json!({"VpcEndpointIds": [state.endpoint_id]}),
+        )
+        .await;
+    let ep_state = described.ok().and_then(|v| {
+        v.pointer("/VpcEndpoints/0/State")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    match ep_state.as_deref() {
+        Some("available") => wait_for_endpoint(endpoint).await?,
+        other => eprintln!(
+            "note: endpoint {} is {}; it carries no traffic (remove {} to start afresh)",
+            state.endpoint_id,
+            other.unwrap_or("gone"),
+            dir.display()
+        ),
+    }
 
     if args.json {
         let out = json!({

@@ -29,6 +29,9 @@ pub(crate) struct ServerArgs {
     /// The port gateway nodes accept tunnels on.
     #[arg(long, env = "UNDERPASS_TUNNEL_PORT", default_value_t = 4790)]
     tunnel_port: u16,
+    /// Lifetime of certificates issued to agents, in seconds (renewed at two thirds).
+    #[arg(long, env = "UNDERPASS_CERT_LIFETIME_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(60..=31_536_000))]
+    cert_lifetime_secs: u32,
 }
 
 impl ServerArgs {
@@ -42,6 +45,7 @@ impl ServerArgs {
             .collect();
         cfg.region = self.region.clone();
         cfg.tunnel_port = self.tunnel_port;
+        cfg.cert_lifetime = time::Duration::seconds(i64::from(self.cert_lifetime_secs));
         cfg
     }
 }
