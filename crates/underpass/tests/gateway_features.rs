@@ -8,12 +8,11 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{eventually, free_port, http_get, spawn, sub};
+use common::{eventually, free_port, http_get, spawn, start_server, sub};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use underpass_auth::credentials::SecretAccessKey;
 use underpass_cli::walkthrough::{creds, set_up, BACKEND, SERVICE_PORT};
-use underpass_cli::{Client, Credentials};
+use underpass_cli::Client;
 use underpass_proto::proxy_v2::parse_proxy_v2;
 
 /// A target that reports, in its HTTP body, the PROXY v2 header it received (if any).
@@ -75,44 +74,12 @@ async fn proxy_protocol_and_target_health() {
     let tunnel = free_port().to_string();
     // Short-lived certificates: the agents renew theirs on every sync, so this test also runs
     // the renewal path under traffic.
-    let server = spawn(
-        &[
-            "server",
-            "--data-dir",
-            &data,
-            "--listen",
-            "127.0.0.1:0",
-            "--agent-listen",
-            "127.0.0.1:0",
-            "--tunnel-port",
-            &tunnel,
-            "--cert-lifetime-secs",
-            "120",
-        ],
-        &[],
+    let server = start_server(
+        &data,
+        &["--tunnel-port", &tunnel, "--cert-lifetime-secs", "120"],
     );
-    let url = format!(
-        "http://{}",
-        server
-            .line(Duration::from_secs(30))
-            .split_whitespace()
-            .nth(3)
-            .unwrap()
-    );
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap(),
-    )
-    .unwrap();
-    let admin = Client::new(
-        &url,
-        "us-east-1",
-        Credentials {
-            access_key_id: v["access_key_id"].as_str().unwrap().into(),
-            secret_access_key: SecretAccessKey::new(v["secret_access_key"].as_str().unwrap()),
-            session_token: None,
-        },
-    )
-    .unwrap();
+    let url = server.url.clone();
+    let admin = server.admin();
     let state = set_up(&admin).await.unwrap();
     let provider = admin.with_credentials(creds(&state.provider_key));
     let tg = provider

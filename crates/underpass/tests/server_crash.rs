@@ -7,56 +7,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn, sub};
-use serde_json::{json, Value};
+use common::{start_server, sub};
+use serde_json::json;
 use underpass_auth::credentials::SecretAccessKey;
-use underpass_cli::{Client, Credentials};
-
-fn start(data: &str) -> (common::Running, String) {
-    let server = spawn(
-        &[
-            "server",
-            "--data-dir",
-            data,
-            "--listen",
-            "127.0.0.1:0",
-            "--agent-listen",
-            "127.0.0.1:0",
-        ],
-        &[],
-    );
-    let line = server.line(Duration::from_secs(30));
-    let api = line
-        .split_whitespace()
-        .nth(3)
-        .expect("api listening on ADDR")
-        .to_owned();
-    (server, format!("http://{api}"))
-}
-
-fn admin(data: &str, url: &str) -> Client {
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap(),
-    )
-    .unwrap();
-    Client::new(
-        url,
-        "us-east-1",
-        Credentials {
-            access_key_id: v["access_key_id"].as_str().unwrap().into(),
-            secret_access_key: SecretAccessKey::new(v["secret_access_key"].as_str().unwrap()),
-            session_token: None,
-        },
-    )
-    .unwrap()
-}
+use underpass_cli::Credentials;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_writes_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let data = sub(dir.path(), "server");
-    let (mut server, url) = start(&data);
-    let admin = admin(&data, &url);
+    let mut server = start_server(&data, &[]);
+    let admin = server.admin();
     let key = admin
         .call(
             "CreateAccount",
@@ -89,7 +50,7 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    server.kill9();
+    server.process.kill9();
     let mut acked = Vec::new();
     for w in writers {
         acked.extend(
@@ -105,8 +66,8 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
     );
 
     // Restart on the same data dir (opening runs quick_check; a corrupt file refuses to start).
-    let (_server, url) = start(&data);
-    let root = root_at(&root, &url);
+    let server = start_server(&data, &[]);
+    let root = root.with_endpoint(&server.url).unwrap();
     let mut listed = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -142,8 +103,4 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
         listed.len(),
         acked.len()
     );
-}
-
-fn root_at(c: &Client, url: &str) -> Client {
-    c.with_endpoint(url).unwrap()
 }

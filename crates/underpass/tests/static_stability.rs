@@ -8,12 +8,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{eventually, free_port, http_get, spawn, sub};
-use serde_json::Value;
+use common::{eventually, free_port, http_get, spawn, start_server, sub};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use underpass_auth::credentials::SecretAccessKey;
 use underpass_cli::walkthrough::{set_up, BACKEND, SERVICE_PORT};
-use underpass_cli::{Client, Credentials};
 
 /// A minimal HTTP responder standing in for the provider's service.
 async fn backend() -> tokio::task::JoinHandle<()> {
@@ -41,34 +38,9 @@ async fn traffic_survives_the_control_plane() {
     let dir = tempfile::tempdir().unwrap();
     let data = sub(dir.path(), "server");
     let tunnel = free_port().to_string();
-    let server_args = [
-        "server",
-        "--data-dir",
-        &data,
-        "--listen",
-        "127.0.0.1:0",
-        "--agent-listen",
-        "127.0.0.1:0",
-        "--tunnel-port",
-        &tunnel,
-    ];
-    let mut server = spawn(&server_args, &[]);
-    let line = server.line(Duration::from_secs(30));
-    let url = format!("http://{}", line.split_whitespace().nth(3).unwrap());
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{data}/admin-credentials.json")).unwrap(),
-    )
-    .unwrap();
-    let admin = Client::new(
-        &url,
-        "us-east-1",
-        Credentials {
-            access_key_id: v["access_key_id"].as_str().unwrap().into(),
-            secret_access_key: SecretAccessKey::new(v["secret_access_key"].as_str().unwrap()),
-            session_token: None,
-        },
-    )
-    .unwrap();
+    let server = start_server(&data, &["--tunnel-port", &tunnel]);
+    let (url, mut server) = (server.url.clone(), server);
+    let admin = server.admin();
     let state = set_up(&admin).await.unwrap();
     let _backend = backend().await;
     let provider_dir = sub(dir.path(), "provider");
@@ -110,7 +82,7 @@ async fn traffic_survives_the_control_plane() {
     );
 
     // Control plane gone: every new connection to the existing endpoint still works.
-    server.kill9();
+    server.process.kill9();
     let mut ok = 0;
     for _ in 0..50 {
         if matches!(http_get(endpoint, None).await, Ok((s, _)) if s.contains("200")) {
@@ -138,7 +110,7 @@ async fn traffic_survives_the_control_plane() {
     );
 
     // The control plane comes back; nothing breaks.
-    let _server = spawn(&server_args, &[]);
+    let _server = start_server(&data, &["--tunnel-port", &tunnel]);
     let (status, _) = http_get(endpoint, None).await.unwrap();
     assert!(status.contains("200"), "{status}");
 }

@@ -145,3 +145,58 @@ pub(crate) fn free_port() -> u16 {
 pub(crate) fn sub(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
+
+/// A `underpass server` process on loopback ports chosen by the OS.
+pub(crate) struct Server {
+    pub(crate) process: Running,
+    pub(crate) url: String,
+    pub(crate) data: String,
+}
+
+/// Starts `underpass server` on `data` with `extra` flags and waits for its address line.
+pub(crate) fn start_server(data: &str, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "server",
+        "--data-dir",
+        data,
+        "--listen",
+        "127.0.0.1:0",
+        "--agent-listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let process = spawn(&args, &[]);
+    let line = process.line(Duration::from_secs(30));
+    let api = line
+        .split_whitespace()
+        .nth(3)
+        .expect("api listening on ADDR agents on ADDR")
+        .to_owned();
+    Server {
+        process,
+        url: format!("http://{api}"),
+        data: data.to_owned(),
+    }
+}
+
+impl Server {
+    /// A client signed with the administrator's key from the data dir.
+    pub(crate) fn admin(&self) -> underpass_cli::Client {
+        let text = std::fs::read_to_string(format!("{}/admin-credentials.json", self.data))
+            .expect("admin credentials");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("admin credentials JSON");
+        let pair = (
+            v["access_key_id"].as_str().unwrap_or_default().to_owned(),
+            v["secret_access_key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        underpass_cli::Client::new(
+            &self.url,
+            "us-east-1",
+            underpass_cli::walkthrough::creds(&pair),
+        )
+        .expect("client")
+    }
+}
