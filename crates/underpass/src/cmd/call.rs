@@ -40,7 +40,47 @@ pub(crate) struct CallArgs {
     params: Vec<String>,
 }
 
+/// Moves the global options (`--output`, `--profile`, `--region`, `--endpoint-url`) out of the
+/// action's parameters, so they work anywhere on the line as with the AWS CLI.
+fn take_globals(mut args: CallArgs) -> Result<CallArgs, String> {
+    let mut rest = Vec::with_capacity(args.params.len());
+    let mut it = std::mem::take(&mut args.params).into_iter();
+    while let Some(flag) = it.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+            None => (flag.clone(), None),
+        };
+        let target: Option<&mut Option<String>> = match name.as_str() {
+            "--profile" => Some(&mut args.profile),
+            "--region" => Some(&mut args.region),
+            "--endpoint-url" => Some(&mut args.endpoint_url),
+            _ => None,
+        };
+        if name == "--output" || target.is_some() {
+            let value = match inline {
+                Some(v) => v,
+                None => it.next().ok_or_else(|| format!("{name} needs a value"))?,
+            };
+            match target {
+                Some(t) => *t = Some(value),
+                None => args.output = value,
+            }
+            continue;
+        }
+        rest.push(flag);
+    }
+    args.params = rest;
+    Ok(args)
+}
+
 pub(crate) async fn run(service: &str, args: CallArgs) -> anyhow::Result<u8> {
+    let args = match take_globals(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
     let actions: Vec<&str> = underpass_server::ACTIONS
         .iter()
         .copied()
