@@ -59,23 +59,7 @@ impl ClientError {
     }
 }
 
-/// The SigV4 service an action belongs to (its IAM prefix).
-pub fn service_of(action: &str) -> &'static str {
-    match action {
-        "AssumeRole" | "GetCallerIdentity" => "sts",
-        "CreateAccount" | "CreateAgentJoinToken" | "DescribeAgents" | "RevokeAgent" => "underpass",
-        a if a.contains("LoadBalancer")
-            || a.contains("TargetGroup")
-            || a.contains("Targets")
-            || a.contains("TargetHealth")
-            || a.contains("Listener") =>
-        {
-            "elasticloadbalancing"
-        }
-        a if a.contains("User") || a.contains("AccessKey") || a.contains("Role") => "iam",
-        _ => "ec2",
-    }
-}
+pub use underpass_domain::api::service_of;
 
 /// A client for one endpoint and one set of credentials.
 #[derive(Debug, Clone)]
@@ -151,6 +135,18 @@ impl Client {
         params: &serde_json::Value,
         at: OffsetDateTime,
     ) -> Result<serde_json::Value, ClientError> {
+        self.call_scoped(service_of(action), action, params, at)
+            .await
+    }
+
+    /// As [`Client::call_at`], with the signature scoped to `service` (tests of scope checks).
+    pub async fn call_scoped(
+        &self,
+        service: &str,
+        action: &str,
+        params: &serde_json::Value,
+        at: OffsetDateTime,
+    ) -> Result<serde_json::Value, ClientError> {
         let body = serde_json::to_vec(params).map_err(|e| ClientError::Sign(e.to_string()))?;
         let host = match (self.endpoint.host_str(), self.endpoint.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -162,7 +158,6 @@ impl Client {
             ("host", host.as_bytes()),
             ("content-type", b"application/json"),
         ];
-        let service = service_of(action);
         let signed = sign_request(
             &HttpRequest {
                 method: "POST",

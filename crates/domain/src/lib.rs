@@ -4,6 +4,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod account;
+pub mod api;
 pub mod arn;
 pub mod connection;
 pub mod firewall;

@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub trust_domain: String,
     /// Lifetime of certificates issued to agents.
     pub cert_lifetime: time::Duration,
+    /// API calls per second allowed to one access key (sustained); bursts of twice that pass.
+    pub rate_per_key: u32,
 }
 
 impl ServerConfig {
@@ -43,6 +45,7 @@ impl ServerConfig {
             tunnel_port: 4790,
             trust_domain: "underpass.internal".into(),
             cert_lifetime: time::Duration::hours(24),
+            rate_per_key: 200,
         }
     }
 }

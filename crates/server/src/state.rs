@@ -33,7 +33,19 @@ pub struct AppState {
     pub revocations: RevocationSet,
     agent_addr: OnceLock<SocketAddr>,
     key_use: Mutex<HashMap<String, Instant>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Throttled calls so far (the audit log samples them).
+    pub(crate) throttled: std::sync::atomic::AtomicU64,
 }
+
+/// A token bucket: `tokens` refill at the key's rate up to twice the rate.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Most access keys tracked by the rate limiter before idle ones are forgotten.
+const MAX_BUCKETS: usize = 100_000;
 
 /// How often a key's last-used time is written back (per key).
 const KEY_USE_WRITE_INTERVAL: Duration = Duration::from_secs(60);
@@ -66,6 +78,8 @@ impl AppState {
             revocations,
             agent_addr: OnceLock::new(),
             key_use: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+            throttled: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -76,6 +90,31 @@ impl AppState {
 
     pub(crate) fn set_agent_addr(&self, addr: SocketAddr) {
         let _ = self.agent_addr.set(addr);
+    }
+
+    /// Takes one request from `key`'s bucket; false when the key is over its rate
+    /// (RELIABILITY item 18: one noisy key cannot starve the others).
+    pub(crate) fn admit(&self, key: &str) -> bool {
+        let rate = f64::from(self.cfg.rate_per_key.max(1));
+        let burst = rate * 2.0;
+        let now = Instant::now();
+        let mut m = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_BUCKETS && !m.contains_key(key) {
+            // Full buckets are the default state: dropping them forgets nothing that matters.
+            m.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+        }
+        let b = m.entry(key.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// Records a key's use, writing to the store at most once a minute per key.

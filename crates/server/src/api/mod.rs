@@ -75,6 +75,25 @@ async fn api_call(
     let now = OffsetDateTime::now_utc();
     let result = async {
         let caller = authn::authenticate(&state, &method, &uri, &headers, &body, now).await?;
+        if !state.admit(&caller.access_key_id) {
+            return Err((
+                Some(caller.clone()),
+                ApiError::client("RequestLimitExceeded", "Request limit exceeded.")
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE),
+            ));
+        }
+        // The signature's scope must name the action's service, as AWS checks.
+        let expected = underpass_domain::api::service_of(&action);
+        if crate::actions::is_known(&action) && caller.service != expected {
+            return Err((
+                Some(caller.clone()),
+                ApiError::client(
+                    "SignatureDoesNotMatch",
+                    format!("Credential should be scoped to correct service: '{expected}'."),
+                )
+                .with_status(StatusCode::FORBIDDEN),
+            ));
+        }
         let meta = crate::actions::Meta {
             source_ip: peer.ip(),
             now,
@@ -101,7 +120,16 @@ async fn api_call(
         },
         error_code,
     };
-    if let Err(e) = audit(state.store.pool(), &entry).await {
+    // Throttled calls are counted in the metrics; only one in a hundred reaches the audit log, so
+    // a flood cannot turn into a flood of writes.
+    let sampled_out = entry.error_code.as_deref() == Some("RequestLimitExceeded")
+        && state
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 100
+            != 0;
+    if sampled_out {
+    } else if let Err(e) = audit(state.store.pool(), &entry).await {
         tracing::warn!(error = %e, "audit log write failed");
     }
     match outcome {

@@ -35,10 +35,15 @@ pub(crate) struct Env {
 
 /// A fresh server (region us-east-1, zones a, b, c) and the admin's client.
 pub(crate) async fn env() -> Env {
+    env_with(|_| {}).await
+}
+
+/// As [`env`], with the server configuration adjusted by `adjust`.
+pub(crate) async fn env_with(adjust: impl FnOnce(&mut ServerConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::with_data_dir(dir.path().join("data")))
-        .await
-        .unwrap();
+    let mut cfg = ServerConfig::with_data_dir(dir.path().join("data"));
+    adjust(&mut cfg);
+    let server = start(cfg).await.unwrap();
     let text = std::fs::read_to_string(
         dir.path()
             .join("data")

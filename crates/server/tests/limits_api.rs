@@ -1,0 +1,97 @@
+//! Request limits and scope checks at the API edge: per-key throttling (RELIABILITY item 18),
+//! signatures scoped to the wrong service (item 13), oversized bodies (item 6), and the audit
+//! log's sampling of refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{account, code, env, env_with};
+use serde_json::json;
+use time::OffsetDateTime;
+
+#[tokio::test]
+async fn one_noisy_key_is_throttled_and_others_are_not() {
+    let env = env_with(|cfg| cfg.rate_per_key = 5).await;
+    let noisy = account(&env, "111111111111").await;
+    let quiet = account(&env, "222222222222").await;
+    let (mut ok, mut throttled) = (0, 0);
+    // 60 calls as fast as one client can make them: the burst (10) passes, the rest mostly not.
+    for _ in 0..60 {
+        match noisy.call("GetCallerIdentity", &json!({})).await {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert_eq!(e.code(), Some("RequestLimitExceeded"), "{e}");
+                throttled += 1;
+            }
+        }
+    }
+    assert!(ok >= 10, "the burst was refused: {ok} ok");
+    assert!(throttled >= 30, "only {throttled} of 60 throttled");
+    // Another key is unaffected.
+    for _ in 0..5 {
+        quiet.call("GetCallerIdentity", &json!({})).await.unwrap();
+    }
+    // Refusals are sampled into the audit log, not written one by one.
+    let tail = underpass_store::iam::audit_tail(env.server.state.store.pool(), 1000)
+        .await
+        .unwrap();
+    let logged = tail
+        .iter()
+        .filter(|e| e.error_code.as_deref() == Some("RequestLimitExceeded"))
+        .count();
+    assert!(
+        logged >= 1 && logged < throttled,
+        "{logged} audit lines for {throttled} throttled calls"
+    );
+    let metrics = env.server.state.metrics.render();
+    assert!(metrics.contains(&format!("underpass_api_requests_total{{action=\"GetCallerIdentity\",code=\"RequestLimitExceeded\"}} {throttled}")), "{metrics}");
+}
+
+#[tokio::test]
+async fn signatures_must_be_scoped_to_the_actions_service() {
+    let env = env().await;
+    let root = account(&env, "111111111111").await;
+    let now = OffsetDateTime::now_utc();
+    let err = root
+        .call_scoped("ec2", "GetCallerIdentity", &json!({}), now)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
+    assert!(err.to_string().contains("'sts'"), "{err}");
+    assert_eq!(
+        code(
+            root.call_scoped(
+                "iam",
+                "CreateVpc",
+                &json!({"CidrBlock": "10.0.0.0/16"}),
+                now
+            )
+            .await
+        ),
+        "SignatureDoesNotMatch"
+    );
+    // Nothing was created by the refused call.
+    let vpcs = root.call("DescribeVpcs", &json!({})).await.unwrap();
+    assert_eq!(vpcs["Vpcs"].as_array().unwrap().len(), 0);
+    // A service the server does not serve at all.
+    assert_eq!(
+        code(root.call_scoped("s3", "CreateVpc", &json!({}), now).await),
+        "SignatureDoesNotMatch"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_authentication() {
+    let env = env().await;
+    let root = account(&env, "111111111111").await;
+    let big = "x".repeat(underpass_server::api::MAX_BODY_BYTES + 1);
+    let err = root
+        .call("CreateUser", &json!({"UserName": big}))
+        .await
+        .unwrap_err();
+    // axum answers 413 with a plain-text body before any handler runs.
+    assert!(
+        matches!(err, underpass_cli::ClientError::Decode(ref m) if m.contains("413")),
+        "{err:?}"
+    );
+}
