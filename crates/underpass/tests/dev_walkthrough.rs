@@ -90,6 +90,73 @@ async fn dev_walkthrough_end_to_end() {
     let (code, _, _) = cli(&["ec2", "no-such-action"], &env);
     assert_eq!(code, 2);
 
+    // An account the provider never allowed can neither see the service nor create an endpoint.
+    let admin_file = format!("{data}/server/admin-credentials.json");
+    let admin_keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(admin_file).unwrap()).unwrap();
+    let admin = Client::new(
+        info["api_url"].as_str().unwrap(),
+        "us-east-1",
+        Credentials {
+            access_key_id: admin_keys["access_key_id"].as_str().unwrap().into(),
+            secret_access_key: SecretAccessKey::new(
+                admin_keys["secret_access_key"].as_str().unwrap(),
+            ),
+            session_token: None,
+        },
+    )
+    .unwrap();
+    let key = admin
+        .call(
+            "CreateAccount",
+            &json!({"AccountId": "555555555555", "Name": "stranger"}),
+        )
+        .await
+        .unwrap();
+    let stranger = admin.with_credentials(Credentials {
+        access_key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+        secret_access_key: SecretAccessKey::new(
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        ),
+        session_token: None,
+    });
+    let err = stranger
+        .call(
+            "DescribeVpcEndpointServices",
+            &json!({"ServiceNames": [info["service_name"]]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidServiceName"), "{err}");
+    let svpc = stranger
+        .call("CreateVpc", &json!({"CidrBlock": "127.50.0.0/16"}))
+        .await
+        .unwrap();
+    let svpc = svpc["Vpc"]["VpcId"].as_str().unwrap();
+    let ssub = stranger
+        .call(
+            "CreateSubnet",
+            &json!({"VpcId": svpc, "CidrBlock": "127.50.1.0/24", "AvailabilityZone": "us-east-1a"}),
+        )
+        .await
+        .unwrap();
+    let ssg = stranger
+        .call(
+            "CreateSecurityGroup",
+            &json!({"GroupName": "g", "Description": "d", "VpcId": svpc}),
+        )
+        .await
+        .unwrap();
+    let err = stranger
+        .call(
+            "CreateVpcEndpoint",
+            &json!({"VpcEndpointType": "Interface", "VpcId": svpc, "ServiceName": info["service_name"],
+                    "SubnetIds": [ssub["Subnet"]["SubnetId"]], "SecurityGroupIds": [ssg["GroupId"]]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidServiceName"), "{err}");
+
     let provider = client(&info, "provider");
     let consumer = client(&info, "consumer");
     let service_id = info["service_id"].as_str().unwrap();
