@@ -192,8 +192,12 @@ fn rfc3339(t: OffsetDateTime) -> String {
 /// `POST /agent/v1/renew`: a fresh agent certificate for the key the agent enrolled with.
 async fn renew(
     State(state): State<Arc<AppState>>,
-    Extension(AgentPeer(agent)): Extension<AgentPeer>,
+    Extension(AgentPeer(agent, serial)): Extension<AgentPeer>,
 ) -> Response {
+    // A connection outlives its handshake: re-check the serial on every request.
+    if state.revocations.is_revoked(serial) {
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+    }
     match renew_inner(&state, &agent).await {
         Ok(r) => Json(r).into_response(),
         Err(e) => e.into_response(),
@@ -208,6 +212,11 @@ async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse
     )
     .parse()
     .map_err(ApiError::internal)?;
+    let mut tx = state.store.begin().await?;
+    // Under the write lock: a revocation cannot land between this check and the issuance.
+    if agents::get_agent(&mut tx, &agent.agent_id).await?.is_none_or(|a| a.revoked) {
+        return Err(ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN));
+    }
     let cert = state
         .ca
         .issue_from_csr(
@@ -216,7 +225,6 @@ async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse
             now,
         )
         .map_err(ApiError::internal)?;
-    let mut tx = state.store.begin().await?;
     agents::insert_issued(
         &mut tx,
         &IssuedRow {
@@ -271,7 +279,7 @@ pub(crate) fn enroll_router(state: Arc<AppState>) -> Router {
 
 /// The authenticated agent behind an mTLS connection.
 #[derive(Clone)]
-struct AgentPeer(AgentRow);
+struct AgentPeer(AgentRow, underpass_pki::Serial);
 
 #[derive(serde::Deserialize)]
 struct StateQuery {
@@ -280,9 +288,13 @@ struct StateQuery {
 
 async fn get_state(
     State(state): State<Arc<AppState>>,
-    Extension(AgentPeer(agent)): Extension<AgentPeer>,
+    Extension(AgentPeer(agent, serial)): Extension<AgentPeer>,
     Query(q): Query<StateQuery>,
 ) -> Response {
+    // A connection outlives its handshake: re-check the serial on every request.
+    if state.revocations.is_revoked(serial) {
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+    }
     let after = q.after.unwrap_or(0);
     let mut rx = state.revision.subscribe();
     // The watch guard must not live across the awaits below (it is not Send).
@@ -292,6 +304,11 @@ async fn get_state(
     );
     if !changed {
         return StatusCode::NO_CONTENT.into_response();
+    }
+    // The wait may have ended because this very agent was revoked (RevokeAgent fills the
+    // revocation set before it commits and wakes the long-polls).
+    if state.revocations.is_revoked(serial) {
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
     }
     let now = OffsetDateTime::now_utc();
     if let Err(e) = agents::touch_agent(state.store.pool(), &agent.agent_id, now).await {
@@ -305,9 +322,13 @@ async fn get_state(
 
 async fn put_health(
     State(state): State<Arc<AppState>>,
-    Extension(AgentPeer(agent)): Extension<AgentPeer>,
+    Extension(AgentPeer(agent, serial)): Extension<AgentPeer>,
     Json(report): Json<HealthReport>,
 ) -> Response {
+    // A connection outlives its handshake: re-check the serial on every request.
+    if state.revocations.is_revoked(serial) {
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+    }
     let rows: Vec<_> = report
         .targets
         .into_iter()
@@ -401,7 +422,7 @@ async fn serve_one(
         ));
     };
     tracing::debug!(%peer, agent = %row.agent_id, "agent connected");
-    let svc = TowerToHyperService::new(routes.layer(Extension(AgentPeer(row))));
+    let svc = TowerToHyperService::new(routes.layer(Extension(AgentPeer(row, serial))));
     hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(tls), svc)
         .await
