@@ -1,15 +1,42 @@
-//! The agent hosts the data plane: desired states go to [`Dataplane::apply`], health comes back.
+//! The agent hosts the data plane and the VPC's resolver: desired states go to
+//! [`Dataplane::apply`] and to the [`DnsHost`], health comes back.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use underpass_dataplane::Dataplane;
 use underpass_proto::sync::{AgentState, HealthReport};
 
+use crate::dns::{DnsHost, DnsHostConfig};
 use crate::Applier;
 
-/// The data plane as the sync loop's applier.
-pub struct DataplaneApplier(pub Dataplane);
+/// The data plane (and, when configured, the VPC's resolver) as the sync loop's applier.
+pub struct DataplaneApplier {
+    dataplane: Dataplane,
+    dns: Option<Arc<DnsHost>>,
+}
+
+impl DataplaneApplier {
+    /// The data plane alone.
+    pub fn new(dataplane: Dataplane) -> Self {
+        Self {
+            dataplane,
+            dns: None,
+        }
+    }
+
+    /// Also serves the VPC's resolver.
+    pub fn with_dns(mut self, cfg: DnsHostConfig) -> Self {
+        self.dns = Some(Arc::new(DnsHost::new(cfg)));
+        self
+    }
+
+    /// The resolver host, if DNS is served.
+    pub fn dns(&self) -> Option<Arc<DnsHost>> {
+        self.dns.clone()
+    }
+}
 
 impl Applier for DataplaneApplier {
     fn apply(
@@ -17,7 +44,10 @@ impl Applier for DataplaneApplier {
         state: AgentState,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
-            self.0
+            if let Some(dns) = &self.dns {
+                dns.apply(state.dns.as_ref()).await;
+            }
+            self.dataplane
                 .apply(&state)
                 .await
                 .map(|_| ())
@@ -27,7 +57,7 @@ impl Applier for DataplaneApplier {
 
     fn health(&self) -> HealthReport {
         HealthReport {
-            targets: self.0.target_health(),
+            targets: self.dataplane.target_health(),
         }
     }
 }

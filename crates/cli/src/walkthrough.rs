@@ -21,6 +21,14 @@ pub const CONSUMER: &str = "222222222222";
 pub const BACKEND: &str = "127.10.200.10:8080";
 /// The service's port (listener and endpoint).
 pub const SERVICE_PORT: u16 = 8080;
+/// The provider's loopback VPC.
+pub const PROVIDER_CIDR: &str = "127.10.0.0/16";
+/// The consumer's loopback VPC.
+pub const CONSUMER_CIDR: &str = "127.20.0.0/16";
+/// The private DNS name the provider sets on its service and proves with a TXT record.
+pub const PRIVATE_DNS_NAME: &str = "web.service.provider.local";
+/// The provider's public DNS zone, where the TXT record is published.
+pub const PROVIDER_ZONE: &str = "provider.local";
 
 /// What the walkthrough created (it holds secrets: store it 0600).
 #[derive(Serialize, Deserialize)]
@@ -45,6 +53,15 @@ pub struct DevState {
     pub provider_token: String,
     /// Join token for the consumer VPC's agent.
     pub consumer_token: String,
+    /// The service's verified private DNS name (empty in states made before DNS).
+    #[serde(default)]
+    pub private_dns_name: String,
+    /// The TXT record that proves it: (name, value).
+    #[serde(default)]
+    pub txt_record: (String, String),
+    /// The endpoint's regional DNS name.
+    #[serde(default)]
+    pub endpoint_dns_name: String,
 }
 
 /// Credentials from an (access key id, secret) pair.
@@ -77,8 +94,35 @@ async fn call(c: &Client, action: &str, params: Value) -> Result<Value, Walkthro
         })
 }
 
-/// The walkthrough of seed 003, through the API.
+/// Where the walkthrough publishes the TXT record that proves the private DNS name: the
+/// provider's DNS (in `underpass dev`, an authoritative server of its own on loopback).
+pub trait TxtPublisher: Sync {
+    /// Publishes `name` TXT `value`.
+    fn publish<'a>(
+        &'a self,
+        name: &'a str,
+        value: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The walkthrough of seed 003, through the API, without a private DNS name.
 pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
+    set_up_inner(admin, None).await
+}
+
+/// The walkthrough with the private DNS name [`PRIVATE_DNS_NAME`] on the service: its TXT
+/// record goes to `publisher`, the name is verified, and the endpoint has private DNS on.
+pub async fn set_up_with_private_dns(
+    admin: &Client,
+    publisher: &dyn TxtPublisher,
+) -> Result<DevState, WalkthroughError> {
+    set_up_inner(admin, Some(publisher)).await
+}
+
+async fn set_up_inner(
+    admin: &Client,
+    publisher: Option<&dyn TxtPublisher>,
+) -> Result<DevState, WalkthroughError> {
     let provider_key = key_of(
         &call(
             admin,
@@ -100,7 +144,7 @@ pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
 
     // Provider: a network, a load balancer in front of the backend, an endpoint service.
     let pvpc = str_at(
-        &call(&p, "CreateVpc", json!({"CidrBlock": "127.10.0.0/16"})).await?,
+        &call(&p, "CreateVpc", json!({"CidrBlock": PROVIDER_CIDR})).await?,
         "/Vpc/VpcId",
     )?;
     let psub = str_at(
@@ -141,14 +185,52 @@ pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
         json!({"LoadBalancerArn": lb, "Protocol": "TCP", "Port": SERVICE_PORT, "DefaultActions": [{"Type": "forward", "TargetGroupArn": tg}]}),
     )
     .await?;
-    let svc = call(
-        &p,
-        "CreateVpcEndpointServiceConfiguration",
-        json!({"NetworkLoadBalancerArns": [lb], "AcceptanceRequired": true}),
-    )
-    .await?;
+    let mut params = json!({"NetworkLoadBalancerArns": [lb], "AcceptanceRequired": true});
+    if publisher.is_some() {
+        params["PrivateDnsName"] = json!(PRIVATE_DNS_NAME);
+    }
+    let svc = call(&p, "CreateVpcEndpointServiceConfiguration", params).await?;
     let service_id = str_at(&svc, "/ServiceConfiguration/ServiceId")?;
     let service_name = str_at(&svc, "/ServiceConfiguration/ServiceName")?;
+    let mut txt_record = (String::new(), String::new());
+    if let Some(publisher) = publisher {
+        // Prove control of the private DNS name: publish the TXT record, then verify.
+        txt_record = (
+            str_at(
+                &svc,
+                "/ServiceConfiguration/PrivateDnsNameConfiguration/Name",
+            )?,
+            str_at(
+                &svc,
+                "/ServiceConfiguration/PrivateDnsNameConfiguration/Value",
+            )?,
+        );
+        publisher
+            .publish(&txt_record.0, &txt_record.1)
+            .await
+            .map_err(|e| WalkthroughError::msg(format!("publishing the TXT record: {e}")))?;
+        call(
+            &p,
+            "StartVpcEndpointServicePrivateDnsVerification",
+            json!({"ServiceId": service_id}),
+        )
+        .await?;
+        let described = call(
+            &p,
+            "DescribeVpcEndpointServiceConfigurations",
+            json!({"ServiceIds": [service_id]}),
+        )
+        .await?;
+        let dns_state = str_at(
+            &described,
+            "/ServiceConfigurations/0/PrivateDnsNameConfiguration/State",
+        )?;
+        if dns_state != "verified" {
+            return Err(WalkthroughError::msg(format!(
+                "the private DNS name {PRIVATE_DNS_NAME} is {dns_state} after verification"
+            )));
+        }
+    }
     call(
         &p,
         "ModifyVpcEndpointServicePermissions",
@@ -158,7 +240,7 @@ pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
 
     // Consumer: its own network, a security group, and an endpoint to the service.
     let cvpc = str_at(
-        &call(&c, "CreateVpc", json!({"CidrBlock": "127.20.0.0/16"})).await?,
+        &call(&c, "CreateVpc", json!({"CidrBlock": CONSUMER_CIDR})).await?,
         "/Vpc/VpcId",
     )?;
     let csub = str_at(
@@ -185,10 +267,12 @@ pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
     let ep = call(
         &c,
         "CreateVpcEndpoint",
-        json!({"VpcEndpointType": "Interface", "VpcId": cvpc, "ServiceName": service_name, "SubnetIds": [csub], "SecurityGroupIds": [sg]}),
+        json!({"VpcEndpointType": "Interface", "VpcId": cvpc, "ServiceName": service_name, "SubnetIds": [csub], "SecurityGroupIds": [sg],
+               "PrivateDnsEnabled": publisher.is_some()}),
     )
     .await?;
     let endpoint_id = str_at(&ep, "/VpcEndpoint/VpcEndpointId")?;
+    let endpoint_dns_name = str_at(&ep, "/VpcEndpoint/DnsEntries/0/DnsName")?;
     let eni = str_at(&ep, "/VpcEndpoint/NetworkInterfaceIds/0")?;
     let enis = call(
         &c,
@@ -235,6 +319,13 @@ pub async fn set_up(admin: &Client) -> Result<DevState, WalkthroughError> {
         endpoint_ip,
         provider_token,
         consumer_token,
+        private_dns_name: if publisher.is_some() {
+            PRIVATE_DNS_NAME.to_owned()
+        } else {
+            String::new()
+        },
+        txt_record,
+        endpoint_dns_name,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod account;
 pub mod api;
 pub mod arn;
 pub mod connection;
+pub mod dns;
 pub mod firewall;
 pub mod ids;
 pub mod net;

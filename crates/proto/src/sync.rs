@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use underpass_domain::firewall::{AclEntry, IngressRule};
 use underpass_domain::{AgentId, ConnState, EndpointId, EniId, ServiceId, VpcId};
@@ -24,6 +25,36 @@ pub struct AgentState {
     pub endpoints: Vec<EndpointConfig>,
     /// Load-balancer nodes to run in this VPC and zone.
     pub gateways: Vec<GatewayConfig>,
+    /// The VPC's resolver: its address, the names it answers, where it forwards the rest.
+    /// Absent in states cached before DNS existed.
+    #[serde(default)]
+    pub dns: Option<DnsConfig>,
+}
+
+/// What the VPC's resolver serves (every agent of the VPC gets the same records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsConfig {
+    /// The resolver's address: the VPC block's base plus two, as in AWS.
+    pub resolver: Ipv4Addr,
+    /// The VPC's blocks: clients inside them may use the resolver (and its recursion).
+    pub vpc_cidrs: Vec<Ipv4Net>,
+    /// Zones the resolver answers for itself (never forwarded), lowercase, no trailing dot.
+    pub zones: Vec<String>,
+    /// Names with their A records; each lies inside one of `zones`.
+    pub records: Vec<DnsRecord>,
+    /// Resolvers other names are forwarded to; empty = the host's own.
+    pub upstreams: Vec<SocketAddr>,
+    /// SOA serial of the zones (the control plane's revision, truncated).
+    pub serial: u32,
+}
+
+/// One name and its addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecord {
+    /// Lowercase, no trailing dot.
+    pub name: String,
+    /// A records.
+    pub addrs: Vec<Ipv4Addr>,
 }
 
 /// The agent's place.

@@ -196,7 +196,9 @@ async fn renew(
 ) -> Response {
     // A connection outlives its handshake: re-check the serial on every request.
     if state.revocations.is_revoked(serial) {
-        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked")
+            .with_status(StatusCode::FORBIDDEN)
+            .into_response();
     }
     match renew_inner(&state, &agent).await {
         Ok(r) => Json(r).into_response(),
@@ -214,8 +216,14 @@ async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse
     .map_err(ApiError::internal)?;
     let mut tx = state.store.begin().await?;
     // Under the write lock: a revocation cannot land between this check and the issuance.
-    if agents::get_agent(&mut tx, &agent.agent_id).await?.is_none_or(|a| a.revoked) {
-        return Err(ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN));
+    if agents::get_agent(&mut tx, &agent.agent_id)
+        .await?
+        .is_none_or(|a| a.revoked)
+    {
+        return Err(
+            ApiError::client("AgentRevoked", "this agent's certificate has been revoked")
+                .with_status(StatusCode::FORBIDDEN),
+        );
     }
     let cert = state
         .ca
@@ -293,7 +301,9 @@ async fn get_state(
 ) -> Response {
     // A connection outlives its handshake: re-check the serial on every request.
     if state.revocations.is_revoked(serial) {
-        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked")
+            .with_status(StatusCode::FORBIDDEN)
+            .into_response();
     }
     let after = q.after.unwrap_or(0);
     let mut rx = state.revision.subscribe();
@@ -308,7 +318,9 @@ async fn get_state(
     // The wait may have ended because this very agent was revoked (RevokeAgent fills the
     // revocation set before it commits and wakes the long-polls).
     if state.revocations.is_revoked(serial) {
-        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked")
+            .with_status(StatusCode::FORBIDDEN)
+            .into_response();
     }
     let now = OffsetDateTime::now_utc();
     if let Err(e) = agents::touch_agent(state.store.pool(), &agent.agent_id, now).await {
@@ -327,7 +339,9 @@ async fn put_health(
 ) -> Response {
     // A connection outlives its handshake: re-check the serial on every request.
     if state.revocations.is_revoked(serial) {
-        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked").with_status(StatusCode::FORBIDDEN).into_response();
+        return ApiError::client("AgentRevoked", "this agent's certificate has been revoked")
+            .with_status(StatusCode::FORBIDDEN)
+            .into_response();
     }
     let rows: Vec<_> = report
         .targets

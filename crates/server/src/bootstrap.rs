@@ -14,7 +14,8 @@ use underpass_store::{iam, Store, StoreConfig};
 use crate::config::ServerConfig;
 use crate::ServerError;
 
-/// The account that administers the install (creates other accounts).
+/// The default account that administers the install (creates other accounts); see
+/// [`ServerConfig::admin_account`].
 pub const ADMIN_ACCOUNT: &str = "000000000000";
 /// Environment variable that may carry the master key (base64 of 32 bytes).
 pub const MASTER_KEY_ENV: &str = "UNDERPASS_MASTER_KEY";
@@ -62,9 +63,35 @@ fn master_key(dir: &Path) -> Result<MasterKey, ServerError> {
     Ok(key)
 }
 
+/// The administrator's account is chosen on first start: a later start with another one is
+/// refused rather than leaving an administrator without keys.
+fn check_admin_account(dir: &Path, admin: &str) -> Result<(), ServerError> {
+    let path = dir.join(ADMIN_CREDENTIALS_FILE);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let existing = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["account_id"].as_str().map(str::to_owned));
+    match existing {
+        Some(a) if a != admin => Err(ServerError::DataDir(format!(
+            "{} belongs to administrator account {a}, not {admin}",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Opens everything; on first start creates the admin account and writes its credentials.
 pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
+    let admin = cfg.admin_account.as_str();
+    if admin.len() != 12 || !admin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ServerError::DataDir(format!(
+            "the administrator's account id must be 12 digits, not {admin:?}"
+        )));
+    }
     underpass_pki::fs::create_private_dir(&cfg.data_dir).map_err(fs_err)?;
+    check_admin_account(&cfg.data_dir, admin)?;
     let install = install_id(&cfg.data_dir)?;
     let master = master_key(&cfg.data_dir)?;
     let ca_dir = cfg.data_dir.join("ca");
@@ -93,11 +120,11 @@ pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
         .begin()
         .await
         .map_err(|e| ServerError::Store(e.to_string()))?;
-    let created = iam::ensure_account(&mut tx, ADMIN_ACCOUNT, "admin", now)
+    let created = iam::ensure_account(&mut tx, admin, "admin", now)
         .await
         .map_err(|e| ServerError::Store(e.to_string()))?;
     if created {
-        let root: PrincipalArn = format!("arn:aws:iam::{ADMIN_ACCOUNT}:root")
+        let root: PrincipalArn = format!("arn:aws:iam::{admin}:root")
             .parse()
             .map_err(|e| ServerError::Store(format!("{e}")))?;
         let key = KeyRing::new()
@@ -117,7 +144,7 @@ pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
         .await
         .map_err(|e| ServerError::Store(e.to_string()))?;
         let json = serde_json::json!({
-            "account_id": ADMIN_ACCOUNT,
+            "account_id": admin,
             "access_key_id": key.record.id.to_string(),
             "secret_access_key": key.secret.expose(),
         });

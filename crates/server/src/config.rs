@@ -26,11 +26,24 @@ pub struct ServerConfig {
     pub cert_lifetime: time::Duration,
     /// API calls per second allowed to one access key (sustained); bursts of twice that pass.
     pub rate_per_key: u32,
+    /// The account of the install's administrator, created on first start (12 digits).
+    pub admin_account: String,
+    /// Base domain of endpoint DNS names: `vpce-….vpce-svc-….<region>.vpce.<dns_domain>`.
+    pub dns_domain: String,
+    /// Resolvers the TXT verification of private DNS names asks (empty: the host's
+    /// `/etc/resolv.conf`).
+    pub dns_verification_resolver: Vec<SocketAddr>,
+    /// How long one verification waits for an answer, all resolvers together.
+    pub dns_verification_timeout: std::time::Duration,
+    /// Where the agents' VPC resolvers forward names that are not theirs (empty: each agent's
+    /// host resolvers).
+    pub dns_upstreams: Vec<SocketAddr>,
 }
 
 impl ServerConfig {
     /// Defaults for `data_dir`: loopback API and agent listeners on free ports, region
-    /// `us-east-1` with three zones, tunnels on port 4790.
+    /// `us-east-1` with three zones, tunnels on port 4790, endpoint names under
+    /// `underpass.internal`, TXT verification through the host's resolvers (3 s).
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
@@ -46,6 +59,11 @@ impl ServerConfig {
             trust_domain: "underpass.internal".into(),
             cert_lifetime: time::Duration::hours(24),
             rate_per_key: 200,
+            admin_account: crate::bootstrap::ADMIN_ACCOUNT.into(),
+            dns_domain: underpass_domain::dns::DEFAULT_DOMAIN.into(),
+            dns_verification_resolver: Vec::new(),
+            dns_verification_timeout: std::time::Duration::from_secs(3),
+            dns_upstreams: Vec::new(),
         }
     }
 }

@@ -5,8 +5,9 @@ use time::OffsetDateTime;
 use underpass_domain::{ConnState, EndpointId, VpcId};
 use underpass_pki::{LeafSpec, SpiffeId};
 use underpass_proto::sync::{
-    AgentInfo, AgentState, EndpointConfig, GatewayAddr, GatewayConfig, HealthCheckConfig,
-    IssuedIdentity, ListenerConfig, TargetConfig, TargetGroupConfig, TrustBundle,
+    AgentInfo, AgentState, DnsConfig, DnsRecord, EndpointConfig, GatewayAddr, GatewayConfig,
+    HealthCheckConfig, IssuedIdentity, ListenerConfig, TargetConfig, TargetGroupConfig,
+    TrustBundle,
 };
 use underpass_store::agents::{self, AgentRow, IssuedRow};
 use underpass_store::services::{self, EndpointFilter};
@@ -74,6 +75,18 @@ pub(crate) async fn agent_state(
     let vpc: VpcId = agent.vpc.parse()?;
     // A write transaction: certificates may be issued and recorded.
     let mut tx = state.store.begin().await?;
+    // Checked inside the write transaction, so a revocation cannot slip in between: a long-poll
+    // that was waiting when its agent was revoked must not mint fresh identities for it.
+    match agents::get_agent(&mut tx, &agent.agent_id).await? {
+        Some(row) if !row.revoked => {}
+        _ => {
+            return Err(ApiError::client(
+                "AgentRevoked",
+                "this agent's certificate has been revoked",
+            )
+            .with_status(axum::http::StatusCode::FORBIDDEN))
+        }
+    }
     let revision = agents::revision_in(&mut tx).await?;
     let tunnel_port = state.cfg.tunnel_port;
 
@@ -206,6 +219,7 @@ pub(crate) async fn agent_state(
         });
     }
 
+    let dns = dns_config(state, &mut tx, &vpc, revision).await?;
     let revoked_serials = agents::revoked_serials(&mut tx).await?;
     tx.commit()
         .await
@@ -224,5 +238,73 @@ pub(crate) async fn agent_state(
         },
         endpoints,
         gateways,
+        dns,
     })
+}
+
+/// The VPC's resolver: every endpoint of the VPC that is not gone (all zones: the regional
+/// name answers every zone's address), and the verified private DNS names of the endpoints
+/// that are `available` with private DNS on. A VPC with DNS support off gets no resolver.
+async fn dns_config(
+    state: &AppState,
+    tx: &mut Tx,
+    vpc: &VpcId,
+    revision: i64,
+) -> Result<Option<DnsConfig>, ApiError> {
+    let cfg = &state.cfg;
+    let v = network::get_vpc(tx, vpc).await?;
+    if !v.dns_support {
+        return Ok(None);
+    }
+    let mut zones = vec![underpass_domain::dns::endpoint_zone(
+        &cfg.region,
+        &cfg.dns_domain,
+    )];
+    let mut records = Vec::new();
+    let filter = EndpointFilter {
+        vpc: Some(*vpc),
+        ..EndpointFilter::default()
+    };
+    for ep in services::list_endpoints(tx, &filter).await? {
+        if !matches!(
+            ep.state,
+            ConnState::PendingAcceptance | ConnState::Pending | ConnState::Available
+        ) {
+            continue;
+        }
+        let all: Vec<_> = ep.enis.iter().map(|n| n.ip).collect();
+        for (name, zone) in crate::dns_names::endpoint_names(cfg, &ep) {
+            let addrs = match zone {
+                None => all.clone(),
+                Some(z) => ep
+                    .enis
+                    .iter()
+                    .filter(|n| n.zone == z)
+                    .map(|n| n.ip)
+                    .collect(),
+            };
+            records.push(DnsRecord { name, addrs });
+        }
+        if ep.private_dns_enabled && ep.state == ConnState::Available && v.dns_hostnames {
+            let service = services::get_service(tx, &ep.service).await?;
+            if let Some(name) = crate::actions::verified_private_dns_name(&service) {
+                if !zones.iter().any(|z| z == name) {
+                    zones.push(name.to_owned());
+                }
+                records.push(DnsRecord {
+                    name: name.to_owned(),
+                    addrs: all,
+                });
+            }
+        }
+    }
+    Ok(Some(DnsConfig {
+        resolver: underpass_domain::net::resolver_address(&v.cidr),
+        vpc_cidrs: vec![v.cidr],
+        zones,
+        records,
+        upstreams: cfg.dns_upstreams.clone(),
+        // The SOA serial: the revision, wrapping as RFC 1982 serials do.
+        serial: u32::try_from(revision.rem_euclid(1 << 32)).unwrap_or(0),
+    }))
 }

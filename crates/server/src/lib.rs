@@ -9,6 +9,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod config;
 mod desired;
+mod dns_names;
 pub mod state;
 
 use std::net::SocketAddr;

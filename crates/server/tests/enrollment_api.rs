@@ -25,9 +25,18 @@ async fn one_token_one_agent() {
     let env = env().await;
     let url = format!("http://{}", env.server.api_addr);
     let root = account(&env, "111111111111").await;
-    let vpc = root.call("CreateVpc", &json!({"CidrBlock": "10.0.0.0/16"})).await.unwrap();
+    let vpc = root
+        .call("CreateVpc", &json!({"CidrBlock": "10.0.0.0/16"}))
+        .await
+        .unwrap();
     let vpc_id = vpc["Vpc"]["VpcId"].as_str().unwrap().to_owned();
-    let t = root.call("CreateAgentJoinToken", &json!({"VpcId": vpc_id, "AvailabilityZone": "us-east-1a"})).await.unwrap();
+    let t = root
+        .call(
+            "CreateAgentJoinToken",
+            &json!({"VpcId": vpc_id, "AvailabilityZone": "us-east-1a"}),
+        )
+        .await
+        .unwrap();
     let token = t["JoinToken"].as_str().unwrap().to_owned();
     assert!(token.starts_with("upjt1."));
 
@@ -53,21 +62,39 @@ async fn one_token_one_agent() {
     let agent = &won[0];
     assert!(agent["AgentId"].as_str().unwrap().starts_with("agent-"));
     assert_eq!(agent["VpcId"], vpc_id.as_str());
-    assert!(agent["CertPem"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
+    assert!(agent["CertPem"]
+        .as_str()
+        .unwrap()
+        .contains("BEGIN CERTIFICATE"));
     let agents = root.call("DescribeAgents", &json!({})).await.unwrap();
     assert_eq!(agents["Agents"].as_array().unwrap().len(), 1);
 
     // Tampered, truncated and oversized tokens are refused the same way.
-    let t2 = root.call("CreateAgentJoinToken", &json!({"VpcId": vpc_id, "AvailabilityZone": "us-east-1a"})).await.unwrap();
+    let t2 = root
+        .call(
+            "CreateAgentJoinToken",
+            &json!({"VpcId": vpc_id, "AvailabilityZone": "us-east-1a"}),
+        )
+        .await
+        .unwrap();
     let good = t2["JoinToken"].as_str().unwrap().to_owned();
     let (_k, csr) = LeafKey::generate_with_csr().unwrap();
     let mut flipped = good.clone();
     let last = flipped.pop().unwrap();
     flipped.push(if last == 'A' { 'B' } else { 'A' });
     let huge = format!("{good}{}", "A".repeat(1 << 20));
-    for bad in [flipped.as_str(), &good[..good.len() - 5], huge.as_str(), "", "upjt1.0000000000000000.x"] {
+    for bad in [
+        flipped.as_str(),
+        &good[..good.len() - 5],
+        huge.as_str(),
+        "",
+        "upjt1.0000000000000000.x",
+    ] {
         let (status, body) = enroll(&url, bad, &csr).await;
-        assert!(status == 401 || status == 400 || status == 413, "{status} {body}");
+        assert!(
+            status == 401 || status == 400 || status == 413,
+            "{status} {body}"
+        );
     }
     // The untouched token still works once, and only once.
     assert_eq!(enroll(&url, &good, &csr).await.0, 200);
@@ -75,8 +102,20 @@ async fn one_token_one_agent() {
 
     // Another account's VPC cannot get a token; a zone outside the region is refused.
     let other = account(&env, "222222222222").await;
-    let err = other.call("CreateAgentJoinToken", &json!({"VpcId": vpc_id, "AvailabilityZone": "us-east-1a"})).await.unwrap_err();
+    let err = other
+        .call(
+            "CreateAgentJoinToken",
+            &json!({"VpcId": vpc_id, "AvailabilityZone": "us-east-1a"}),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidVpcID.NotFound"));
-    let err = root.call("CreateAgentJoinToken", &json!({"VpcId": vpc_id, "AvailabilityZone": "eu-west-1a"})).await.unwrap_err();
+    let err = root
+        .call(
+            "CreateAgentJoinToken",
+            &json!({"VpcId": vpc_id, "AvailabilityZone": "eu-west-1a"}),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValue"));
 }

@@ -285,8 +285,15 @@ async fn bad_network_input_is_refused_and_leaves_nothing() {
     }
     assert_eq!(vpc_ids(&a).await, vec![id.clone()], "no VPC was half-made");
     assert_eq!(subnet_count(&a).await, 1, "no subnet was half-made");
+    // Only the VPC's default group, which CreateVpc makes.
     let groups = ok(&a, "DescribeSecurityGroups", json!({})).await;
-    assert!(groups["SecurityGroups"].as_array().unwrap().is_empty());
+    let names: Vec<&str> = groups["SecurityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["GroupName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default"]);
     env.server.stop().await;
 }
 
@@ -604,10 +611,12 @@ async fn security_group_rules() {
     );
     ok(&a, "DeleteSecurityGroup", json!({"GroupId": lb})).await;
     let remaining = ok(&a, "DescribeSecurityGroupRules", json!({})).await;
+    // The rules of `web` (the VPC's default group has its own self-referencing rule).
     let ids: Vec<String> = remaining["SecurityGroupRules"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|r| r["GroupId"] == web.as_str())
         .map(|r| r["SecurityGroupRuleId"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 4);
@@ -667,5 +676,59 @@ async fn iam_users_need_ec2_permissions() {
         free_ips(&a, &subnet(&a, &id, "10.0.0.0/24", "us-east-1c").await).await,
         251
     );
+    env.server.stop().await;
+}
+
+/// CreateVpc makes the VPC's default security group, as EC2 does: named `default`, all traffic
+/// in from its own members, undeletable alone, gone with the VPC.
+#[tokio::test]
+async fn a_vpc_comes_with_its_default_security_group() {
+    let env = env().await;
+    let a = account(&env, "111111111111").await;
+    let id = vpc(&a, "10.9.0.0/16").await;
+    let groups = ok(
+        &a,
+        "DescribeSecurityGroups",
+        json!({"Filters": [{"Name": "vpc-id", "Values": [id]}]}),
+    )
+    .await;
+    let g = &groups["SecurityGroups"][0];
+    assert_eq!(groups["SecurityGroups"].as_array().unwrap().len(), 1);
+    assert_eq!(g["GroupName"], "default");
+    assert_eq!(g["Description"], "default VPC security group");
+    assert_eq!(g["VpcId"], id.as_str());
+    let gid = g["GroupId"].as_str().unwrap().to_owned();
+    assert_eq!(g["IpPermissions"][0]["IpProtocol"], "-1");
+    assert_eq!(
+        g["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"],
+        gid.as_str()
+    );
+    assert_eq!(
+        code(
+            a.call("DeleteSecurityGroup", &json!({"GroupId": gid}))
+                .await
+        ),
+        "CannotDelete"
+    );
+    assert_eq!(
+        code(
+            a.call(
+                "CreateSecurityGroup",
+                &json!({"GroupName": "default", "Description": "d", "VpcId": id})
+            )
+            .await
+        ),
+        "InvalidGroup.Duplicate"
+    );
+    // Another group keeps the VPC; the default one does not.
+    let other = group(&a, &id, "other").await;
+    assert_eq!(
+        code(a.call("DeleteVpc", &json!({"VpcId": id})).await),
+        "DependencyViolation"
+    );
+    ok(&a, "DeleteSecurityGroup", json!({"GroupId": other})).await;
+    ok(&a, "DeleteVpc", json!({"VpcId": id})).await;
+    let groups = ok(&a, "DescribeSecurityGroups", json!({})).await;
+    assert!(groups["SecurityGroups"].as_array().unwrap().is_empty());
     env.server.stop().await;
 }

@@ -4,6 +4,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use time::OffsetDateTime;
+use underpass_domain::dns::PrivateDnsState;
 use underpass_domain::firewall::{IngressRule, PortRange, Protocol, Source};
 use underpass_domain::{
     ConnState, EndpointId, EniId, SecurityGroupId, SecurityGroupRuleId, ServiceId, SubnetId, VpcId,
@@ -257,6 +258,21 @@ pub struct Service {
     pub state: String,
     /// Allowed principals (ARNs or `*`).
     pub allowed_principals: Vec<String>,
+    /// The private DNS name and its verification, if one is set.
+    pub private_dns: Option<PrivateDns>,
+}
+
+/// A service's private DNS name and the TXT record that proves control of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrivateDns {
+    /// The name (checked, lowercase).
+    pub name: String,
+    /// pendingVerification, verified or failed.
+    pub state: PrivateDnsState,
+    /// The TXT record's name: `_<random>.<name>`.
+    pub txt_name: String,
+    /// The TXT record's value: `vpce:<random>`.
+    pub txt_value: String,
 }
 
 /// An interface endpoint (and its connection state).
@@ -280,6 +296,10 @@ pub struct Endpoint {
     pub security_groups: Vec<SecurityGroupId>,
     /// One ENI per subnet.
     pub enis: Vec<Eni>,
+    /// Consumers in the VPC resolve the service's verified private DNS name to this endpoint.
+    pub private_dns_enabled: bool,
+    /// The regional DNS name, fixed at creation (`None` for endpoints older than DNS).
+    pub dns_name: Option<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,

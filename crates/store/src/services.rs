@@ -7,7 +7,9 @@ use underpass_domain::{ConnEvent, ConnState, EndpointId, ServiceId, VpcId};
 
 use crate::network::enis_of;
 use crate::open::bump_revision;
-use crate::records::{Endpoint, HealthCheck, Listener, LoadBalancer, Service, Target, TargetGroup};
+use crate::records::{
+    Endpoint, HealthCheck, Listener, LoadBalancer, PrivateDns, Service, Target, TargetGroup,
+};
 use crate::{from_ms, to_ms, StoreError, Tx};
 
 fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
@@ -366,7 +368,8 @@ pub async fn insert_service(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO endpoint_services (service_id, service_name, account_id, acceptance_required, load_balancer_arns, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO endpoint_services (service_id, service_name, account_id, acceptance_required, load_balancer_arns, state, created_ms, \
+         private_dns_name, private_dns_state, private_dns_txt_name, private_dns_txt_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(s.id.to_string())
     .bind(&s.name)
@@ -375,6 +378,10 @@ pub async fn insert_service(
     .bind(serde_json::to_string(&s.load_balancers).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     .bind(&s.state)
     .bind(to_ms(now))
+    .bind(s.private_dns.as_ref().map(|p| p.name.clone()))
+    .bind(s.private_dns.as_ref().map(|p| p.state.as_str()))
+    .bind(s.private_dns.as_ref().map(|p| p.txt_name.clone()))
+    .bind(s.private_dns.as_ref().map(|p| p.txt_value.clone()))
     .execute(&mut **tx)
     .await?;
     for p in &s.allowed_principals {
@@ -404,7 +411,27 @@ async fn service_row(tx: &mut Tx, row: &SqliteRow) -> Result<Service, StoreError
         load_balancers: json_col(row, "load_balancer_arns")?,
         state: row.try_get("state")?,
         allowed_principals,
+        private_dns: private_dns_cols(row)?,
     })
+}
+
+fn private_dns_cols(row: &SqliteRow) -> Result<Option<PrivateDns>, StoreError> {
+    let name: Option<String> = row.try_get("private_dns_name")?;
+    let Some(name) = name else { return Ok(None) };
+    let state: Option<String> = row.try_get("private_dns_state")?;
+    let txt_name: Option<String> = row.try_get("private_dns_txt_name")?;
+    let txt_value: Option<String> = row.try_get("private_dns_txt_value")?;
+    match (state, txt_name, txt_value) {
+        (Some(state), Some(txt_name), Some(txt_value)) => Ok(Some(PrivateDns {
+            name,
+            state: state.parse().map_err(StoreError::Corrupt)?,
+            txt_name,
+            txt_value,
+        })),
+        _ => Err(StoreError::Corrupt(format!(
+            "private DNS name {name:?} without its verification record"
+        ))),
+    }
 }
 
 /// The service `id`.
@@ -439,16 +466,40 @@ pub async fn list_services(tx: &mut Tx) -> Result<Vec<Service>, StoreError> {
     Ok(out)
 }
 
-/// Updates acceptance and load balancers.
+/// Updates acceptance, load balancers and the private DNS name with its verification.
 pub async fn update_service(tx: &mut Tx, s: &Service) -> Result<(), StoreError> {
-    sqlx::query("UPDATE endpoint_services SET acceptance_required = ?, load_balancer_arns = ? WHERE service_id = ?")
+    sqlx::query(
+        "UPDATE endpoint_services SET acceptance_required = ?, load_balancer_arns = ?, private_dns_name = ?, private_dns_state = ?, \
+         private_dns_txt_name = ?, private_dns_txt_value = ? WHERE service_id = ?",
+    )
         .bind(s.acceptance_required)
         .bind(serde_json::to_string(&s.load_balancers).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .bind(s.private_dns.as_ref().map(|p| p.name.clone()))
+        .bind(s.private_dns.as_ref().map(|p| p.state.as_str()))
+        .bind(s.private_dns.as_ref().map(|p| p.txt_name.clone()))
+        .bind(s.private_dns.as_ref().map(|p| p.txt_value.clone()))
         .bind(s.id.to_string())
         .execute(&mut **tx)
         .await?;
     bump_revision(tx).await?;
     Ok(())
+}
+
+/// The services (id, account) whose private DNS name `name` is verified: the first verified
+/// owner keeps the name (RELIABILITY item 85).
+pub async fn verified_private_dns_owners(
+    tx: &mut Tx,
+    name: &str,
+) -> Result<Vec<(ServiceId, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT service_id, account_id FROM endpoint_services WHERE private_dns_name = ? AND private_dns_state = 'verified' ORDER BY service_id",
+    )
+    .bind(name)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((parse_col(r, "service_id")?, r.try_get("account_id")?)))
+        .collect()
 }
 
 /// Adds and removes allowed principals.
@@ -511,8 +562,8 @@ pub async fn insert_endpoint(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO endpoints (endpoint_id, account_id, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO endpoints (endpoint_id, account_id, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms, \
+         private_dns_enabled, dns_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(e.id.to_string())
     .bind(&e.account)
@@ -524,6 +575,8 @@ pub async fn insert_endpoint(
     .bind(serde_json::to_string(&e.security_groups).map_err(|x| StoreError::Corrupt(x.to_string()))?)
     .bind(to_ms(now))
     .bind(to_ms(now))
+    .bind(e.private_dns_enabled)
+    .bind(&e.dns_name)
     .execute(&mut **tx)
     .await?;
     let event = if e.state == ConnState::PendingAcceptance {
@@ -548,6 +601,8 @@ async fn endpoint_row(tx: &mut Tx, row: &SqliteRow) -> Result<Endpoint, StoreErr
         state: parse_col(row, "state")?,
         policy: row.try_get("policy")?,
         security_groups: json_col(row, "security_groups")?,
+        private_dns_enabled: row.try_get("private_dns_enabled")?,
+        dns_name: row.try_get("dns_name")?,
         created: from_ms(row.try_get("created_ms")?),
     })
 }
@@ -828,6 +883,29 @@ pub async fn set_endpoint_policy(
         .execute(&mut **tx)
         .await?
         .rows_affected();
+    if n == 0 {
+        return Err(not_found("endpoint", id));
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// Turns private DNS on or off for an endpoint.
+pub async fn set_endpoint_private_dns(
+    tx: &mut Tx,
+    id: &EndpointId,
+    on: bool,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let n = sqlx::query(
+        "UPDATE endpoints SET private_dns_enabled = ?, updated_ms = ? WHERE endpoint_id = ?",
+    )
+    .bind(on)
+    .bind(to_ms(now))
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if n == 0 {
         return Err(not_found("endpoint", id));
     }

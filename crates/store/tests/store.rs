@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use underpass_domain::dns::PrivateDnsState;
 use underpass_domain::{ConnEvent, ConnState, EndpointId, ServiceId, SubnetId, VpcId};
-use underpass_store::records::{Endpoint, Service, Subnet, Vpc};
+use underpass_store::records::{Endpoint, PrivateDns, Service, Subnet, Vpc};
 use underpass_store::{iam, network, services, Store, StoreConfig, StoreError};
 
 fn cfg(dir: &std::path::Path, install: &str) -> StoreConfig {
@@ -51,6 +52,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
             load_balancers: vec![],
             state: "Available".into(),
             allowed_principals: vec!["*".into()],
+            private_dns: None,
         },
         now(),
     )
@@ -69,6 +71,8 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
             policy: None,
             security_groups: vec![],
             enis: vec![],
+            private_dns_enabled: false,
+            dns_name: None,
             created: now(),
         },
         "test",
@@ -252,5 +256,53 @@ async fn held_lock_gives_unavailable_not_a_hang() {
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "bounded by the busy timeout"
+    );
+}
+
+#[tokio::test]
+async fn private_dns_columns_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
+    let (_, ep) = seed(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let e = services::get_endpoint(&mut tx, &ep).await.unwrap();
+    assert!(!e.private_dns_enabled && e.dns_name.is_none());
+    let mut s = services::get_service(&mut tx, &e.service).await.unwrap();
+    assert_eq!(s.private_dns, None);
+    s.private_dns = Some(PrivateDns {
+        name: "web.example.com".into(),
+        state: PrivateDnsState::PendingVerification,
+        txt_name: "_abc.web.example.com".into(),
+        txt_value: "vpce:xyz".into(),
+    });
+    services::update_service(&mut tx, &s).await.unwrap();
+    assert!(
+        services::verified_private_dns_owners(&mut tx, "web.example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    if let Some(p) = s.private_dns.as_mut() {
+        p.state = PrivateDnsState::Verified;
+    }
+    services::update_service(&mut tx, &s).await.unwrap();
+    services::set_endpoint_private_dns(&mut tx, &ep, true, now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let again = services::get_service(&mut tx, &s.id).await.unwrap();
+    assert_eq!(again.private_dns, s.private_dns);
+    assert_eq!(
+        services::verified_private_dns_owners(&mut tx, "web.example.com")
+            .await
+            .unwrap(),
+        vec![(s.id, "111111111111".to_owned())]
+    );
+    assert!(
+        services::get_endpoint(&mut tx, &ep)
+            .await
+            .unwrap()
+            .private_dns_enabled
     );
 }

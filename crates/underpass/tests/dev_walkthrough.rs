@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod dns;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,10 +37,18 @@ async fn dev_walkthrough_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = sub(dir.path(), "dev");
     let port = free_port().to_string();
-    let mut dev = spawn(
-        &["dev", "--data-dir", &data, "--json", "--tunnel-port", &port],
-        &[],
-    );
+    let dns_port = free_port().to_string();
+    let dev_args = [
+        "dev",
+        "--data-dir",
+        &data,
+        "--json",
+        "--tunnel-port",
+        &port,
+        "--dns-port",
+        &dns_port,
+    ];
+    let mut dev = spawn(&dev_args, &[]);
     let info: Value =
         serde_json::from_str(&dev.line(Duration::from_secs(90))).expect("one JSON line");
     for field in [
@@ -54,6 +63,9 @@ async fn dev_walkthrough_end_to_end() {
         "endpoint_id",
         "endpoint_address",
         "backend_address",
+        "dns_server",
+        "endpoint_dns_name",
+        "private_dns_name",
     ] {
         assert!(info[field].is_string(), "missing {field} in {info}");
     }
@@ -63,6 +75,43 @@ async fn dev_walkthrough_end_to_end() {
     let (status, body) = http_get(endpoint, None).await.unwrap();
     assert!(status.contains("200"), "{status}");
     assert!(body.contains("hello from the provider"), "{body}");
+
+    // DNS: the consumer VPC's resolver answers the verified private name and the endpoint's
+    // regional name with the endpoint's address, over UDP and TCP.
+    let dns_server: SocketAddr = info["dns_server"].as_str().unwrap().parse().unwrap();
+    assert_eq!(dns_server.ip().to_string(), "127.20.0.2");
+    let private_name = info["private_dns_name"].as_str().unwrap().to_owned();
+    assert_eq!(private_name, "web.service.provider.local");
+    let regional = info["endpoint_dns_name"].as_str().unwrap().to_owned();
+    assert!(
+        regional.starts_with(&format!("{}-", info["endpoint_id"].as_str().unwrap()))
+            && regional.ends_with(".us-east-1.vpce.underpass.internal"),
+        "{regional}"
+    );
+    for tcp in [false, true] {
+        for name in [&private_name, &regional] {
+            let (rcode, addrs) = dns::resolve(dns_server, name, tcp).await;
+            assert_eq!(rcode, 0, "{name} over {}", if tcp { "TCP" } else { "UDP" });
+            assert_eq!(addrs, vec![endpoint.ip()], "{name}");
+        }
+    }
+    // Resolve, then connect by name: curl with the address the resolver gave.
+    let (_, addrs) = dns::resolve(dns_server, &private_name, false).await;
+    let by_name = dns::curl_by_name(&private_name, addrs[0], endpoint.port()).await;
+    assert!(by_name.contains("hello from the provider"), "{by_name}");
+    // Isolation: the provider's VPC resolver does not know the consumer's names.
+    let provider_dns: SocketAddr = info["provider_dns_server"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for name in [&private_name, &regional] {
+        let (rcode, addrs) = dns::resolve(provider_dns, name, false).await;
+        assert!(
+            addrs.is_empty(),
+            "{name} resolved in the provider's VPC: {rcode} {addrs:?}"
+        );
+    }
 
     // The CLI, as the consumer, sees its endpoint available (exit code 0, JSON output).
     let env = [
@@ -80,6 +129,17 @@ async fn dev_walkthrough_end_to_end() {
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["VpcEndpoints"][0]["State"], "available", "{v}");
+    assert_eq!(v["VpcEndpoints"][0]["PrivateDnsEnabled"], true, "{v}");
+    let entries: Vec<&str> = v["VpcEndpoints"][0]["DnsEntries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["DnsName"].as_str().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert_eq!(entries[0], regional);
+    assert!(entries[1].contains("-us-east-1a."), "{entries:?}");
+    assert_eq!(entries[2], private_name);
     // Bad input through the CLI: a clear AWS error and exit code 1; a usage error is 2.
     let (code, _, err) = cli(&["ec2", "describe-vpcs", "--vpc-ids", "vpc-nothex"], &env);
     assert_eq!(code, 1, "{err}");
@@ -180,6 +240,23 @@ async fn dev_walkthrough_end_to_end() {
         .as_str()
         .unwrap()
         .to_owned();
+    // A new endpoint's regional name appears in DNS within a second or so (long-poll, apply).
+    let second_name = second["VpcEndpoint"]["DnsEntries"][0]["DnsName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        eventually(Duration::from_millis(1500), async || !dns::resolve(
+            dns_server,
+            &second_name,
+            false
+        )
+        .await
+        .1
+        .is_empty())
+        .await,
+        "the new endpoint's name did not appear in DNS"
+    );
     let eni = second["VpcEndpoint"]["NetworkInterfaceIds"][0]
         .as_str()
         .unwrap();
@@ -294,6 +371,19 @@ async fn dev_walkthrough_end_to_end() {
         0,
         "{rej}"
     );
+    // The rejected endpoint's private name leaves DNS at once.
+    assert!(
+        eventually(Duration::from_millis(1500), async || dns::resolve(
+            dns_server,
+            &private_name,
+            false
+        )
+        .await
+        .1
+        .is_empty())
+        .await,
+        "a rejected endpoint's private name still resolves"
+    );
     let mut buf = [0u8; 64];
     let cut = tokio::time::timeout(Duration::from_secs(5), live.read(&mut buf)).await;
     assert!(
@@ -311,10 +401,7 @@ async fn dev_walkthrough_end_to_end() {
     // Ctrl-C/SIGTERM stops cleanly; a second start reuses the state (same ids, same endpoints).
     let status = dev.terminate().expect("dev did not stop within 10 s");
     assert!(status.success(), "{status:?}");
-    let dev = spawn(
-        &["dev", "--data-dir", &data, "--json", "--tunnel-port", &port],
-        &[],
-    );
+    let dev = spawn(&dev_args, &[]);
     let again: Value =
         serde_json::from_str(&dev.line(Duration::from_secs(90))).expect("one JSON line");
     assert_eq!(again["endpoint_id"], info["endpoint_id"]);

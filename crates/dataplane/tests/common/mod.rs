@@ -242,6 +242,7 @@ impl World {
             trust: self.trust(),
             endpoints,
             gateways: vec![],
+            dns: None,
         }
     }
 
@@ -289,6 +290,7 @@ impl World {
             trust: self.trust(),
             endpoints: vec![],
             gateways: vec![gateway],
+            dns: None,
         }
     }
 }

@@ -57,6 +57,19 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Turns a read action into a write one: the read snapshot ends and the write lock is
+    /// taken now. For actions that must not hold the write lock across a slow outside call
+    /// (a DNS lookup): read, call out, then upgrade and re-read what they change.
+    pub(crate) async fn upgrade_to_write(&mut self) -> Result<(), ApiError> {
+        let tx = self.state.store.begin().await?;
+        let read = std::mem::replace(&mut self.tx, tx);
+        read.rollback()
+            .await
+            .map_err(underpass_store::StoreError::from)?;
+        self.writes = true;
+        Ok(())
+    }
+
     /// Commits (write actions) and tells agents about the new revision.
     pub(crate) async fn finish(self) -> Result<(), ApiError> {
         let state = self.state;
@@ -169,7 +182,7 @@ impl<'a> Ctx<'a> {
         let own_root = matches!(self.caller.principal, PrincipalArn::Root { .. })
             && (resource_account == self.caller.account || resource_account.is_empty());
         if own_root && resource_policy.is_none() {
-            return Ok(());
+            return self.authorized();
         }
         let identity = self.identity_policies().await?.to_vec();
         let set = PolicySet {
@@ -182,12 +195,21 @@ impl<'a> Ctx<'a> {
         };
         let decision = evaluate(&rctx, &set);
         if decision.is_allowed() || (own_root && decision.outcome != Outcome::ExplicitDeny) {
-            return Ok(());
+            return self.authorized();
         }
         Err(ApiError::unauthorized(format!(
             "You are not authorized to perform this operation. User: {} is not authorized to perform: {action} on resource: {resource} because {decision}",
             self.caller.arn
         )))
+    }
+
+    /// After a successful authorization: go on, or stop a dry run with `DryRunOperation`.
+    fn authorized(&self) -> Result<(), ApiError> {
+        if self.meta.dry_run {
+            Err(ApiError::dry_run())
+        } else {
+            Ok(())
+        }
     }
 
     /// Fresh random bits for ids.
@@ -202,7 +224,7 @@ impl<'a> Ctx<'a> {
 /// Whether the caller is the install's administrator (the root of the admin account).
 pub(crate) fn is_admin(ctx: &Ctx<'_>) -> bool {
     matches!(ctx.caller.principal, PrincipalArn::Root { .. })
-        && ctx.caller.account == crate::bootstrap::ADMIN_ACCOUNT
+        && ctx.caller.account == ctx.state.cfg.admin_account
 }
 
 /// Parses an identity policy document for storage.

@@ -2,10 +2,11 @@
 //! endpoints and load balancers own are in `enis.rs`.
 
 use serde::{Deserialize, Serialize};
+use underpass_domain::firewall::{IngressRule, PortRange, Protocol, Source};
 use underpass_domain::net::{check_subnet, parse_block, usable_addresses};
-use underpass_domain::{SubnetId, VpcId};
+use underpass_domain::{SecurityGroupId, SecurityGroupRuleId, SubnetId, VpcId};
 use underpass_store::network;
-use underpass_store::records::{Subnet, Vpc};
+use underpass_store::records::{SecurityGroup, SgRule, Subnet, Vpc};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue};
@@ -43,7 +44,12 @@ impl From<&Vpc> for VpcView {
     }
 }
 
+/// The name of the group every VPC is born with, as in EC2.
+pub(crate) const DEFAULT_GROUP: &str = "default";
+
 /// `CreateVpc`: a network with one IPv4 block of /16 to /28. Both DNS attributes start enabled.
+/// As in EC2, the VPC comes with its default security group (`default`, all traffic in from
+/// members of the group itself), which goes when the VPC goes and cannot be deleted alone.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub(crate) struct CreateVpcRequest {
@@ -76,6 +82,26 @@ pub(crate) async fn create_vpc(
         dns_hostnames: true,
     };
     network::insert_vpc(&mut ctx.tx, &vpc, ctx.meta.now).await?;
+    let gid = SecurityGroupId::from_random(ctx.random()?);
+    let group = SecurityGroup {
+        id: gid,
+        vpc: vpc.id,
+        account: vpc.account.clone(),
+        name: DEFAULT_GROUP.into(),
+        description: "default VPC security group".into(),
+        rules: vec![],
+    };
+    network::insert_group(&mut ctx.tx, &group, ctx.meta.now).await?;
+    let self_rule = SgRule {
+        id: SecurityGroupRuleId::from_random(ctx.random()?),
+        rule: IngressRule {
+            protocol: Protocol::All,
+            ports: PortRange::ALL,
+            source: Source::Group(gid),
+        },
+        description: String::new(),
+    };
+    network::add_rules(&mut ctx.tx, &gid, &[self_rule]).await?;
     Ok(CreateVpcResponse {
         vpc: VpcView::from(&vpc),
     })
@@ -171,14 +197,40 @@ pub(crate) async fn delete_vpc(
     ctx.authorize("ec2:DeleteVpc", &ec2_arn(ctx, "vpc", id))
         .await?;
     lookup::vpc(ctx, &req.vpc_id).await?;
-    if network::vpc_dependents(&mut ctx.tx, &id).await? > 0 {
-        return Err(ApiError::client(
+    let default_group = default_group(ctx, &id).await?;
+    let own = i64::from(default_group.is_some());
+    let dependency = || {
+        ApiError::client(
             "DependencyViolation",
             format!("The vpc '{id}' has dependencies and cannot be deleted."),
-        ));
+        )
+    };
+    if network::vpc_dependents(&mut ctx.tx, &id).await? > own {
+        return Err(dependency());
+    }
+    if let Some(gid) = default_group {
+        network::delete_group(&mut ctx.tx, &gid)
+            .await
+            .map_err(|e| match e {
+                underpass_store::StoreError::Conflict(_) => dependency(),
+                e => e.into(),
+            })?;
     }
     network::delete_vpc(&mut ctx.tx, &id).await?;
     Ok(ReturnTrue::YES)
+}
+
+/// The VPC's default security group, if it has one (VPCs made before it existed do not).
+pub(crate) async fn default_group(
+    ctx: &mut Ctx<'_>,
+    vpc: &VpcId,
+) -> Result<Option<SecurityGroupId>, ApiError> {
+    for gid in network::list_group_ids(&mut ctx.tx, None, Some(vpc)).await? {
+        if network::get_group(&mut ctx.tx, &gid).await?.name == DEFAULT_GROUP {
+            return Ok(Some(gid));
+        }
+    }
+    Ok(None)
 }
 
 /// `ModifyVpcAttribute`: one attribute per call, as EC2 requires.

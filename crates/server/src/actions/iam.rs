@@ -175,6 +175,7 @@ pub(crate) struct UserView {
     user_id: String,
     arn: String,
     path: String,
+    create_date: String,
 }
 
 #[derive(Serialize)]
@@ -215,6 +216,7 @@ pub(crate) async fn create_user(
             user_id: id,
             arn,
             path,
+            create_date: ts(ctx.meta.now),
         },
     })
 }
@@ -484,6 +486,7 @@ pub(crate) struct RoleView {
     arn: String,
     path: String,
     max_session_duration: u32,
+    create_date: String,
 }
 
 #[derive(Serialize)]
@@ -538,6 +541,7 @@ pub(crate) async fn create_role(
             arn,
             path,
             max_session_duration: max,
+            create_date: ts(ctx.meta.now),
         },
     })
 }

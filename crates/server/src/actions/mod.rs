@@ -21,6 +21,7 @@ mod targets;
 mod util;
 mod vpce;
 mod vpce_connections;
+mod vpce_dns;
 mod vpce_permissions;
 mod vpce_services;
 
@@ -33,6 +34,7 @@ use time::OffsetDateTime;
 use crate::api::{ApiError, CallerInfo};
 use crate::state::AppState;
 pub(crate) use authz::Ctx;
+pub(crate) use vpce_dns::verified_name as verified_private_dns_name;
 
 /// Per-request facts the handlers need.
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub(crate) struct Meta {
     pub(crate) source_ip: IpAddr,
     /// The time the request arrived.
     pub(crate) now: OffsetDateTime,
+    /// EC2's `DryRun`: [`Ctx::authorize`] answers `DryRunOperation` once the caller is
+    /// authorized, so the handler stops there and its transaction is dropped, uncommitted.
+    pub(crate) dry_run: bool,
 }
 
 /// Parses a JSON request body; an empty body is an empty object.
@@ -76,6 +81,10 @@ macro_rules! actions {
                     let req = parse_body(body)?;
                     let mut ctx = Ctx::$kind(state, caller, meta).await?;
                     let resp = $handler(&mut ctx, req).await?;
+                    if ctx.meta.dry_run {
+                        // A handler that never authorized: still nothing is committed.
+                        return Err(ApiError::dry_run());
+                    }
                     ctx.finish().await?;
                     to_value(resp)
                 } )*
@@ -162,6 +171,8 @@ actions! {
     read "DescribeVpcEndpoints" => vpce::describe_vpc_endpoints,
     write "ModifyVpcEndpoint" => vpce::modify_vpc_endpoint,
     write "DeleteVpcEndpoints" => vpce::delete_vpc_endpoints,
+    // A read action that upgrades itself: the TXT lookup runs without the write lock.
+    read "StartVpcEndpointServicePrivateDnsVerification" => vpce_dns::start_vpc_endpoint_service_private_dns_verification,
 
     write "CreateAgentJoinToken" => agents::create_join_token,
     read "DescribeAgents" => agents::describe_agents,

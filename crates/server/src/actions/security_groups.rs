@@ -222,7 +222,13 @@ pub(crate) async fn delete_security_group(
         &ec2_arn(ctx, "security-group", gid),
     )
     .await?;
-    lookup::group(ctx, &id).await?;
+    let group = lookup::group(ctx, &id).await?;
+    if group.name == super::ec2::DEFAULT_GROUP {
+        return Err(ApiError::client(
+            "CannotDelete",
+            format!("the specified group: \"{gid}\" name: \"default\" cannot be deleted by a user"),
+        ));
+    }
     network::delete_group(&mut ctx.tx, &gid).await?;
     Ok(ReturnTrue::YES)
 }

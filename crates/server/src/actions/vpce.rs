@@ -14,10 +14,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use underpass_auth::iam::{Policy, PolicyKind};
+use underpass_domain::dns::{random_token, regional_endpoint_name, ENDPOINT_TOKEN_LEN};
 use underpass_domain::net::allocate;
 use underpass_domain::{ConnEvent, ConnState, EndpointId, EniId, SecurityGroupId};
 use underpass_store::iam::{self as iam_store, TokenLookup};
-use underpass_store::records::{Endpoint, Eni, EniKind, Subnet};
+use underpass_store::records::{Endpoint, Eni, EniKind, Service, Subnet};
 use underpass_store::services::{self, EndpointFilter};
 use underpass_store::{network, StoreError};
 
@@ -28,6 +29,7 @@ use super::enis::GroupRef;
 use super::lookup::{
     self, ec2_arn, no_duplicates, parse_id, timestamp, ReturnTrue, UnsuccessfulItem,
 };
+use super::vpce_dns::verified_name;
 use super::vpce_permissions::{invalid_service_name, visible_to};
 use super::vpce_services::{invalid_parameter, mismatch, service_zones, UnsuccessfulResponse};
 use super::Ctx;
@@ -64,8 +66,89 @@ pub(crate) struct EndpointView {
     owner_id: String,
 }
 
+/// `DnsEntries`: the regional name, one zonal name per zone, and the service's private DNS
+/// name when private DNS is on and the name verified (the order EC2 lists them in).
+fn dns_entries(ctx: &Ctx<'_>, e: &Endpoint, service: &Service) -> Vec<DnsEntry> {
+    let cfg = &ctx.state.cfg;
+    let zone = crate::dns_names::hosted_zone_id(cfg);
+    let mut out: Vec<DnsEntry> = crate::dns_names::endpoint_names(cfg, e)
+        .into_iter()
+        .map(|(dns_name, _)| DnsEntry {
+            dns_name,
+            hosted_zone_id: zone.clone(),
+        })
+        .collect();
+    if e.private_dns_enabled {
+        if let Some(name) = verified_name(service) {
+            out.push(DnsEntry {
+                dns_name: name.to_owned(),
+                hosted_zone_id: zone,
+            });
+        }
+    }
+    out
+}
+
+/// The checks `PrivateDnsEnabled=true` must pass (EC2's): the service has a verified private
+/// DNS name, the VPC has DNS support and hostnames on, and no other live endpoint of the VPC
+/// already serves the name.
+async fn check_private_dns(
+    ctx: &mut Ctx<'_>,
+    vpc: &underpass_store::records::Vpc,
+    service: &Service,
+    except: Option<EndpointId>,
+) -> Result<(), ApiError> {
+    let Some(name) = verified_name(service) else {
+        return Err(invalid_parameter(match &service.private_dns {
+            None => format!(
+                "Private DNS can't be enabled because the service {} does not provide a private DNS name.",
+                service.name
+            ),
+            Some(p) => format!(
+                "Private DNS can't be enabled because the private DNS name {} of service {} is not verified ({}).",
+                p.name, service.name, p.state
+            ),
+        }));
+    };
+    if !(vpc.dns_support && vpc.dns_hostnames) {
+        return Err(invalid_parameter(format!(
+            "Enabling private DNS requires both enableDnsHostnames and enableDnsSupport VPC attributes set to true for {}",
+            vpc.id
+        )));
+    }
+    let others = services::list_endpoints(
+        &mut ctx.tx,
+        &EndpointFilter {
+            vpc: Some(vpc.id),
+            ..EndpointFilter::default()
+        },
+    )
+    .await?;
+    for other in others {
+        if Some(other.id) == except
+            || !other.private_dns_enabled
+            || !matches!(
+                other.state,
+                ConnState::PendingAcceptance | ConnState::Pending | ConnState::Available
+            )
+        {
+            continue;
+        }
+        let theirs = services::get_service(&mut ctx.tx, &other.service).await?;
+        if verified_name(&theirs) == Some(name) {
+            return Err(invalid_parameter(format!(
+                "private-dns-enabled cannot be set because there is already a conflicting DNS domain for {name} in the VPC {}",
+                vpc.id
+            )));
+        }
+    }
+    Ok(())
+}
+
 async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, ApiError> {
-    let service_name = services::get_service(&mut ctx.tx, &e.service).await?.name;
+    let service = services::get_service(&mut ctx.tx, &e.service).await?;
+    let dns_entries = dns_entries(ctx, e, &service);
+    let service_name = service.name;
     let mut groups = Vec::with_capacity(e.security_groups.len());
     for g in &e.security_groups {
         let name = match network::get_group(&mut ctx.tx, g).await {
@@ -92,11 +175,10 @@ async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, 
         subnet_ids: e.enis.iter().map(|n| n.subnet.to_string()).collect(),
         groups,
         ip_address_type: "ipv4",
-        // Private DNS names are not served yet; the flag is accepted and reported off.
-        private_dns_enabled: false,
+        private_dns_enabled: e.private_dns_enabled,
         requester_managed: false,
         network_interface_ids: e.enis.iter().map(|n| n.id.to_string()).collect(),
-        dns_entries: vec![],
+        dns_entries,
         creation_timestamp: timestamp(e.created),
         owner_id: e.account.clone(),
     })
@@ -250,6 +332,19 @@ pub(crate) async fn create_vpc_endpoint(
     if let Some(doc) = &req.policy_document {
         Policy::parse(doc, PolicyKind::Endpoint)?;
     }
+    // EC2 turns private DNS on by default for AWS services only; for endpoint services it is
+    // asked for explicitly.
+    let private_dns_enabled = req.private_dns_enabled.unwrap_or(false);
+    if private_dns_enabled {
+        check_private_dns(ctx, &vpc, &service, None).await?;
+    }
+    let dns_name = regional_endpoint_name(
+        &id,
+        &random_token(ctx.random()?, ENDPOINT_TOKEN_LEN),
+        &service.id,
+        &ctx.state.cfg.region,
+        &ctx.state.cfg.dns_domain,
+    );
     let state = ConnState::initial(service.acceptance_required);
     let endpoint = Endpoint {
         id,
@@ -261,6 +356,8 @@ pub(crate) async fn create_vpc_endpoint(
         policy: req.policy_document.clone(),
         security_groups: groups,
         enis: vec![],
+        private_dns_enabled,
+        dns_name: Some(dns_name),
         created: ctx.meta.now,
     };
     let actor = ctx.caller.arn.clone();
@@ -439,8 +536,17 @@ pub(crate) async fn modify_vpc_endpoint(
             "Specify either PolicyDocument or ResetPolicy, not both.",
         ));
     }
-    // `PrivateDnsEnabled` is accepted for compatibility; private DNS is not served yet.
-    let _ = req.private_dns_enabled;
+    if let Some(on) = req
+        .private_dns_enabled
+        .filter(|on| *on != e.private_dns_enabled)
+    {
+        if on {
+            let vpc = network::get_vpc(&mut ctx.tx, &e.vpc).await?;
+            let service = services::get_service(&mut ctx.tx, &e.service).await?;
+            check_private_dns(ctx, &vpc, &service, Some(e.id)).await?;
+        }
+        services::set_endpoint_private_dns(&mut ctx.tx, &e.id, on, ctx.meta.now).await?;
+    }
     if let Some(doc) = &req.policy_document {
         Policy::parse(doc, PolicyKind::Endpoint)?;
         services::set_endpoint_policy(&mut ctx.tx, &e.id, Some(doc), ctx.meta.now).await?;

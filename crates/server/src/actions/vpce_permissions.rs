@@ -206,6 +206,19 @@ pub(crate) struct ServiceDetail {
     manages_vpc_endpoints: bool,
     vpc_endpoint_policy_supported: bool,
     supported_ip_address_types: Vec<&'static str>,
+    base_endpoint_dns_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_dns_name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    private_dns_names: Vec<PrivateDnsNameItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_dns_name_verification_state: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PrivateDnsNameItem {
+    private_dns_name: String,
 }
 
 /// `DescribeVpcEndpointServices`: the services the caller may connect to (see the module
@@ -281,6 +294,16 @@ pub(crate) async fn describe_vpc_endpoint_services(
             manages_vpc_endpoints: false,
             vpc_endpoint_policy_supported: true,
             supported_ip_address_types: vec!["ipv4"],
+            base_endpoint_dns_names: vec![crate::dns_names::base(&ctx.state.cfg, s)],
+            private_dns_name: s.private_dns.as_ref().map(|p| p.name.clone()),
+            private_dns_names: s
+                .private_dns
+                .iter()
+                .map(|p| PrivateDnsNameItem {
+                    private_dns_name: p.name.clone(),
+                })
+                .collect(),
+            private_dns_name_verification_state: s.private_dns.as_ref().map(|p| p.state.as_str()),
         });
     }
     Ok(DescribeServicesResponse {

@@ -14,8 +14,10 @@ use super::describe::{
     check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
 };
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue, UnsuccessfulItem};
+use super::vpce_dns::{self, PrivateDnsNameConfiguration};
 use super::Ctx;
 use crate::api::ApiError;
+use crate::dns_names;
 
 /// `InvalidParameter`, EC2's code for a parameter that is wrong in context.
 pub(crate) fn invalid_parameter(message: impl Into<String>) -> ApiError {
@@ -53,6 +55,11 @@ pub(crate) struct ServiceConfigView {
     manages_vpc_endpoints: bool,
     network_load_balancer_arns: Vec<String>,
     supported_ip_address_types: Vec<&'static str>,
+    base_endpoint_dns_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_dns_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_dns_name_configuration: Option<PrivateDnsNameConfiguration>,
 }
 
 async fn config_view(ctx: &mut Ctx<'_>, s: &Service) -> Result<ServiceConfigView, ApiError> {
@@ -68,6 +75,9 @@ async fn config_view(ctx: &mut Ctx<'_>, s: &Service) -> Result<ServiceConfigView
         manages_vpc_endpoints: false,
         network_load_balancer_arns: s.load_balancers.clone(),
         supported_ip_address_types: vec!["ipv4"],
+        base_endpoint_dns_names: vec![dns_names::base(&ctx.state.cfg, s)],
+        private_dns_name: s.private_dns.as_ref().map(|p| p.name.clone()),
+        private_dns_name_configuration: s.private_dns.as_ref().map(PrivateDnsNameConfiguration::of),
     })
 }
 
@@ -97,6 +107,7 @@ pub(crate) struct CreateServiceRequest {
     #[serde(default)]
     gateway_load_balancer_arns: Vec<String>,
     supported_ip_address_types: Option<Vec<String>>,
+    private_dns_name: Option<String>,
     #[serde(skip_serializing)]
     client_token: Option<String>,
 }
@@ -153,6 +164,10 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
         }
     }
     check_lbs(ctx, &req.network_load_balancer_arns).await?;
+    let private_dns = match &req.private_dns_name {
+        Some(name) => Some(vpce_dns::claim(ctx, name).await?),
+        None => None,
+    };
     let service = Service {
         id,
         name: format!(
@@ -165,6 +180,7 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
         load_balancers: req.network_load_balancer_arns.clone(),
         state: "Available".into(),
         allowed_principals: vec![],
+        private_dns,
     };
     services::insert_service(&mut ctx.tx, &service, ctx.meta.now).await?;
     if let Some(token) = &req.client_token {
@@ -269,13 +285,16 @@ pub(crate) async fn describe_vpc_endpoint_service_configurations(
     })
 }
 
-/// `ModifyVpcEndpointServiceConfiguration`: acceptance and the load balancers (at least one
-/// must remain). Existing connections keep their state.
+/// `ModifyVpcEndpointServiceConfiguration`: acceptance, the load balancers (at least one
+/// must remain) and the private DNS name (a new name starts `pendingVerification` with a new
+/// TXT record; `RemovePrivateDnsName` drops it). Existing connections keep their state.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub(crate) struct ModifyServiceRequest {
     service_id: String,
     acceptance_required: Option<bool>,
+    private_dns_name: Option<String>,
+    remove_private_dns_name: Option<bool>,
     #[serde(default)]
     add_network_load_balancer_arns: Vec<String>,
     #[serde(default)]
@@ -319,6 +338,27 @@ pub(crate) async fn modify_vpc_endpoint_service_configuration(
     }
     if let Some(a) = req.acceptance_required {
         s.acceptance_required = a;
+    }
+    match (
+        &req.private_dns_name,
+        req.remove_private_dns_name.unwrap_or(false),
+    ) {
+        (Some(_), true) => {
+            return Err(ApiError::client(
+                "InvalidParameterCombination",
+                "Specify either PrivateDnsName or RemovePrivateDnsName, not both.",
+            ))
+        }
+        (Some(name), false) => {
+            let checked = underpass_domain::dns::check_private_dns_name(name)?;
+            match &s.private_dns {
+                // The same name again keeps its record and state (unless someone else owns it).
+                Some(p) if p.name == checked => vpce_dns::check_owner(ctx, &checked).await?,
+                _ => s.private_dns = Some(vpce_dns::claim(ctx, name).await?),
+            }
+        }
+        (None, true) => s.private_dns = None,
+        (None, false) => {}
     }
     services::update_service(&mut ctx.tx, &s).await?;
     Ok(ReturnTrue::YES)

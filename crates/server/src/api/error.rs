@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use underpass_auth::credentials::CredentialError;
 use underpass_auth::iam::PolicyError;
 use underpass_auth::sigv4::SigV4Error;
+use underpass_domain::dns::DnsNameError;
 use underpass_domain::firewall::FirewallError;
 use underpass_domain::net::NetError;
 use underpass_domain::{ArnError, IdError, IllegalTransition, ResourceIdError};
@@ -51,6 +52,15 @@ impl ApiError {
             status: StatusCode::FORBIDDEN,
             code: "UnauthorizedOperation".into(),
             message: message.into(),
+        }
+    }
+
+    /// `DryRunOperation` (412): what an authorized EC2 dry run answers.
+    pub fn dry_run() -> Self {
+        Self {
+            status: StatusCode::PRECONDITION_FAILED,
+            code: "DryRunOperation".into(),
+            message: "Request would have succeeded, but DryRun flag is set.".into(),
         }
     }
 
@@ -150,6 +160,12 @@ impl From<StoreError> for ApiError {
 impl From<NetError> for ApiError {
     fn from(e: NetError) -> Self {
         Self::client(e.code(), e.to_string())
+    }
+}
+
+impl From<DnsNameError> for ApiError {
+    fn from(e: DnsNameError) -> Self {
+        Self::invalid(e.to_string())
     }
 }
 

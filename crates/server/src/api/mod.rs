@@ -1,9 +1,13 @@
-//! The HTTP API: `POST /api/{Action}` with a JSON body, every request SigV4-authenticated and
-//! IAM-authorized, every call written to the audit log.
+//! The HTTP API: `POST /api/{Action}` with a JSON body, and the AWS Query protocol on `/`
+//! (`POST` form or `GET` query string, XML answers) for the AWS CLI and SDKs. Both front ends
+//! take one path ([`execute`]): every request SigV4-authenticated, throttled and IAM-authorized
+//! by the same handlers, every call written to the audit log.
 
 mod authn;
 pub mod error;
+mod query;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,6 +32,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/{action}", post(api_call))
+        .route("/", post(query::query_call).get(query::query_call))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -62,31 +67,71 @@ pub(crate) fn request_id() -> String {
     )
 }
 
-async fn api_call(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(action): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// The HTTP facts of one request, as both front ends hand them to [`execute`].
+pub(crate) struct HttpParts<'a> {
+    /// The TCP peer.
+    pub(crate) peer: SocketAddr,
+    /// The method.
+    pub(crate) method: &'a Method,
+    /// The path and query.
+    pub(crate) uri: &'a Uri,
+    /// The headers.
+    pub(crate) headers: &'a HeaderMap,
+    /// The body.
+    pub(crate) body: &'a [u8],
+}
+
+/// One call as a front end decoded it: the action, its JSON parameters, and EC2's dry run.
+pub(crate) struct Invocation<'a> {
+    /// The action name.
+    pub(crate) action: String,
+    /// The JSON parameters.
+    pub(crate) body: Cow<'a, [u8]>,
+    /// Authorize only, then answer `DryRunOperation`.
+    pub(crate) dry_run: bool,
+}
+
+/// What the shared path did with one call.
+pub(crate) struct Outcome {
+    /// The request id (also in the audit log).
+    pub(crate) request_id: String,
+    /// The action as audited (cut to 64 characters).
+    pub(crate) action: String,
+    /// The authenticated caller, if authentication succeeded.
+    pub(crate) caller: Option<CallerInfo>,
+    /// The handler's answer or the error.
+    pub(crate) result: Result<serde_json::Value, ApiError>,
+}
+
+/// The one path every API call takes, whatever its wire format: authentication (SigV4 through
+/// the auth crate), throttling, `decode` (the front end's parameters into an [`Invocation`],
+/// once the caller and its scope are known), the scope's service check, the handler, metrics
+/// and the audit log. `hint` names the action in the audit log when decoding fails.
+pub(crate) async fn execute<'a>(
+    state: &AppState,
+    http: &HttpParts<'a>,
+    hint: &str,
+    decode: impl FnOnce(&CallerInfo) -> Result<Invocation<'a>, ApiError>,
+) -> Outcome {
     let request_id = request_id();
     let now = OffsetDateTime::now_utc();
+    let mut action = hint.to_owned();
     let result = async {
-        let caller = authn::authenticate(&state, &method, &uri, &headers, &body, now).await?;
+        let caller =
+            authn::authenticate(state, http.method, http.uri, http.headers, http.body, now).await?;
+        let with = |e: ApiError| (Some(caller.clone()), e);
         if !state.admit(&caller.access_key_id) {
-            return Err((
-                Some(caller.clone()),
+            return Err(with(
                 ApiError::client("RequestLimitExceeded", "Request limit exceeded.")
                     .with_status(StatusCode::SERVICE_UNAVAILABLE),
             ));
         }
+        let call = decode(&caller).map_err(with)?;
+        action.clone_from(&call.action);
         // The signature's scope must name the action's service, as AWS checks.
-        let expected = underpass_domain::api::service_of(&action);
-        if crate::actions::is_known(&action) && caller.service != expected {
-            return Err((
-                Some(caller.clone()),
+        let expected = underpass_domain::api::service_of(&call.action);
+        if crate::actions::is_known(&call.action) && caller.service != expected {
+            return Err(with(
                 ApiError::client(
                     "SignatureDoesNotMatch",
                     format!("Credential should be scoped to correct service: '{expected}'."),
@@ -95,24 +140,26 @@ async fn api_call(
             ));
         }
         let meta = crate::actions::Meta {
-            source_ip: peer.ip(),
+            source_ip: http.peer.ip(),
             now,
+            dry_run: call.dry_run,
         };
-        let out = crate::actions::dispatch(&state, &caller, &action, &body, meta).await;
-        Ok::<_, (Option<CallerInfo>, ApiError)>((caller.clone(), out))
+        let out = crate::actions::dispatch(state, &caller, &call.action, &call.body, meta).await;
+        Ok::<_, (Option<CallerInfo>, ApiError)>((caller, out))
     }
     .await;
-    let (principal, outcome) = match result {
-        Ok((caller, out)) => (Some(caller.arn), out),
-        Err((caller, e)) => (caller.map(|c| c.arn), Err(e)),
+    let (caller, result) = match result {
+        Ok((caller, out)) => (Some(caller), out),
+        Err((caller, e)) => (caller, Err(e)),
     };
-    let error_code = outcome.as_ref().err().map(|e| e.code.clone());
+    let action: String = action.chars().take(64).collect();
+    let error_code = result.as_ref().err().map(|e| e.code.clone());
     state.metrics.count(&action, error_code.as_deref());
     let entry = AuditEntry {
         at: now,
         request_id: request_id.clone(),
-        principal,
-        action: action.chars().take(64).collect(),
+        principal: caller.as_ref().map(|c| c.arn.clone()),
+        action: action.clone(),
         outcome: if error_code.is_none() {
             "Success".into()
         } else {
@@ -132,23 +179,69 @@ async fn api_call(
     } else if let Err(e) = audit(state.store.pool(), &entry).await {
         tracing::warn!(error = %e, "audit log write failed");
     }
-    match outcome {
+    if let Err(e) = &result {
+        tracing::info!(request_id, action = %action, code = %e.code, "request refused");
+    }
+    Outcome {
+        request_id,
+        action,
+        caller,
+        result,
+    }
+}
+
+/// `POST /api/{Action}`: the JSON front end.
+async fn api_call(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(action): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let http = HttpParts {
+        peer,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let out = execute(&state, &http, &action, |_| {
+        Ok(Invocation {
+            action: action.clone(),
+            body: Cow::Borrowed(&body),
+            dry_run: false,
+        })
+    })
+    .await;
+    match out.result {
         Ok(mut value) => {
             if let Some(obj) = value.as_object_mut() {
-                obj.insert("RequestId".into(), serde_json::Value::String(request_id));
+                obj.insert(
+                    "RequestId".into(),
+                    serde_json::Value::String(out.request_id),
+                );
             }
             (StatusCode::OK, axum::Json(value)).into_response()
         }
         Err(e) => {
-            tracing::info!(request_id, action = %entry.action, code = %e.code, "request refused");
             let body = error::ErrorBody {
                 error: error::ErrorDetail {
                     code: &e.code,
                     message: &e.message,
                 },
-                request_id: &request_id,
+                request_id: &out.request_id,
             };
-            (e.status, axum::Json(body)).into_response()
+            let mut r = (e.status, axum::Json(body)).into_response();
+            if out.caller.is_none() && e.status == StatusCode::BAD_REQUEST {
+                // Malformed before authentication: close, as the Query front end does.
+                r.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            r
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use underpass_agent::{AgentConfig, DataplaneApplier, RunningAgent};
+use underpass_agent::{AgentConfig, DataplaneApplier, DnsHostConfig, RunningAgent};
 use underpass_dataplane::{Dataplane, DataplaneConfig, FlowEvent, FlowSink};
 use zeroize::Zeroizing;
 
@@ -33,6 +33,18 @@ pub(crate) struct AgentArgs {
     /// One-time join token (first start only).
     #[arg(long, env = "UNDERPASS_JOIN_TOKEN", hide_env_values = true)]
     join_token: Option<String>,
+    /// The port of the VPC's resolver on its address (the VPC block's base + 2). Port 53 needs
+    /// privileges; choose another where the agent has none.
+    #[arg(long, env = "UNDERPASS_DNS_PORT", default_value_t = 53)]
+    dns_port: u16,
+    /// Resolvers the VPC's resolver forwards other names to (repeatable; default: the control
+    /// plane's setting, else this host's /etc/resolv.conf).
+    #[arg(
+        long = "dns-upstream",
+        env = "UNDERPASS_DNS_UPSTREAM",
+        value_delimiter = ','
+    )]
+    dns_upstreams: Vec<std::net::SocketAddr>,
 }
 
 /// Flow events as structured log lines, until flow logs have their own sink.
@@ -44,11 +56,12 @@ impl FlowSink for LogFlows {
     }
 }
 
-/// Starts an agent hosting a data plane.
+/// Starts an agent hosting a data plane and the VPC's resolver.
 pub(crate) async fn start(
     server: String,
     data_dir: PathBuf,
     join_token: Option<Zeroizing<String>>,
+    dns: DnsHostConfig,
 ) -> anyhow::Result<RunningAgent> {
     let cfg = AgentConfig {
         server_url: server,
@@ -57,7 +70,7 @@ pub(crate) async fn start(
     };
     let agent = underpass_agent::run(cfg, |_, key| {
         let dp = Dataplane::new(DataplaneConfig::new(key), LogFlows);
-        Arc::new(DataplaneApplier(dp))
+        Arc::new(DataplaneApplier::new(dp).with_dns(dns))
     })
     .await
     .context("starting the agent")?;
@@ -69,6 +82,10 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
         args.server,
         args.data_dir,
         args.join_token.map(Zeroizing::new),
+        DnsHostConfig {
+            port: args.dns_port,
+            upstreams: args.dns_upstreams,
+        },
     )
     .await?;
     println!(

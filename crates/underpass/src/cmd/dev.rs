@@ -35,11 +35,80 @@ pub(crate) struct DevArgs {
     /// The port gateway nodes accept tunnels on.
     #[arg(long, default_value_t = 47900)]
     tunnel_port: u16,
+    /// The port of the VPCs' resolvers (each on its VPC's base + 2 address).
+    #[arg(long, default_value_t = 5353)]
+    dns_port: u16,
+    /// Where the VPCs' resolvers forward names that are not theirs (repeatable). Default: the
+    /// provider's `provider.local` zone this process serves, so dev mode stays on loopback;
+    /// give your own resolver (e.g. `--dns-upstream 192.0.2.53:53`) to resolve other names.
+    #[arg(long = "dns-upstream", value_delimiter = ',')]
+    dns_upstreams: Vec<SocketAddr>,
 }
 
 use underpass_cli::walkthrough::{
-    creds, set_up, str_at, DevState, BACKEND, CONSUMER, PROVIDER, REGION, SERVICE_PORT,
+    creds, set_up_with_private_dns, str_at, DevState, TxtPublisher, BACKEND, CONSUMER,
+    CONSUMER_CIDR, PROVIDER, PROVIDER_CIDR, PROVIDER_ZONE, REGION, SERVICE_PORT,
 };
+use underpass_dns::StaticAuthority;
+
+/// The provider's public DNS in dev mode: TXT records go to the authoritative server.
+struct Publisher<'a>(&'a StaticAuthority);
+
+impl TxtPublisher for Publisher<'_> {
+    fn publish<'a>(
+        &'a self,
+        name: &'a str,
+        value: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move { self.0.add_txt(name, value).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// The resolver address of a loopback VPC block, with the dev DNS port.
+fn resolver_of(cidr: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    let block = underpass_domain::net::parse_cidr(cidr)?;
+    Ok(SocketAddr::new(
+        underpass_domain::net::resolver_address(&block).into(),
+        port,
+    ))
+}
+
+/// Waits until `name` resolves to `want` through `server` (bounded).
+async fn wait_for_dns(server: SocketAddr, name: &str, want: &str) -> anyhow::Result<()> {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut qname = Name::from_ascii(name)?;
+    qname.set_fqdn(true);
+    let question = Query::query(qname, RecordType::A);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last = String::from("no answer");
+    while tokio::time::Instant::now() < deadline {
+        match underpass_dns::client::exchange(server, &question, Duration::from_secs(2)).await {
+            Ok(bytes) => match Message::from_vec(&bytes) {
+                Ok(m) => {
+                    let found: Vec<String> = m
+                        .answers
+                        .iter()
+                        .filter_map(|r| match &r.data {
+                            RData::A(a) => Some(a.0.to_string()),
+                            _ => None,
+                        })
+                        .collect();
+                    if found.iter().any(|a| a == want) {
+                        return Ok(());
+                    }
+                    last = format!("{} {found:?}", m.metadata.response_code);
+                }
+                Err(e) => last = e.to_string(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(anyhow!(
+        "{name} did not resolve to {want} through {server} within 30 s (last: {last})"
+    ))
+}
 
 /// The demo backend: a small HTTP service in the provider's VPC.
 async fn start_backend() -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -98,9 +167,14 @@ fn write_state(path: &Path, s: &DevState) -> anyhow::Result<()> {
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The provider's public DNS zone, where the TXT record proving the private DNS name lives.
+    let authority = StaticAuthority::start(SocketAddr::from(([127, 0, 0, 1], 0)), PROVIDER_ZONE)
+        .await
+        .context("starting the provider's DNS zone")?;
     let mut cfg = ServerConfig::with_data_dir(dir.join("server"));
     cfg.listen = args.listen;
     cfg.tunnel_port = args.tunnel_port;
+    cfg.dns_verification_resolver = vec![authority.addr()];
     let server = underpass_server::start(cfg)
         .await
         .context("starting the control plane")?;
@@ -120,27 +194,49 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
 
     let state_path = dir.join("dev-state.json");
     let state: DevState = if state_path.exists() {
-        serde_json::from_str(&std::fs::read_to_string(&state_path)?)
-            .context("reading dev-state.json")?
+        let s: DevState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+            .context("reading dev-state.json")?;
+        if !s.txt_record.0.is_empty() {
+            // The provider's DNS lives in this process: publish the record again.
+            authority
+                .add_txt(&s.txt_record.0, &s.txt_record.1)
+                .await
+                .context("publishing the TXT record")?;
+        }
+        s
     } else {
-        let s = set_up(&admin).await.context("setting up the walkthrough")?;
+        let s = set_up_with_private_dns(&admin, &Publisher(&authority))
+            .await
+            .context("setting up the walkthrough")?;
         write_state(&state_path, &s)?;
         s
     };
 
     let backend = start_backend().await?;
+    let dns = underpass_agent::DnsHostConfig {
+        port: args.dns_port,
+        upstreams: if args.dns_upstreams.is_empty() {
+            vec![authority.addr()]
+        } else {
+            args.dns_upstreams.clone()
+        },
+    };
     let provider = super::agent::start(
         api_url.clone(),
         dir.join("agents").join("provider"),
         Some(Zeroizing::new(state.provider_token.clone())),
+        dns.clone(),
     )
     .await?;
     let consumer = super::agent::start(
         api_url.clone(),
         dir.join("agents").join("consumer"),
         Some(Zeroizing::new(state.consumer_token.clone())),
+        dns,
     )
     .await?;
+    let dns_server = resolver_of(CONSUMER_CIDR, args.dns_port)?;
+    let provider_dns = resolver_of(PROVIDER_CIDR, args.dns_port)?;
     let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip).parse()?;
     // A reused install may have had its endpoint rejected or deleted meanwhile: say so rather
     // than wait for traffic that will never flow.
@@ -157,7 +253,12 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
             .map(str::to_owned)
     });
     match ep_state.as_deref() {
-        Some("available") => wait_for_endpoint(endpoint).await?,
+        Some("available") => {
+            wait_for_endpoint(endpoint).await?;
+            if !state.private_dns_name.is_empty() {
+                wait_for_dns(dns_server, &state.private_dns_name, &state.endpoint_ip).await?;
+            }
+        }
         other => eprintln!(
             "note: endpoint {} is {}; it carries no traffic (remove {} to start afresh)",
             state.endpoint_id,
@@ -181,10 +282,15 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
             "backend_address": BACKEND,
             "provider_vpc_id": state.provider_vpc,
             "consumer_vpc_id": state.consumer_vpc,
+            "dns_server": dns_server.to_string(),
+            "provider_dns_server": provider_dns.to_string(),
+            "endpoint_dns_name": state.endpoint_dns_name,
+            "private_dns_name": state.private_dns_name,
+            "provider_zone_server": authority.addr().to_string(),
         });
         println!("{out}");
     } else {
-        print_walkthrough(&api_url, &state, endpoint);
+        print_walkthrough(&api_url, &state, endpoint, dns_server);
     }
     crate::cmd::server::shutdown_signal().await;
     tracing::info!("stopping");
@@ -192,15 +298,19 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     provider.stop().await;
     backend.abort();
     server.stop().await;
+    authority.stop().await;
     Ok(0)
 }
 
-fn print_walkthrough(api_url: &str, s: &DevState, endpoint: SocketAddr) {
+fn print_walkthrough(api_url: &str, s: &DevState, endpoint: SocketAddr, dns: SocketAddr) {
     println!(
         "Underpass dev is running.\n\n\
 Provider account {PROVIDER} publishes {name} ({sid}) from VPC {pvpc};\n\
 consumer account {CONSUMER} reaches it through endpoint {eid} in VPC {cvpc}.\n\n\
 Try the endpoint (the consumer's private address for the service):\n  curl http://{endpoint}/\n\n\
+Resolve it through the consumer VPC's resolver ({dns}):\n  \
+dig @{dns_ip} -p {dns_port} {private} +short\n  dig @{dns_ip} -p {dns_port} {regional} +short\n  \
+curl --resolve {private}:{port}:$(dig @{dns_ip} -p {dns_port} {private} +short | head -1) http://{private}:{port}/\n\n\
 Use the CLI as the consumer:\n  export UNDERPASS_ENDPOINT_URL={api_url} AWS_REGION={REGION}\n  \
 export AWS_ACCESS_KEY_ID={ck} AWS_SECRET_ACCESS_KEY={cs}\n  underpass ec2 describe-vpc-endpoints\n\n\
 As the provider (AWS_ACCESS_KEY_ID={pk} AWS_SECRET_ACCESS_KEY={ps}):\n  \
@@ -215,5 +325,10 @@ State lives in the data dir; the next start reuses it. Ctrl-C stops.",
         cs = s.consumer_key.1,
         pk = s.provider_key.0,
         ps = s.provider_key.1,
+        dns_ip = dns.ip(),
+        dns_port = dns.port(),
+        private = s.private_dns_name,
+        regional = s.endpoint_dns_name,
+        port = endpoint.port(),
     );
 }

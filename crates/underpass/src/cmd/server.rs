@@ -32,6 +32,13 @@ pub(crate) struct ServerArgs {
     /// Lifetime of certificates issued to agents, in seconds (renewed at two thirds).
     #[arg(long, env = "UNDERPASS_CERT_LIFETIME_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(60..=31_536_000))]
     cert_lifetime_secs: u32,
+    /// The administrator's account id (12 digits), chosen on first start.
+    #[arg(long, env = "UNDERPASS_ACCOUNT_ID", default_value = underpass_server::bootstrap::ADMIN_ACCOUNT)]
+    account_id: String,
+    /// Once the API accepts requests, print one JSON line (api_url, account_id, access_key_id,
+    /// secret_access_key, region) for automation instead of the "api listening" line.
+    #[arg(long)]
+    json: bool,
 }
 
 impl ServerArgs {
@@ -46,8 +53,43 @@ impl ServerArgs {
         cfg.region = self.region.clone();
         cfg.tunnel_port = self.tunnel_port;
         cfg.cert_lifetime = time::Duration::seconds(i64::from(self.cert_lifetime_secs));
+        cfg.admin_account = self.account_id.clone();
         cfg
     }
+}
+
+/// The `--json` line: where the API is and the bootstrap administrator's key, read from
+/// `admin-credentials.json` (so the same on every start with the same data dir).
+fn ready_line(
+    cfg: &ServerConfig,
+    server: &underpass_server::RunningServer,
+) -> anyhow::Result<String> {
+    let path = cfg
+        .data_dir
+        .join(underpass_server::bootstrap::ADMIN_CREDENTIALS_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "--json reports the administrator's key from {}, which cannot be read",
+            path.display()
+        )
+    })?;
+    let creds: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let field = |name: &str| {
+        creds[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("{} has no {name}", path.display()))
+    };
+    Ok(serde_json::json!({
+        "api_url": format!("http://{}", server.api_addr),
+        "agent_addr": server.agent_addr.to_string(),
+        "account_id": field("account_id")?,
+        "access_key_id": field("access_key_id")?,
+        "secret_access_key": field("secret_access_key")?,
+        "region": cfg.region,
+    })
+    .to_string())
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -60,14 +102,25 @@ pub(crate) async fn shutdown_signal() {
 }
 
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
-    let server = underpass_server::start(args.config())
+    let cfg = args.config();
+    let server = underpass_server::start(cfg.clone())
         .await
         .context("starting the control plane")?;
-    // Tests and scripts read this line to learn the bound addresses.
-    println!(
-        "api listening on {} agents on {}",
-        server.api_addr, server.agent_addr
-    );
+    if args.json {
+        match ready_line(&cfg, &server) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                server.stop().await;
+                return Err(e);
+            }
+        }
+    } else {
+        // Tests and scripts read this line to learn the bound addresses.
+        println!(
+            "api listening on {} agents on {}",
+            server.api_addr, server.agent_addr
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.stop().await;

@@ -1,0 +1,108 @@
+//! The real AWS CLI against the real binary: `scripts/aws-walkthrough-003.sh` (seed 003 with
+//! `aws ec2 …` and `aws elbv2 …`, two agents, curl → 200 through the endpoint), and the
+//! `underpass server --json` line automation reads.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{spawn, sub};
+use serde_json::Value;
+
+fn require(cmd: &str, args: &[&str]) {
+    let ok = Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "this test needs `{cmd}`: `python3 -m pip install boto3 awscli` (scripts/test does), and curl"
+    );
+}
+
+#[test]
+fn seed_003_with_the_aws_cli() {
+    require("aws", &["--version"]);
+    require("curl", &["--version"]);
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/aws-walkthrough-003.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("UNDERPASS", env!("CARGO_BIN_EXE_underpass"))
+        .env("WORK", dir.path())
+        .output()
+        .expect("run the walkthrough script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("walkthrough 003: ok"),
+        "walkthrough failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("-> 200 (hello from the provider)"),
+        "{stdout}"
+    );
+}
+
+fn json_line(data: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "server",
+        "--json",
+        "--data-dir",
+        data,
+        "--listen",
+        "127.0.0.1:0",
+        "--agent-listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let mut server = spawn(&args, &[]);
+    let line = server.line(Duration::from_secs(30));
+    let v: Value = serde_json::from_str(&line).expect("one JSON line");
+    // It accepts requests once it has printed the line.
+    let url = v["api_url"].as_str().unwrap().to_owned();
+    let addr = url.trim_start_matches("http://");
+    std::net::TcpStream::connect(addr).expect("the API accepts connections");
+    assert!(server.terminate().is_some_and(|s| s.success()));
+    v
+}
+
+#[test]
+fn server_json_line_is_stable_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sub(dir.path(), "server");
+    let first = json_line(&data, &["--account-id", "123456789012"]);
+    assert_eq!(first["account_id"], "123456789012");
+    assert_eq!(first["region"], "us-east-1");
+    assert!(first["access_key_id"].as_str().unwrap().starts_with("AKIA"));
+    assert_eq!(first["secret_access_key"].as_str().unwrap().len(), 40);
+    let second = json_line(&data, &["--account-id", "123456789012"]);
+    for k in ["account_id", "access_key_id", "secret_access_key", "region"] {
+        assert_eq!(first[k], second[k], "{k} changed on restart");
+    }
+    // Another administrator account on the same data dir is refused, not silently added.
+    let (code, _, stderr) = common::cli(
+        &[
+            "server",
+            "--json",
+            "--data-dir",
+            &data,
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
+            "--account-id",
+            "210987654321",
+        ],
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("123456789012"), "{stderr}");
+}
