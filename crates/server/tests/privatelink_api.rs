@@ -515,7 +515,6 @@ async fn bad_endpoint_input_is_refused_and_leaves_nothing() {
             "InvalidSubnetID.NotFound",
         ),
         (with(json!({"SubnetIds": []})), "MissingParameter"),
-        (with(json!({"SecurityGroupIds": []})), "MissingParameter"),
         (
             with(json!({"SecurityGroupIds": [foreign_sg]})),
             "InvalidParameter",
@@ -783,4 +782,28 @@ async fn modify_endpoint_policy_and_groups() {
     .await;
     assert_eq!(f["VpcEndpoints"].as_array().unwrap().len(), 1);
     env.server.stop().await;
+}
+
+#[tokio::test]
+async fn endpoint_without_groups_gets_the_vpc_default_group() {
+    let env = env().await;
+    let provider = account(&env, PROVIDER).await;
+    let consumer = account(&env, CONSUMER).await;
+    let p = provider_network(&provider, "gw").await;
+    let (sid, name) = service(&provider, &p.lb, false).await;
+    allow(&provider, &sid, "*").await;
+    let con = consumer_network(&consumer).await;
+    let mut params = endpoint_params(&con, &name);
+    params.as_object_mut().unwrap().remove("SecurityGroupIds");
+    let ep = create_endpoint(&consumer, params).await;
+    let groups = consumer
+        .call(
+            "DescribeSecurityGroups",
+            &json!({"Filters": [{"Name": "vpc-id", "Values": [con.vpc]}, {"Name": "group-name", "Values": ["default"]}]}),
+        )
+        .await
+        .unwrap();
+    let default = groups["SecurityGroups"][0]["GroupId"].as_str().unwrap();
+    assert_eq!(ep["Groups"].as_array().unwrap().len(), 1, "{ep}");
+    assert_eq!(ep["Groups"][0]["GroupId"], default);
 }

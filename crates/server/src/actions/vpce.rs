@@ -272,6 +272,28 @@ async fn endpoint_groups(
     Ok(out)
 }
 
+/// The VPC's `default` security group (every VPC gets one at creation).
+async fn default_group(
+    ctx: &mut Ctx<'_>,
+    vpc: &underpass_store::records::Vpc,
+) -> Result<SecurityGroupId, ApiError> {
+    for id in
+        underpass_store::network::list_group_ids(&mut ctx.tx, Some(&vpc.account), Some(&vpc.id))
+            .await?
+    {
+        if underpass_store::network::get_group(&mut ctx.tx, &id)
+            .await?
+            .name
+            == super::ec2::DEFAULT_GROUP
+        {
+            return Ok(id);
+        }
+    }
+    Err(ApiError::missing(
+        "SecurityGroupIds (the VPC has no default security group)",
+    ))
+}
+
 pub(crate) async fn create_vpc_endpoint(
     ctx: &mut Ctx<'_>,
     req: CreateEndpointRequest,
@@ -323,12 +345,12 @@ pub(crate) async fn create_vpc_endpoint(
     };
     let zones = service_zones(ctx, &service).await?;
     let subnets = endpoint_subnets(ctx, &req.subnet_ids, &vpc, &zones).await?;
-    if req.security_group_ids.is_empty() {
-        return Err(ApiError::missing(
-            "SecurityGroupIds (Underpass VPCs have no default security group)",
-        ));
-    }
-    let groups = endpoint_groups(ctx, &req.security_group_ids, &vpc).await?;
+    // Without SecurityGroupIds, EC2 puts the VPC's default security group on the endpoint.
+    let groups = if req.security_group_ids.is_empty() {
+        vec![default_group(ctx, &vpc).await?]
+    } else {
+        endpoint_groups(ctx, &req.security_group_ids, &vpc).await?
+    };
     if let Some(doc) = &req.policy_document {
         Policy::parse(doc, PolicyKind::Endpoint)?;
     }

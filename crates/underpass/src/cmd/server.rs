@@ -39,6 +39,23 @@ pub(crate) struct ServerArgs {
     /// secret_access_key, region) for automation instead of the "api listening" line.
     #[arg(long)]
     json: bool,
+    /// Base domain of endpoint DNS names (`vpce-….vpce-svc-….<region>.vpce.<domain>`).
+    #[arg(long, env = "UNDERPASS_DNS_DOMAIN", default_value = underpass_domain::dns::DEFAULT_DOMAIN)]
+    dns_domain: String,
+    /// Resolver(s) asked for private-DNS TXT verification records (default: the host's).
+    #[arg(
+        long = "dns-verification-resolver",
+        env = "UNDERPASS_DNS_VERIFICATION_RESOLVER",
+        value_delimiter = ','
+    )]
+    dns_verification_resolver: Vec<SocketAddr>,
+    /// Where the agents' VPC resolvers forward other names (default: each agent host's).
+    #[arg(
+        long = "dns-upstream",
+        env = "UNDERPASS_DNS_UPSTREAMS",
+        value_delimiter = ','
+    )]
+    dns_upstreams: Vec<SocketAddr>,
 }
 
 impl ServerArgs {
@@ -54,6 +71,9 @@ impl ServerArgs {
         cfg.tunnel_port = self.tunnel_port;
         cfg.cert_lifetime = time::Duration::seconds(i64::from(self.cert_lifetime_secs));
         cfg.admin_account = self.account_id.clone();
+        cfg.dns_domain = self.dns_domain.clone();
+        cfg.dns_verification_resolver = self.dns_verification_resolver.clone();
+        cfg.dns_upstreams = self.dns_upstreams.clone();
         cfg
     }
 }
