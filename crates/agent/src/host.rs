@@ -9,12 +9,15 @@ use underpass_dataplane::Dataplane;
 use underpass_proto::sync::{AgentState, HealthReport};
 
 use crate::dns::{DnsHost, DnsHostConfig};
+use crate::flow_logs::FlowLogWriter;
 use crate::Applier;
 
-/// The data plane (and, when configured, the VPC's resolver) as the sync loop's applier.
+/// The data plane (and, when configured, the VPC's resolver and the flow-log writer) as the
+/// sync loop's applier.
 pub struct DataplaneApplier {
     dataplane: Dataplane,
     dns: Option<Arc<DnsHost>>,
+    flow_logs: Option<FlowLogWriter>,
 }
 
 impl DataplaneApplier {
@@ -23,7 +26,16 @@ impl DataplaneApplier {
         Self {
             dataplane,
             dns: None,
+            flow_logs: None,
         }
+    }
+
+    /// Also writes flow logs (the data plane must have been built with `writer.sink()`).
+    pub fn with_flow_logs(mut self, writer: FlowLogWriter) -> Self {
+        writer.watch_drops(self.dataplane.dropped_flow_events_handle());
+        writer.watch_live_flows(self.dataplane.live_flows_handle());
+        self.flow_logs = Some(writer);
+        self
     }
 
     /// Also serves the VPC's resolver.
@@ -46,6 +58,10 @@ impl Applier for DataplaneApplier {
         Box::pin(async move {
             if let Some(dns) = &self.dns {
                 dns.apply(state.dns.as_ref()).await;
+            }
+            // Before the data plane: flows on new ENIs are covered from their first byte.
+            if let Some(writer) = &self.flow_logs {
+                writer.apply(&state);
             }
             self.dataplane
                 .apply(&state)

@@ -5,8 +5,8 @@
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use underpass_auth::credentials::{
-    assume_role, authenticate, AssumeRoleRequest, CallerKind, KeyRing, KeyStatus, MasterKey,
-    RoleInfo, SecretAccessKey, TemporaryCredentials,
+    assume_role, authenticate, get_session_token, AssumeRoleRequest, CallerKind, KeyRing,
+    KeyStatus, MasterKey, RoleInfo, SecretAccessKey, SessionTokenRequest, TemporaryCredentials,
 };
 use underpass_auth::iam::{Policy, PolicyKind, PrincipalContext, RequestContext};
 use underpass_auth::sigv4::{
@@ -317,4 +317,140 @@ fn trust_and_duration_rules() {
     // The account root in the trust policy admits the account's principals.
     assume(&master, &ci, &trust("111122223333"), None).unwrap();
     let _ = SecretAccessKey::new("unused");
+}
+
+#[test]
+fn user_sessions_authenticate_as_the_user_itself() {
+    let master = MasterKey::from_bytes(&[9; 32]).unwrap();
+    let ci = user("ci");
+    let creds = get_session_token(
+        &master,
+        &SessionTokenRequest {
+            caller: &ci,
+            caller_id: "AIDAEXAMPLEEXAMPLE1",
+            duration_secs: None,
+        },
+        T0,
+    )
+    .unwrap();
+    assert!(creds.access_key_id.as_str().starts_with("ASIA"));
+    // A user's session lasts 12 hours unless asked otherwise.
+    assert_eq!(creds.expiration, T0 + Duration::hours(12));
+    let id = creds.access_key_id.to_string();
+    let (token, secret) = (
+        creds.session_token.expose(),
+        creds.secret_access_key.expose(),
+    );
+    let at = T0 + Duration::hours(1);
+    let caller = authenticate(&signed(&id, secret, Some(token), at), None, &master, at).unwrap();
+    // The same principal as the long-term key: the user, not a role session.
+    assert_eq!(caller.principal, ci);
+    match caller.kind {
+        CallerKind::UserSession {
+            user_id,
+            issued,
+            expires,
+        } => {
+            assert_eq!(user_id, "AIDAEXAMPLEEXAMPLE1");
+            assert_eq!(issued, T0);
+            assert_eq!(expires, creds.expiration);
+        }
+        other => panic!("expected a user session, got {other:?}"),
+    }
+    // Expired, without its token, with a tampered token: refused.
+    let late = creds.expiration;
+    assert_eq!(
+        authenticate(&signed(&id, secret, Some(token), late), None, &master, late)
+            .unwrap_err()
+            .code(),
+        "ExpiredToken"
+    );
+    assert_eq!(
+        authenticate(&signed(&id, secret, None, at), None, &master, at)
+            .unwrap_err()
+            .code(),
+        "InvalidClientTokenId"
+    );
+    let mut tampered = token.to_owned();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        authenticate(&signed(&id, secret, Some(&tampered), at), None, &master, at)
+            .unwrap_err()
+            .code(),
+        "InvalidClientTokenId"
+    );
+    // Another master key cannot open it.
+    let other = MasterKey::from_bytes(&[7; 32]).unwrap();
+    assert_eq!(
+        authenticate(&signed(&id, secret, Some(token), at), None, &other, at)
+            .unwrap_err()
+            .code(),
+        "InvalidClientTokenId"
+    );
+
+    // The root gets sessions of at most an hour (the default).
+    let root: PrincipalArn = "arn:aws:iam::111122223333:root".parse().unwrap();
+    let root_req = |d| SessionTokenRequest {
+        caller: &root,
+        caller_id: "111122223333",
+        duration_secs: d,
+    };
+    let r = get_session_token(&master, &root_req(None), T0).unwrap();
+    assert_eq!(r.expiration, T0 + Duration::hours(1));
+    let caller = authenticate(
+        &signed(
+            r.access_key_id.as_str(),
+            r.secret_access_key.expose(),
+            Some(r.session_token.expose()),
+            T0,
+        ),
+        None,
+        &master,
+        T0,
+    )
+    .unwrap();
+    assert_eq!(caller.principal, root);
+    assert_eq!(
+        get_session_token(&master, &root_req(Some(3601)), T0)
+            .unwrap_err()
+            .code(),
+        "ValidationError"
+    );
+
+    // Durations: 900 s to 36 h for users.
+    let ask = |d| {
+        get_session_token(
+            &master,
+            &SessionTokenRequest {
+                caller: &ci,
+                caller_id: "AIDAEXAMPLEEXAMPLE1",
+                duration_secs: Some(d),
+            },
+            T0,
+        )
+        .map(|c| c.expiration)
+        .map_err(|e| e.code())
+    };
+    assert_eq!(ask(899), Err("ValidationError"));
+    assert_eq!(ask(129_601), Err("ValidationError"));
+    assert_eq!(ask(129_600), Ok(T0 + Duration::hours(36)));
+    assert_eq!(ask(900), Ok(T0 + Duration::seconds(900)));
+
+    // Role sessions may not ask for one.
+    let session: PrincipalArn = "arn:aws:sts::111122223333:assumed-role/builder/s1"
+        .parse()
+        .unwrap();
+    let e = get_session_token(
+        &master,
+        &SessionTokenRequest {
+            caller: &session,
+            caller_id: "AROAEXAMPLEEXAMPLE1:s1",
+            duration_secs: None,
+        },
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "AccessDenied");
+    assert_eq!(e.http_status(), 403);
 }

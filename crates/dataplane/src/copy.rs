@@ -9,7 +9,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::flow::{FlowReason, FlowTicket};
+use crate::flow::{tcp_flags, FlowReason, FlowTicket};
 
 /// A stream over one TCP socket, which can be reset.
 pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
@@ -51,15 +51,65 @@ pub(crate) fn reset(s: impl Socket) {
     drop(s);
 }
 
-/// Byte counters and the time of the last activity, shared with the idle timer.
-struct Meter {
+/// Byte counters and the time of the last activity, shared with the idle timer and the flow's
+/// [`FlowTicket`] (for live-flow snapshots); and how the client side ended (its FIN or RST, for
+/// the flow's TCP flags).
+pub(crate) struct Meter {
     base: Instant,
+    base_std: std::time::Instant,
     read: AtomicU64,
     written: AtomicU64,
     last_ms: AtomicU64,
+    client_fin: AtomicBool,
+    client_rst: AtomicBool,
+    /// The client connection's segment counters as last read (see [`Meter::note_segments`]).
+    segments: std::sync::Mutex<Option<(u64, u64)>>,
 }
 
 impl Meter {
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            base_std: std::time::Instant::now(),
+            read: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+            client_fin: AtomicBool::new(false),
+            client_rst: AtomicBool::new(false),
+            segments: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reads the client connection's segment counters now, if the kernel still has them. The
+    /// kernel's socket-diag lookup finds a connection only until it is closed both ways, so
+    /// they are read when the client's FIN arrives and before ours goes out, and again at the
+    /// end: the last successful read counts (it may miss the final FIN and ACK).
+    fn note_segments(&self, s: &impl Socket) {
+        if let Some(segs) = segments(s) {
+            *self
+                .segments
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(segs);
+        }
+    }
+
+    fn last_segments(&self) -> Option<(u64, u64)> {
+        *self
+            .segments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// (bytes from the client, bytes to the client, last activity on the monotonic clock).
+    pub(crate) fn sample(&self) -> (u64, u64, std::time::Instant) {
+        let last = self.base_std + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        (
+            self.read.load(Ordering::Relaxed),
+            self.written.load(Ordering::Relaxed),
+            last,
+        )
+    }
+
     fn touch(&self) {
         let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
@@ -76,24 +126,35 @@ struct Metered<'a, S> {
     meter: Arc<Meter>,
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Metered<'_, S> {
+impl<S: Socket> AsyncRead for Metered<'_, S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
+        let room = buf.remaining() > 0;
         let polled = Pin::new(&mut *self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
         if n > 0 {
             self.meter.read.fetch_add(n as u64, Ordering::Relaxed);
             self.meter.touch();
         }
+        match &polled {
+            Poll::Ready(Ok(())) if n == 0 && room => {
+                self.meter.client_fin.store(true, Ordering::Relaxed);
+                self.meter.note_segments(&*self.inner);
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                self.meter.client_rst.store(true, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         polled
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<'_, S> {
+impl<S: Socket> AsyncWrite for Metered<'_, S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -114,6 +175,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<'_, S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.meter.note_segments(&*self.inner);
         Pin::new(&mut *self.inner).poll_shutdown(cx)
     }
 }
@@ -127,6 +189,18 @@ pub(crate) struct PipeEnd {
     pub(crate) service_to_client: u64,
     /// Why it ended.
     pub(crate) reason: FlowReason,
+    /// TCP flags of the close as the client side sent them (FIN, RST; [`tcp_flags`]).
+    pub(crate) client_flags: u16,
+    /// TCP flags of the close as this side sent them to the client.
+    pub(crate) reply_flags: u16,
+    /// The kernel's segment counters of the client's connection (in, out), when known.
+    pub(crate) client_segments: Option<(u64, u64)>,
+}
+
+/// The kernel's segment counters (in, out) of `s`'s TCP connection, when known.
+pub(crate) fn segments(s: &impl Socket) -> Option<(u64, u64)> {
+    let tcp = s.tcp();
+    crate::tcpinfo::segments(tcp.local_addr().ok()?, tcp.peer_addr().ok()?)
 }
 
 /// Copies `client` ⇄ `service` until both directions are done, one side fails, the flow is
@@ -138,12 +212,8 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
     idle: Duration,
     ticket: &mut FlowTicket,
 ) -> PipeEnd {
-    let meter = Arc::new(Meter {
-        base: Instant::now(),
-        read: AtomicU64::new(0),
-        written: AtomicU64::new(0),
-        last_ms: AtomicU64::new(0),
-    });
+    let meter = Arc::new(Meter::new());
+    ticket.attach_meter(meter.clone());
     let outcome = {
         let mut metered = Metered {
             inner: &mut client,
@@ -163,18 +233,32 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
             reason = ticket.cut() => Err(reason),
         }
     };
-    let reason = match outcome {
-        Ok(()) => FlowReason::Closed,
+    // Read while the connection still exists (before the reset or the close below).
+    meter.note_segments(&client);
+    let client_segments = meter.last_segments();
+    let mut client_flags = 0;
+    if meter.client_fin.load(Ordering::Relaxed) {
+        client_flags |= tcp_flags::FIN;
+    }
+    if meter.client_rst.load(Ordering::Relaxed) {
+        client_flags |= tcp_flags::RST;
+    }
+    let (reason, reply_flags) = match outcome {
+        // Both directions reached EOF: the client's write half was shut down (a FIN).
+        Ok(()) => (FlowReason::Closed, tcp_flags::FIN),
         Err(reason) => {
             reset(client);
             reset(service);
-            reason
+            (reason, tcp_flags::RST)
         }
     };
     PipeEnd {
         client_to_service: meter.read.load(Ordering::Relaxed),
         service_to_client: meter.written.load(Ordering::Relaxed),
         reason,
+        client_flags,
+        reply_flags,
+        client_segments,
     }
 }
 
@@ -241,12 +325,18 @@ mod tests {
         client.read_to_end(&mut back).await.unwrap();
         assert_eq!(back, b"world!");
         let end = flow.await.unwrap();
+        let (segs_in, segs_out) = end.client_segments.expect("TCP_INFO through sock_diag");
+        // SYN, ACK, data and FIN at least; SYN-ACK and the data at least.
+        assert!(segs_in >= 4 && segs_out >= 2, "{segs_in} {segs_out}");
         assert_eq!(
             end,
             PipeEnd {
                 client_to_service: 5,
                 service_to_client: 6,
-                reason: FlowReason::Closed
+                reason: FlowReason::Closed,
+                client_flags: tcp_flags::FIN,
+                reply_flags: tcp_flags::FIN,
+                client_segments: end.client_segments,
             }
         );
     }
@@ -268,7 +358,9 @@ mod tests {
             .await
         });
         assert_eq!(table.cut_where(|_| Some(FlowReason::Revoked)), 1);
-        assert_eq!(flow.await.unwrap().reason, FlowReason::Revoked);
+        let end = flow.await.unwrap();
+        assert_eq!(end.reason, FlowReason::Revoked);
+        assert_eq!((end.client_flags, end.reply_flags), (0, tcp_flags::RST));
         let mut buf = [0u8; 8];
         let c = client.read(&mut buf).await;
         let s = service.read(&mut buf).await;

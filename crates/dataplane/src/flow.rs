@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 use underpass_domain::{EndpointId, EniId};
 use underpass_pki::Serial;
 use underpass_proto::tunnel::RefusalCode;
+
+use crate::copy::Meter;
 
 /// Receives flow events, on a thread of its own (it may block briefly; the data path does not
 /// wait for it).
@@ -122,6 +124,18 @@ impl fmt::Display for FlowReason {
     }
 }
 
+/// TCP flag bits, numbered as flow logs print them (`tcp-flags`).
+pub mod tcp_flags {
+    /// FIN.
+    pub const FIN: u16 = 1;
+    /// SYN.
+    pub const SYN: u16 = 2;
+    /// RST.
+    pub const RST: u16 = 4;
+    /// SYN-ACK (reported as SYN with ACK, 18).
+    pub const SYN_ACK: u16 = 18;
+}
+
 /// Which part of the data path saw the flow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FlowSide {
@@ -160,25 +174,48 @@ pub struct FlowEvent {
     pub bytes_in: u64,
     /// Payload bytes from the service towards the client.
     pub bytes_out: u64,
-    /// Packets towards the service, where known (a userland proxy sees bytes, not packets).
+    /// Segments the ENI's connection received (the kernel's `tcpi_segs_in`), where known.
     pub packets_in: Option<u64>,
-    /// Packets towards the client, where known.
+    /// Segments it sent (`tcpi_segs_out`), where known.
     pub packets_out: Option<u64>,
     /// When the connection was accepted.
     pub start: SystemTime,
     /// When it was refused or ended.
     pub end: SystemTime,
+    /// `start` on the monotonic clock (durations come from these two, never from the wall
+    /// clock, which may jump).
+    pub start_instant: Instant,
+    /// `end` on the monotonic clock.
+    pub end_instant: Instant,
+    /// TCP flags the ENI received from its peer, as far as the data plane knows them
+    /// ([`tcp_flags`]): SYN on accept, FIN when the peer closed, RST when it reset.
+    pub tcp_flags_in: u16,
+    /// TCP flags the ENI sent: SYN-ACK on accept, FIN on a clean close, RST when the data plane
+    /// reset the connection (a refusal, a cut, an idle timeout, an error).
+    pub tcp_flags_out: u16,
     /// Accepted or rejected.
     pub action: FlowAction,
     /// Why it was refused, or how it ended.
     pub reason: FlowReason,
 }
 
+/// A handle on the count of flow events dropped because the sink's queue was full (or
+/// closed): the flow-log writer turns it into `SKIPDATA` records.
+#[derive(Debug, Clone, Default)]
+pub struct DroppedFlowEvents(Arc<AtomicU64>);
+
+impl DroppedFlowEvents {
+    /// Events dropped so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The bounded queue between the data path and the sink's thread.
 pub(crate) struct FlowEvents {
     tx: RwLock<Option<SyncSender<FlowEvent>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    dropped: AtomicU64,
+    dropped: DroppedFlowEvents,
 }
 
 impl FlowEvents {
@@ -202,7 +239,7 @@ impl FlowEvents {
         Self {
             tx: RwLock::new(tx),
             thread: Mutex::new(thread),
-            dropped: AtomicU64::new(0),
+            dropped: DroppedFlowEvents::default(),
         }
     }
 
@@ -217,13 +254,18 @@ impl FlowEvents {
             None => false,
         };
         if !sent {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Events dropped so far.
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.get()
+    }
+
+    /// A handle on the drop count.
+    pub(crate) fn dropped_handle(&self) -> DroppedFlowEvents {
+        self.dropped.clone()
     }
 
     /// Closes the queue; the sink's thread finishes what is queued. Returns its handle.
@@ -286,6 +328,77 @@ pub(crate) enum FlowKey {
 struct FlowEntry {
     key: FlowKey,
     cut: watch::Sender<Option<FlowReason>>,
+    /// Who the flow is, once known (for [`LiveFlows::snapshot`]).
+    live: Option<LiveFlow>,
+    /// The flow's byte counters, once its bytes are being copied.
+    meter: Option<Arc<Meter>>,
+}
+
+/// A live flow as [`LiveFlows::snapshot`] samples it: the counters since it started. The
+/// flow-log writer reports the bytes of long flows window by window from these, and subtracts
+/// what it reported from the flow's final [`FlowEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFlow {
+    /// As in the flow's [`FlowEvent`] (the same on both).
+    pub flow_id: u64,
+    /// Endpoint or gateway.
+    pub side: FlowSide,
+    /// The ENI.
+    pub interface_id: EniId,
+    /// The ENI's TCP peer.
+    pub src: SocketAddr,
+    /// The ENI's own address and port.
+    pub dst: SocketAddr,
+    /// Gateway side: the original client.
+    pub client: Option<SocketAddr>,
+    /// When the connection was accepted (monotonic).
+    pub start_instant: Instant,
+    /// The last byte either way (the start until one moved).
+    pub last_instant: Instant,
+    /// Bytes from the client towards the service so far.
+    pub bytes_in: u64,
+    /// Bytes towards the client so far.
+    pub bytes_out: u64,
+    /// The kernel's segment counters of the ENI's connection so far (in, out), when known.
+    pub segments: Option<(u64, u64)>,
+}
+
+/// A handle on the live flows of a data plane ([`crate::Dataplane::live_flows_handle`]).
+#[derive(Clone, Default)]
+pub struct LiveFlows {
+    table: FlowTable,
+}
+
+impl LiveFlows {
+    /// The flows that are being carried now, with their counters (the kernel's segment counters
+    /// are read after the table is released).
+    pub fn snapshot(&self) -> Vec<LiveFlow> {
+        let mut flows: Vec<LiveFlow> = {
+            let entries = lock(&self.table.entries);
+            entries
+                .values()
+                .filter_map(|e| {
+                    let mut f = e.live.clone()?;
+                    let m = e.meter.as_ref()?;
+                    let (bytes_in, bytes_out, last) = m.sample();
+                    f.bytes_in = bytes_in;
+                    f.bytes_out = bytes_out;
+                    f.last_instant = last.max(f.start_instant);
+                    Some(f)
+                })
+                .collect()
+        };
+        for f in &mut flows {
+            f.segments = crate::tcpinfo::segments(f.dst, f.src);
+        }
+        flows
+    }
+}
+
+impl std::fmt::Debug for LiveFlows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveFlows").finish_non_exhaustive()
+    }
 }
 
 type Entries = Arc<Mutex<HashMap<u64, FlowEntry>>>;
@@ -302,7 +415,15 @@ impl FlowTable {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let slot = NEXT.fetch_add(1, Ordering::Relaxed);
         let (cut, rx) = watch::channel(None);
-        lock(&self.entries).insert(slot, FlowEntry { key, cut });
+        lock(&self.entries).insert(
+            slot,
+            FlowEntry {
+                key,
+                cut,
+                live: None,
+                meter: None,
+            },
+        );
         FlowTicket {
             slot,
             entries: self.entries.clone(),
@@ -330,6 +451,13 @@ impl FlowTable {
     pub(crate) fn len(&self) -> usize {
         lock(&self.entries).len()
     }
+
+    /// A handle for sampling the live flows.
+    pub(crate) fn live(&self) -> LiveFlows {
+        LiveFlows {
+            table: self.clone(),
+        }
+    }
 }
 
 fn lock(entries: &Entries) -> std::sync::MutexGuard<'_, HashMap<u64, FlowEntry>> {
@@ -349,6 +477,32 @@ impl FlowTicket {
     pub(crate) fn update(&self, f: impl FnOnce(&mut FlowKey)) {
         if let Some(entry) = lock(&self.entries).get_mut(&self.slot) {
             f(&mut entry.key);
+        }
+    }
+
+    /// Names the flow for [`LiveFlows::snapshot`] (from its event as known so far).
+    pub(crate) fn describe(&self, ev: &FlowEvent) {
+        if let Some(entry) = lock(&self.entries).get_mut(&self.slot) {
+            entry.live = Some(LiveFlow {
+                flow_id: ev.flow_id,
+                side: ev.side.clone(),
+                interface_id: ev.interface_id,
+                src: ev.src,
+                dst: ev.dst,
+                client: ev.client,
+                start_instant: ev.start_instant,
+                last_instant: ev.start_instant,
+                bytes_in: 0,
+                bytes_out: 0,
+                segments: None,
+            });
+        }
+    }
+
+    /// Shares the byte counters of the flow's copier with [`LiveFlows::snapshot`].
+    pub(crate) fn attach_meter(&self, meter: Arc<Meter>) {
+        if let Some(entry) = lock(&self.entries).get_mut(&self.slot) {
+            entry.meter = Some(meter);
         }
     }
 
@@ -430,6 +584,10 @@ mod tests {
             packets_out: None,
             start: SystemTime::now(),
             end: SystemTime::now(),
+            start_instant: Instant::now(),
+            end_instant: Instant::now(),
+            tcp_flags_in: tcp_flags::SYN,
+            tcp_flags_out: tcp_flags::SYN_ACK | tcp_flags::RST,
             action: FlowAction::Reject,
             reason: FlowReason::SecurityGroup,
         };

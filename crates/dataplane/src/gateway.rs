@@ -31,7 +31,7 @@ use self::admit::decide;
 use crate::balancer::{Active, BalancerState};
 use crate::copy::{pipe, reset};
 use crate::error::{ApplyProblem, DataplaneError};
-use crate::flow::{FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
+use crate::flow::{tcp_flags, FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
 use crate::net::{accept_loop, bind, Stop, StopRx, Swap};
 use crate::probe::{ProbeSpec, Probers, TargetKey};
 use crate::trust::{tunnel_server, Trust};
@@ -305,6 +305,7 @@ async fn serve(
     conn: u64,
 ) {
     let start = SystemTime::now();
+    let start_instant = std::time::Instant::now();
     let view = slot.view.load();
     let dst = tcp.local_addr().unwrap_or(slot.key);
     let mut ev = FlowEvent {
@@ -325,17 +326,25 @@ async fn serve(
         packets_out: None,
         start,
         end: start,
+        start_instant,
+        end_instant: start_instant,
+        tcp_flags_in: tcp_flags::SYN,
+        tcp_flags_out: tcp_flags::SYN_ACK,
         action: FlowAction::Reject,
         reason: FlowReason::Tls,
     };
     let outcome = tunnel(&ctx, &slot, &view, stop, tcp, &mut ev).await;
     ev.end = SystemTime::now();
+    ev.end_instant = std::time::Instant::now();
     match outcome {
         Ok(reason) => {
             ev.action = FlowAction::Accept;
             ev.reason = reason;
         }
-        Err(Some(reason)) => ev.reason = reason,
+        Err(Some(reason)) => {
+            ev.tcp_flags_out |= tcp_flags::RST;
+            ev.reason = reason;
+        }
         Err(None) => {
             tracing::debug!("pooled tunnel closed unused");
             return;
@@ -424,6 +433,7 @@ async fn tunnel(
                     // Registered before the decision reads the live state: an apply from here
                     // on either is seen by the decision or cuts the flow.
                     let mut ticket = ctx.flows.register(key);
+                    ticket.describe(ev);
                     let decision =
                         decide(ctx, slot, &preamble, serial, deadline, &mut ticket).await;
                     let now = Instant::now().into_std();
@@ -452,6 +462,7 @@ async fn tunnel(
                         if target.write_all(&leftover_payload).await.is_err() {
                             reset(tls);
                             reset(target);
+                            ev.tcp_flags_out |= tcp_flags::RST;
                             return Ok(FlowReason::Reset);
                         }
                         ev.bytes_in += leftover_payload.len() as u64;
@@ -460,6 +471,12 @@ async fn tunnel(
                     drop(active);
                     ev.bytes_in += end.client_to_service;
                     ev.bytes_out += end.service_to_client;
+                    ev.tcp_flags_in |= end.client_flags;
+                    ev.tcp_flags_out |= end.reply_flags;
+                    if let Some((segs_in, segs_out)) = end.client_segments {
+                        ev.packets_in = Some(segs_in);
+                        ev.packets_out = Some(segs_out);
+                    }
                     return Ok(end.reason);
                 }
                 Output::Close(reason) => {

@@ -52,8 +52,10 @@
 //!   client sends, PROXY-looking bytes included, follows as payload (RELIABILITY items 68, 70).
 //! - **Buffers and timeouts.** One buffer per direction (16 KiB, at most 64 KiB); handshakes,
 //!   preambles, verdicts, target connects and idle flows are all bounded in time.
-//! - **Packets.** Flow events count bytes; a userland proxy does not see packets, so the packet
-//!   counts are `None`.
+//! - **Packets.** Flow events count payload bytes; a userland proxy does not see packets, so the
+//!   packet counts are the kernel's segment counters of the ENI's connection (`tcpi_segs_in`,
+//!   `tcpi_segs_out` of `TCP_INFO`, read through `NETLINK_SOCK_DIAG` without `unsafe`: see
+//!   `tcpinfo.rs`), `None` where they cannot be read.
 //! - **Runtime.** `apply` and `shutdown` run on a Tokio runtime (multi-threaded or not); flow
 //!   events are handed to the [`FlowSink`] on a thread of their own.
 #![forbid(unsafe_code)]
@@ -70,6 +72,7 @@ mod listener;
 mod net;
 mod pool;
 mod probe;
+mod tcpinfo;
 mod trust;
 
 use std::net::SocketAddr;
@@ -80,7 +83,10 @@ use underpass_proto::sync::{AgentState, TargetHealth};
 
 pub use config::{Balancing, DataplaneConfig, HealthTiming, MAX_BUFFER_SIZE, MIN_BUFFER_SIZE};
 pub use error::{ApplyProblem, DataplaneError};
-pub use flow::{DiscardFlows, FlowAction, FlowEvent, FlowReason, FlowSide, FlowSink};
+pub use flow::{
+    tcp_flags, DiscardFlows, DroppedFlowEvents, FlowAction, FlowEvent, FlowReason, FlowSide,
+    FlowSink, LiveFlow, LiveFlows,
+};
 
 use crate::flow::{FlowEvents, FlowIds, FlowTable};
 use crate::gateway::Provider;
@@ -227,6 +233,17 @@ impl Dataplane {
     /// Flow events dropped because the sink did not keep up.
     pub fn dropped_flow_events(&self) -> u64 {
         self.ctx.events.dropped()
+    }
+
+    /// A handle for sampling the live flows and their byte counters (for the flow-log writer,
+    /// which reports long flows window by window).
+    pub fn live_flows_handle(&self) -> LiveFlows {
+        self.ctx.flows.live()
+    }
+
+    /// A handle that follows [`Dataplane::dropped_flow_events`] (for the flow-log writer).
+    pub fn dropped_flow_events_handle(&self) -> DroppedFlowEvents {
+        self.ctx.events.dropped_handle()
     }
 
     /// Stops every listener, node, pool and prober, cuts every flow, waits up to

@@ -27,7 +27,7 @@ use underpass_proto::tunnel::{Preamble, Refusal, RefusalCode, TunnelConnect};
 
 use crate::copy::{pipe, reset};
 use crate::error::{ApplyProblem, DataplaneError};
-use crate::flow::{FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
+use crate::flow::{tcp_flags, FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
 use crate::net::{accept_loop, bind, Stop, Swap};
 use crate::pool::{PoolSettings, Tunnel, TunnelPool};
 use crate::trust::{is_tls_error, tunnel_client, Trust};
@@ -314,6 +314,7 @@ fn start(
 
 async fn serve(ctx: Arc<Ctx>, slot: Arc<Slot>, client: TcpStream, peer: SocketAddr, id: u64) {
     let start = SystemTime::now();
+    let start_instant = std::time::Instant::now();
     let dst = client.local_addr().unwrap_or(slot.key);
     let first = slot.view.load();
     let mut ticket = ctx.flows.register(FlowKey::Endpoint {
@@ -340,19 +341,29 @@ async fn serve(ctx: Arc<Ctx>, slot: Arc<Slot>, client: TcpStream, peer: SocketAd
         packets_out: None,
         start,
         end: start,
+        start_instant,
+        end_instant: start_instant,
+        tcp_flags_in: tcp_flags::SYN,
+        tcp_flags_out: tcp_flags::SYN_ACK,
         action: FlowAction::Reject,
         reason: FlowReason::NotAvailable,
     };
+    ticket.describe(&ev);
     let outcome = carry(&ctx, &view, client, peer, dst, id, &mut ticket, &mut ev).await;
     // The flow leaves the live table before it is recorded as ended.
     drop(ticket);
     ev.end = SystemTime::now();
+    ev.end_instant = std::time::Instant::now();
     match outcome {
         Ok(reason) => {
             ev.action = FlowAction::Accept;
             ev.reason = reason;
         }
-        Err(reason) => ev.reason = reason,
+        Err(reason) => {
+            // Every refusal resets the client's connection.
+            ev.tcp_flags_out |= tcp_flags::RST;
+            ev.reason = reason;
+        }
     }
     tracing::info!(action = ev.action.as_str(), reason = %ev.reason, bytes_in = ev.bytes_in,
         bytes_out = ev.bytes_out, "flow end");
@@ -372,6 +383,9 @@ async fn carry(
     ev: &mut FlowEvent,
 ) -> Result<FlowReason, FlowReason> {
     if let Some(reason) = view.admit(peer.ip()).err().or_else(|| ticket.is_cut()) {
+        if let Some((segs_in, _)) = crate::copy::segments(&client) {
+            ev.packets_in = Some(segs_in);
+        }
         reset(client);
         return Err(reason);
     }
@@ -409,6 +423,7 @@ async fn carry(
         if client.write_all(&leftover).await.is_err() {
             reset(client);
             reset(tunnel);
+            ev.tcp_flags_out |= tcp_flags::RST;
             return Ok(FlowReason::Reset);
         }
         ev.bytes_out += leftover.len() as u64;
@@ -417,6 +432,12 @@ async fn carry(
     let end = pipe(client, tunnel, ctx.cfg.buffer(), idle, ticket).await;
     ev.bytes_in += end.client_to_service;
     ev.bytes_out += end.service_to_client;
+    ev.tcp_flags_in |= end.client_flags;
+    ev.tcp_flags_out |= end.reply_flags;
+    if let Some((segs_in, segs_out)) = end.client_segments {
+        ev.packets_in = Some(segs_in);
+        ev.packets_out = Some(segs_out);
+    }
     Ok(end.reason)
 }
 

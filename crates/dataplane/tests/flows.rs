@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use underpass_dataplane::{FlowAction, FlowReason, FlowSide};
+use underpass_dataplane::{tcp_flags, FlowAction, FlowReason, FlowSide};
 use underpass_domain::firewall::{AclEntry, PortRange, Protocol, RuleAction};
 use underpass_domain::{ConnState, EndpointId};
 use underpass_proto::proxy_v2::{kind, ProxyHeader};
@@ -68,6 +68,18 @@ async fn a_client_reaches_the_target_and_gets_its_bytes_back() {
     );
     assert_eq!(ev.reason, FlowReason::Closed);
     assert_eq!(ev.protocol, 6);
+    // The client's SYN and FIN came in; SYN-ACK and a FIN went out.
+    assert_eq!(
+        (ev.tcp_flags_in, ev.tcp_flags_out),
+        (
+            tcp_flags::SYN | tcp_flags::FIN,
+            tcp_flags::SYN_ACK | tcp_flags::FIN
+        )
+    );
+    assert!(ev.end_instant >= ev.start_instant);
+    // The kernel's segment counters of the client's connection (TCP_INFO through sock_diag).
+    let (pin, pout) = (ev.packets_in.unwrap(), ev.packets_out.unwrap());
+    assert!(pin >= 3 && pout >= 2, "{pin} {pout}");
     let gev = pe
         .wait_for("gateway ACCEPT", |e| e.action == FlowAction::Accept)
         .await;
@@ -211,6 +223,9 @@ async fn a_security_group_that_does_not_allow_the_client_rejects_it() {
         .await;
     assert_eq!(ev.reason, FlowReason::SecurityGroup);
     assert_eq!(ev.src.ip(), outsider);
+    assert_eq!(ev.tcp_flags_in, tcp_flags::SYN);
+    assert_eq!(ev.tcp_flags_out, tcp_flags::SYN_ACK | tcp_flags::RST);
+    assert!(ev.packets_in.is_some_and(|p| p >= 2), "SYN and ACK: {ev:?}");
     assert_eq!(target.accepted(), 0);
     assert!(pe.all().is_empty(), "nothing reached the gateway");
 

@@ -115,6 +115,10 @@ resource_ids! {
     RouteTableId = "rtb-";
     /// A network ACL: `acl-…`.
     NetworkAclId = "acl-";
+    /// A subnet's (or the main) association with a route table: `rtbassoc-…`.
+    RouteTableAssociationId = "rtbassoc-";
+    /// A subnet's association with a network ACL: `aclassoc-…`.
+    NetworkAclAssociationId = "aclassoc-";
     /// A managed prefix list: `pl-…`.
     PrefixListId = "pl-";
     /// A flow log: `fl-…`.

@@ -54,6 +54,25 @@ impl FlowLogFormat {
         Ok(Self { fields })
     }
 
+    /// Parses a header line (`version account-id …`, the field names separated by single
+    /// spaces), as text objects start with.
+    pub fn from_header(line: &str) -> Result<Self, FormatError> {
+        if line.is_empty() {
+            return Err(FormatError::Empty);
+        }
+        let mut fields = Vec::new();
+        for name in line.split(' ') {
+            let field: Field = name
+                .parse()
+                .map_err(|()| FormatError::UnknownField(name.chars().take(64).collect()))?;
+            if fields.contains(&field) {
+                return Err(FormatError::Duplicate(field.name().to_owned()));
+            }
+            fields.push(field);
+        }
+        Ok(Self { fields })
+    }
+
     /// The default version 2 format.
     pub fn default_v2() -> Self {
         Self {
@@ -115,6 +134,10 @@ mod tests {
             FlowLogFormat::parse("${reject-reason}").unwrap().version(),
             8
         );
+        assert_eq!(FlowLogFormat::from_header(&c.header()).unwrap(), c);
+        assert_eq!(FlowLogFormat::from_header(&d.header()).unwrap(), d);
+        assert!(FlowLogFormat::from_header("version nope").is_err());
+        assert!(FlowLogFormat::from_header("").is_err());
     }
 
     #[test]

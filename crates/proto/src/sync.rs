@@ -10,7 +10,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use underpass_domain::firewall::{AclEntry, IngressRule};
-use underpass_domain::{AgentId, ConnState, EndpointId, EniId, ServiceId, VpcId};
+use underpass_domain::{
+    AgentId, ConnState, EndpointId, EniId, FlowLogId, ServiceId, SubnetId, VpcId,
+};
 
 /// Everything one agent must do, at one revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +31,48 @@ pub struct AgentState {
     /// Absent in states cached before DNS existed.
     #[serde(default)]
     pub dns: Option<DnsConfig>,
+    /// The flow logs that cover this agent's ENIs (each with the covered ENIs only). Absent in
+    /// states cached before flow logs existed.
+    #[serde(default)]
+    pub flow_logs: Vec<FlowLogConfig>,
+}
+
+/// One flow log, as an agent applies it to the ENIs it owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogConfig {
+    /// `fl-…`.
+    pub flow_log_id: FlowLogId,
+    /// The flow log's owner.
+    pub account: String,
+    /// The region (the `region` field, and the object keys).
+    pub region: String,
+    /// `ACCEPT`, `REJECT` or `ALL`.
+    pub traffic_type: String,
+    /// 60 or 600.
+    pub max_aggregation_interval: u32,
+    /// The format string (`${version} ${account-id} …`).
+    pub log_format: String,
+    /// `file` or `s3`.
+    pub destination_type: String,
+    /// A directory under the agent's flow-log root (`file`), or an S3 bucket ARN (`s3`).
+    pub destination: String,
+    /// The agent's ENIs it covers.
+    pub interfaces: Vec<FlowLogInterface>,
+}
+
+/// An ENI a flow log covers, with what its records carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogInterface {
+    /// The ENI.
+    pub eni_id: EniId,
+    /// The ENI's owner (the `account-id` field).
+    pub account: String,
+    /// Its VPC.
+    pub vpc_id: VpcId,
+    /// Its subnet.
+    pub subnet_id: SubnetId,
+    /// Its zone.
+    pub zone: String,
 }
 
 /// What the VPC's resolver serves (every agent of the VPC gets the same records).

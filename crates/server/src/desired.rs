@@ -125,6 +125,16 @@ pub(crate) async fn agent_state(
         for sg in &ep.security_groups {
             ingress.extend(network::get_group(&mut tx, sg).await?.ingress());
         }
+        // The inbound entries of the ENI subnet's network ACL, ending with the `*` rule that
+        // denies the rest; a subnet without an ACL (made before ACLs) gets none: allow all.
+        let acl = match underpass_store::acls::acl_of_subnet(&mut tx, &eni.subnet).await? {
+            Some(acl) => {
+                let mut entries = acl.inbound();
+                entries.extend(crate::actions::acl_star_entries());
+                entries
+            }
+            None => Vec::new(),
+        };
         let identity = spiffe(state, &format!("account/{}/endpoint/{}", ep.account, ep.id))?;
         let gateway_identity = spiffe(
             state,
@@ -138,7 +148,7 @@ pub(crate) async fn agent_state(
             ip: eni.ip,
             ports,
             ingress,
-            acl: Vec::new(),
+            acl,
             gateways,
             gateway_identity: gateway_identity.to_string(),
             identity: identity_cert(state, &mut tx, agent, &identity, now).await?,
@@ -220,6 +230,12 @@ pub(crate) async fn agent_state(
     }
 
     let dns = dns_config(state, &mut tx, &vpc, revision).await?;
+    let enis: Vec<_> = endpoints
+        .iter()
+        .map(|e| e.eni_id)
+        .chain(gateways.iter().map(|g| g.eni_id))
+        .collect();
+    let flow_logs = crate::flow_log_state::for_agent(&mut tx, &state.cfg.region, &enis).await?;
     let revoked_serials = agents::revoked_serials(&mut tx).await?;
     tx.commit()
         .await
@@ -239,6 +255,7 @@ pub(crate) async fn agent_state(
         endpoints,
         gateways,
         dns,
+        flow_logs,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod config;
 mod desired;
 mod dns_names;
+mod flow_log_state;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -67,6 +67,16 @@ pub async fn account_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
+/// When the account was created, if it exists.
+pub async fn account_created(tx: &mut Tx, id: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    let ms: Option<i64> =
+        sqlx::query_scalar("SELECT created_ms FROM accounts WHERE account_id = ?")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(ms.map(from_ms))
+}
+
 /// Every account: (id, name).
 pub async fn list_accounts(tx: &mut Tx) -> Result<Vec<(String, String)>, StoreError> {
     let rows = sqlx::query("SELECT account_id, name FROM accounts ORDER BY account_id")
@@ -124,7 +134,7 @@ pub async fn user_id(tx: &mut Tx, arn: &str) -> Result<Option<String>, StoreErro
     )
 }
 
-/// Deletes a user, its keys and its policies.
+/// Deletes a user, its keys, its inline policies and its managed-policy attachments.
 pub async fn delete_user(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
     let n = sqlx::query("DELETE FROM users WHERE arn = ?")
         .bind(arn)
@@ -145,6 +155,7 @@ pub async fn delete_user(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
         .bind(arn)
         .execute(&mut **tx)
         .await?;
+    crate::policies::detach_all(tx, arn).await?;
     Ok(())
 }
 
@@ -203,7 +214,7 @@ pub async fn set_trust_policy(tx: &mut Tx, arn: &str, doc: &str) -> Result<(), S
     Ok(())
 }
 
-/// Deletes a role and its policies.
+/// Deletes a role, its inline policies and its managed-policy attachments.
 pub async fn delete_role(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
     let n = sqlx::query("DELETE FROM roles WHERE arn = ?")
         .bind(arn)
@@ -220,6 +231,7 @@ pub async fn delete_role(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
         .bind(arn)
         .execute(&mut **tx)
         .await?;
+    crate::policies::detach_all(tx, arn).await?;
     Ok(())
 }
 
@@ -487,4 +499,90 @@ pub async fn find_role_by_name(
         .await?;
     row.map(|r| Ok((r.try_get("arn")?, r.try_get("role_id")?)))
         .transpose()
+}
+
+/// A user as `GetUser` and `ListUsers` show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetail {
+    /// The user ARN.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    /// `AIDA…`.
+    pub user_id: String,
+    /// Creation time.
+    pub created: OffsetDateTime,
+}
+
+/// The users of an account, by name.
+pub async fn user_details(tx: &mut Tx, account: &str) -> Result<Vec<UserDetail>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT arn, name, path, user_id, created_ms FROM users WHERE account_id = ? ORDER BY name",
+    )
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UserDetail {
+                arn: r.try_get("arn")?,
+                name: r.try_get("name")?,
+                path: r.try_get("path")?,
+                user_id: r.try_get("user_id")?,
+                created: from_ms(r.try_get("created_ms")?),
+            })
+        })
+        .collect()
+}
+
+/// A role as `GetRole` and `ListRoles` show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDetail {
+    /// The role and its trust policy.
+    pub role: RoleRow,
+    /// Free text, if set.
+    pub description: Option<String>,
+    /// Creation time.
+    pub created: OffsetDateTime,
+}
+
+/// The roles of an account, by name.
+pub async fn role_details(tx: &mut Tx, account: &str) -> Result<Vec<RoleDetail>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM roles WHERE account_id = ? ORDER BY name")
+        .bind(account)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RoleDetail {
+                role: RoleRow {
+                    arn: row.try_get("arn")?,
+                    account: row.try_get("account_id")?,
+                    name: row.try_get("name")?,
+                    role_id: row.try_get("role_id")?,
+                    trust_policy: row.try_get("trust_policy")?,
+                    max_session_secs: u32::try_from(row.try_get::<i64, _>("max_session_secs")?)
+                        .unwrap_or(3600),
+                },
+                description: row.try_get("description")?,
+                created: from_ms(row.try_get("created_ms")?),
+            })
+        })
+        .collect()
+}
+
+/// Sets a role's description.
+pub async fn set_role_description(
+    tx: &mut Tx,
+    arn: &str,
+    description: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE roles SET description = ? WHERE arn = ?")
+        .bind(description)
+        .bind(arn)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

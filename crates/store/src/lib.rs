@@ -8,13 +8,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod acls;
 pub mod agents;
 mod error;
+pub mod flow_logs;
 pub mod iam;
 pub mod network;
 mod open;
+pub mod policies;
 pub mod records;
+pub mod routing;
 pub mod services;
+pub mod tags;
 
 pub use error::StoreError;
 pub use open::{Store, StoreConfig, Tx};

@@ -28,6 +28,17 @@ pub enum CallerKind {
         /// When the session expires.
         expires: OffsetDateTime,
     },
+    /// With temporary `ASIA…` credentials from GetSessionToken: the user's (or root's) own
+    /// session, with its own policies.
+    UserSession {
+        /// The user's unique id when the session was issued (the account id for the root): the
+        /// server must check the user still exists with this id.
+        user_id: String,
+        /// When the session was issued.
+        issued: OffsetDateTime,
+        /// When the session expires.
+        expires: OffsetDateTime,
+    },
 }
 
 /// An authenticated caller: who, with which key, and what the signature covered.
@@ -79,6 +90,31 @@ pub fn authenticate(
             if now >= expires {
                 return Err(CredentialError::ExpiredToken);
             }
+            let issued = OffsetDateTime::from_unix_timestamp(claims.issued)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            if let Some(user_id) = &claims.user_id {
+                // A GetSessionToken session: the user (or root) itself.
+                let principal: PrincipalArn = claims
+                    .source
+                    .parse()
+                    .map_err(|_| CredentialError::InvalidClientTokenId)?;
+                if !matches!(
+                    principal,
+                    PrincipalArn::User { .. } | PrincipalArn::Root { .. }
+                ) {
+                    return Err(CredentialError::InvalidClientTokenId);
+                }
+                return Ok(Caller {
+                    principal,
+                    access_key_id: key_id,
+                    kind: CallerKind::UserSession {
+                        user_id: user_id.clone(),
+                        issued,
+                        expires,
+                    },
+                    request,
+                });
+            }
             let role_arn: PrincipalArn = claims
                 .role_arn
                 .parse()
@@ -96,8 +132,7 @@ pub fn authenticate(
                 kind: CallerKind::Session {
                     role_id: claims.role_id.clone(),
                     source: claims.source.clone(),
-                    issued: OffsetDateTime::from_unix_timestamp(claims.issued)
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    issued,
                     expires,
                     role_arn,
                 },

@@ -34,6 +34,10 @@ pub enum CredentialError {
         /// The role's ARN.
         role: String,
     },
+    /// `GetSessionToken` was called with credentials that may not ask for a session (a role
+    /// session, or a session itself).
+    #[error("{0}")]
+    SessionNotAllowed(String),
     /// A sealed value could not be opened: wrong master key, or tampered data.
     #[error("sealed credential could not be opened: {0}")]
     Unseal(&'static str),
@@ -55,7 +59,7 @@ impl CredentialError {
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::NoSuchEntity(_) => "NoSuchEntity",
             Self::Validation(_) => "ValidationError",
-            Self::AccessDenied { .. } => "AccessDenied",
+            Self::AccessDenied { .. } | Self::SessionNotAllowed(_) => "AccessDenied",
             Self::Unseal(_) | Self::BadMasterKey(_) | Self::Random => "InternalFailure",
         }
     }
@@ -67,7 +71,8 @@ impl CredentialError {
             Self::InvalidClientTokenId
             | Self::SessionTokenMismatch(_)
             | Self::ExpiredToken
-            | Self::AccessDenied { .. } => 403,
+            | Self::AccessDenied { .. }
+            | Self::SessionNotAllowed(_) => 403,
             Self::LimitExceeded(_) | Self::Validation(_) => 400,
             Self::NoSuchEntity(_) => 404,
             Self::Unseal(_) | Self::BadMasterKey(_) | Self::Random => 500,

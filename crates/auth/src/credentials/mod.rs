@@ -10,6 +10,8 @@
 //!   deactivate, delete, rotate, and last-used information.
 //! - [`assume_role`] issues `ASIA…` credentials whose session token is itself sealed, so a
 //!   temporary key needs no server-side row and cannot be paired with another session's token.
+//! - [`get_session_token`] issues `ASIA…` credentials for a user (or root) itself, which
+//!   authenticate as that same principal.
 //! - [`authenticate`] turns a parsed SigV4 request plus the looked-up key into a [`Caller`].
 
 mod authenticate;
@@ -25,6 +27,8 @@ pub use keys::{
 };
 pub use secret::{MasterKey, SealedSecret, SecretAccessKey};
 pub use session::{
-    assume_role, AssumeRoleRequest, RoleInfo, SessionClaims, SessionToken, TemporaryCredentials,
-    DEFAULT_SESSION_SECS, MAX_SESSION_TOKEN_LEN, MIN_SESSION_SECS,
+    assume_role, get_session_token, AssumeRoleRequest, RoleInfo, SessionClaims, SessionCredentials,
+    SessionToken, SessionTokenRequest, TemporaryCredentials, DEFAULT_SESSION_SECS,
+    DEFAULT_USER_SESSION_SECS, MAX_ROOT_SESSION_SECS, MAX_SESSION_TOKEN_LEN, MAX_USER_SESSION_SECS,
+    MIN_SESSION_SECS, MIN_USER_SESSION_SECS,
 };

@@ -1,10 +1,15 @@
-//! Temporary credentials: `AssumeRole` and the sealed session tokens it hands out.
+//! Temporary credentials: `AssumeRole`, `GetSessionToken`, and the sealed session tokens they
+//! hand out.
 //!
 //! A session token carries its own claims (role, session, expiry and the session's secret),
 //! sealed under the master key and bound to its `ASIA…` key id. The server keeps no row per
 //! session, as with AWS STS; a token cannot be paired with another session's key, and it stops
 //! working at its expiry or when the role it names is deleted and re-created (the role id in the
 //! claims no longer matches).
+//!
+//! `GetSessionToken` sessions are a user's (or an account root's) own: no role, the same
+//! principal and policies as the long-term key that asked for them. Their claims name the user
+//! and its unique id at issue time, so a deleted (and re-created) user's sessions die too.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -44,6 +49,11 @@ pub struct SessionClaims {
     pub issued: i64,
     /// Expiry time, Unix seconds.
     pub expires: i64,
+    /// For a `GetSessionToken` session: the unique id of the user whose own session this is
+    /// (the account id for the root), named by `source`; the role fields are then empty.
+    /// `None` for role sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 impl SessionClaims {
@@ -65,6 +75,7 @@ impl std::fmt::Debug for SessionClaims {
             .field("secret", &"***")
             .field("role_arn", &self.role_arn)
             .field("session_name", &self.session_name)
+            .field("user_id", &self.user_id)
             .field("expires", &self.expires)
             .finish()
     }
@@ -122,6 +133,90 @@ impl std::fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionToken(***)")
     }
+}
+
+/// The shortest `GetSessionToken` session, in seconds.
+pub const MIN_USER_SESSION_SECS: u32 = 900;
+/// A user's `GetSessionToken` session when no length is asked for: 12 hours.
+pub const DEFAULT_USER_SESSION_SECS: u32 = 43_200;
+/// The longest user session: 36 hours.
+pub const MAX_USER_SESSION_SECS: u32 = 129_600;
+/// The longest (and default) root session: one hour.
+pub const MAX_ROOT_SESSION_SECS: u32 = 3600;
+
+/// A `GetSessionToken` call.
+#[derive(Debug)]
+pub struct SessionTokenRequest<'a> {
+    /// The authenticated caller: a user or an account root, with its long-term key.
+    pub caller: &'a PrincipalArn,
+    /// The caller's unique id (`AIDA…`; the account id for the root).
+    pub caller_id: &'a str,
+    /// `DurationSeconds`: 900..=129600 for users (default 43200), 900..=3600 for the root
+    /// (default 3600).
+    pub duration_secs: Option<u32>,
+}
+
+/// What `GetSessionToken` returns.
+#[derive(Debug)]
+pub struct SessionCredentials {
+    /// The `ASIA…` key id.
+    pub access_key_id: AccessKeyId,
+    /// The session's secret.
+    pub secret_access_key: SecretAccessKey,
+    /// The session token to send as `X-Amz-Security-Token`.
+    pub session_token: SessionToken,
+    /// When the credentials stop working.
+    pub expiration: OffsetDateTime,
+}
+
+/// Issues temporary credentials for the caller itself (STS `GetSessionToken`): the session
+/// authenticates as the same user (or root), with its policies. Refused for role sessions and
+/// for sessions themselves (a session cannot renew itself into a longer one): only a user or
+/// an account root may ask.
+pub fn get_session_token(
+    master: &MasterKey,
+    req: &SessionTokenRequest<'_>,
+    now: OffsetDateTime,
+) -> Result<SessionCredentials, CredentialError> {
+    let max = match req.caller {
+        PrincipalArn::User { .. } => MAX_USER_SESSION_SECS,
+        PrincipalArn::Root { .. } => MAX_ROOT_SESSION_SECS,
+        other => {
+            return Err(CredentialError::SessionNotAllowed(format!(
+                "Cannot call GetSessionToken with session credentials ({other})"
+            )))
+        }
+    };
+    let duration = req
+        .duration_secs
+        .unwrap_or(DEFAULT_USER_SESSION_SECS.min(max));
+    if !(MIN_USER_SESSION_SECS..=max).contains(&duration) {
+        return Err(CredentialError::Validation(format!(
+            "The requested DurationSeconds ({duration}) is outside the allowed range {MIN_USER_SESSION_SECS}..={max}."
+        )));
+    }
+    let mut random = [0u8; 16];
+    fill_random(&mut random)?;
+    let access_key_id = AccessKeyId::from_random(AccessKeyKind::Temporary, random);
+    let secret = SecretAccessKey::generate()?;
+    let expiration = now + time::Duration::seconds(i64::from(duration));
+    let claims = SessionClaims {
+        access_key_id: access_key_id.to_string(),
+        secret: secret.expose().to_owned(),
+        role_arn: String::new(),
+        role_id: String::new(),
+        session_name: String::new(),
+        source: req.caller.to_string(),
+        issued: now.unix_timestamp(),
+        expires: expiration.unix_timestamp(),
+        user_id: Some(req.caller_id.to_owned()),
+    };
+    Ok(SessionCredentials {
+        access_key_id,
+        secret_access_key: secret,
+        session_token: SessionToken::seal(master, &claims)?,
+        expiration,
+    })
 }
 
 /// The role being assumed, as the store knows it.
@@ -237,6 +332,7 @@ pub fn assume_role(
         source: req.caller.to_string(),
         issued: now.unix_timestamp(),
         expires: expiration.unix_timestamp(),
+        user_id: None,
     };
     Ok(TemporaryCredentials {
         access_key_id,

@@ -243,6 +243,7 @@ impl World {
             endpoints,
             gateways: vec![],
             dns: None,
+            flow_logs: Vec::new(),
         }
     }
 
@@ -291,6 +292,7 @@ impl World {
             endpoints: vec![],
             gateways: vec![gateway],
             dns: None,
+            flow_logs: Vec::new(),
         }
     }
 }

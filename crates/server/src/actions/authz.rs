@@ -140,7 +140,8 @@ impl<'a> Ctx<'a> {
         ctx
     }
 
-    /// The caller's identity policies: a user's inline policies, or its role's for a session.
+    /// The caller's identity policies: a user's inline policies and the default versions of
+    /// the managed policies attached to it, or its role's for a session.
     async fn identity_policies(&mut self) -> Result<&[NamedPolicy], ApiError> {
         if self.identity.is_none() {
             let owner = self
@@ -148,7 +149,9 @@ impl<'a> Ctx<'a> {
                 .role_arn
                 .clone()
                 .unwrap_or_else(|| self.caller.arn.clone());
-            let docs = iam_store::policies_of(&mut self.tx, &owner).await?;
+            let mut docs = iam_store::policies_of(&mut self.tx, &owner).await?;
+            // Named by their ARN, so a decision's explanation says which policy decided.
+            docs.extend(underpass_store::policies::attached_documents(&mut self.tx, &owner).await?);
             let mut parsed = Vec::with_capacity(docs.len());
             for (name, doc) in docs {
                 // Policies were validated when written; one that no longer parses is a bug.

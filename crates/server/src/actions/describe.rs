@@ -49,7 +49,10 @@ impl Filters {
         }
         let mut out = Vec::with_capacity(filters.len());
         for f in filters {
-            if !known.contains(&f.name.as_str()) {
+            // `tag:<key>` goes with `tag-key`: a resource type that has tags takes both.
+            let tag_filter =
+                f.name.len() > 4 && f.name.starts_with("tag:") && known.contains(&"tag-key");
+            if !known.contains(&f.name.as_str()) && !tag_filter {
                 return Err(ApiError::invalid(format!(
                     "The filter '{}' is invalid",
                     f.name.chars().take(64).collect::<String>()
@@ -91,6 +94,8 @@ pub(crate) enum PageStyle {
     Ec2,
     /// `PageSize` 1..=400 (default 400), `Marker`, `ValidationError`.
     Elb,
+    /// IAM's `MaxItems` 1..=1000 (default 100), `Marker`, `IsTruncated`.
+    Iam,
 }
 
 impl PageStyle {
@@ -98,6 +103,15 @@ impl PageStyle {
         match self {
             Self::Ec2 => (5, 1000),
             Self::Elb => (1, 400),
+            Self::Iam => (1, 1000),
+        }
+    }
+
+    fn default_size(self) -> i64 {
+        match self {
+            Self::Ec2 => 1000,
+            Self::Elb => 400,
+            Self::Iam => 100,
         }
     }
 
@@ -111,6 +125,10 @@ impl PageStyle {
                 "ValidationError",
                 "The marker is invalid, expired, or was issued for other parameters.",
             ),
+            Self::Iam => ApiError::client(
+                "InvalidInput",
+                "Invalid Marker: it is invalid, expired, or was issued for other parameters.",
+            ),
         }
     }
 
@@ -123,6 +141,10 @@ impl PageStyle {
             Self::Elb => ApiError::client(
                 "ValidationError",
                 format!("1 validation error detected: Value '{n}' at 'pageSize' failed to satisfy constraint: Member must have value between {lo} and {hi}"),
+            ),
+            Self::Iam => ApiError::client(
+                "ValidationError",
+                format!("1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: Member must have value between {lo} and {hi}"),
             ),
         }
     }
@@ -152,7 +174,7 @@ pub(crate) fn paginate<T>(
     let size = match req.size {
         Some(n) if !(lo..=hi).contains(&n) => return Err(req.style.bad_size(n)),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        None => usize::try_from(hi).unwrap_or(usize::MAX),
+        None => usize::try_from(req.style.default_size()).unwrap_or(usize::MAX),
     };
     let bind = binding(ctx, &req.scope);
     let now = ctx.meta.now.unix_timestamp();

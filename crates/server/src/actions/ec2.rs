@@ -1,15 +1,19 @@
 //! EC2 network actions: VPCs, their DNS attributes, and subnets. The network interfaces that
-//! endpoints and load balancers own are in `enis.rs`.
+//! endpoints and load balancers own are in `enis.rs`; route tables and network ACLs, which every
+//! VPC is born with, in `route_tables.rs` and `network_acls.rs`.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use underpass_domain::firewall::{IngressRule, PortRange, Protocol, Source};
 use underpass_domain::net::{check_subnet, parse_block, usable_addresses};
 use underpass_domain::{SecurityGroupId, SecurityGroupRuleId, SubnetId, VpcId};
-use underpass_store::network;
 use underpass_store::records::{SecurityGroup, SgRule, Subnet, Vpc};
+use underpass_store::{network, routing, tags as tag_store};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue};
+use super::tags::{self, TagSpecification, TagView};
 use super::Ctx;
 use crate::api::ApiError;
 
@@ -29,10 +33,12 @@ pub(crate) struct VpcView {
     owner_id: String,
     is_default: bool,
     instance_tenancy: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagView>,
 }
 
-impl From<&Vpc> for VpcView {
-    fn from(v: &Vpc) -> Self {
+impl VpcView {
+    fn new(v: &Vpc, tag_list: &[(String, String)]) -> Self {
         Self {
             vpc_id: v.id.to_string(),
             cidr_block: v.cidr.to_string(),
@@ -40,6 +46,7 @@ impl From<&Vpc> for VpcView {
             owner_id: v.account.clone(),
             is_default: false,
             instance_tenancy: "default",
+            tags: tags::view(tag_list),
         }
     }
 }
@@ -49,11 +56,14 @@ pub(crate) const DEFAULT_GROUP: &str = "default";
 
 /// `CreateVpc`: a network with one IPv4 block of /16 to /28. Both DNS attributes start enabled.
 /// As in EC2, the VPC comes with its default security group (`default`, all traffic in from
-/// members of the group itself), which goes when the VPC goes and cannot be deleted alone.
+/// members of the group itself), its main route table (the `local` route) and its default
+/// network ACL (everything allowed), which go when the VPC goes and cannot be deleted alone.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub(crate) struct CreateVpcRequest {
     cidr_block: Option<String>,
+    #[serde(default)]
+    tag_specifications: Vec<TagSpecification>,
 }
 
 #[derive(Serialize)]
@@ -67,8 +77,9 @@ pub(crate) async fn create_vpc(
     req: CreateVpcRequest,
 ) -> Result<CreateVpcResponse, ApiError> {
     let id = VpcId::from_random(ctx.random()?);
-    ctx.authorize("ec2:CreateVpc", &ec2_arn(ctx, "vpc", id))
-        .await?;
+    let arn = ec2_arn(ctx, "vpc", id);
+    ctx.authorize("ec2:CreateVpc", &arn).await?;
+    let tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc", &arn).await?;
     let cidr = parse_block(
         req.cidr_block
             .as_deref()
@@ -102,8 +113,11 @@ pub(crate) async fn create_vpc(
         description: String::new(),
     };
     network::add_rules(&mut ctx.tx, &gid, &[self_rule]).await?;
+    super::route_tables::create_main(ctx, &vpc).await?;
+    super::network_acls::create_default(ctx, &vpc).await?;
+    tags::save_new(ctx, &id.to_string(), "vpc", &tag_list).await?;
     Ok(CreateVpcResponse {
-        vpc: VpcView::from(&vpc),
+        vpc: VpcView::new(&vpc, &tag_list),
     })
 }
 
@@ -136,6 +150,7 @@ const VPC_FILTERS: &[&str] = &[
     "owner-id",
     "state",
     "is-default",
+    "tag-key",
 ];
 
 pub(crate) async fn describe_vpcs(
@@ -155,10 +170,14 @@ pub(crate) async fn describe_vpcs(
         }
         out
     };
+    let account = ctx.caller.account.clone();
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
     let vpcs: Vec<Vpc> = vpcs
         .into_iter()
         .filter(|v| {
+            let t = tags::of(&all_tags, &v.id.to_string());
             filters.matches(|name| match name {
+                n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
                 "vpc-id" => vec![v.id.to_string()],
                 "cidr" | "cidr-block-association.cidr-block" => vec![v.cidr.to_string()],
                 "owner-id" => vec![v.account.clone()],
@@ -176,7 +195,10 @@ pub(crate) async fn describe_vpcs(
     };
     let (vpcs, next_token) = paginate(ctx, &page, vpcs, |v| v.id.to_string())?;
     Ok(DescribeVpcsResponse {
-        vpcs: vpcs.iter().map(VpcView::from).collect(),
+        vpcs: vpcs
+            .iter()
+            .map(|v| VpcView::new(v, tags::of(&all_tags, &v.id.to_string())))
+            .collect(),
         next_token,
     })
 }
@@ -188,7 +210,7 @@ pub(crate) struct VpcIdRequest {
 }
 
 /// `DeleteVpc`: refused with `DependencyViolation` while subnets, groups, endpoints, load
-/// balancers or target groups use it.
+/// balancers, target groups, route tables or network ACLs other than its own defaults use it.
 pub(crate) async fn delete_vpc(
     ctx: &mut Ctx<'_>,
     req: VpcIdRequest,
@@ -205,7 +227,9 @@ pub(crate) async fn delete_vpc(
             format!("The vpc '{id}' has dependencies and cannot be deleted."),
         )
     };
-    if network::vpc_dependents(&mut ctx.tx, &id).await? > own {
+    if network::vpc_dependents(&mut ctx.tx, &id).await? > own
+        || routing::vpc_routing_dependents(&mut ctx.tx, &id).await? > 0
+    {
         return Err(dependency());
     }
     if let Some(gid) = default_group {
@@ -216,7 +240,14 @@ pub(crate) async fn delete_vpc(
                 e => e.into(),
             })?;
     }
+    for gone in routing::delete_vpc_defaults(&mut ctx.tx, &id).await? {
+        tag_store::remove_all(&mut ctx.tx, &gone).await?;
+    }
+    if let Some(gid) = default_group {
+        tag_store::remove_all(&mut ctx.tx, &gid.to_string()).await?;
+    }
     network::delete_vpc(&mut ctx.tx, &id).await?;
+    tag_store::remove_all(&mut ctx.tx, &id.to_string()).await?;
     Ok(ReturnTrue::YES)
 }
 
@@ -324,9 +355,15 @@ pub(crate) struct SubnetView {
     owner_id: String,
     default_for_az: bool,
     map_public_ip_on_launch: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagView>,
 }
 
-async fn subnet_view(ctx: &mut Ctx<'_>, s: &Subnet) -> Result<SubnetView, ApiError> {
+async fn subnet_view(
+    ctx: &mut Ctx<'_>,
+    s: &Subnet,
+    tag_list: &[(String, String)],
+) -> Result<SubnetView, ApiError> {
     let used = network::used_ips(&mut ctx.tx, &s.id).await?.len();
     Ok(SubnetView {
         subnet_id: s.id.to_string(),
@@ -340,6 +377,7 @@ async fn subnet_view(ctx: &mut Ctx<'_>, s: &Subnet) -> Result<SubnetView, ApiErr
         owner_id: s.account.clone(),
         default_for_az: false,
         map_public_ip_on_launch: false,
+        tags: tags::view(tag_list),
     })
 }
 
@@ -357,13 +395,16 @@ pub(crate) fn check_zone(ctx: &Ctx<'_>, zone: &str) -> Result<(), ApiError> {
 }
 
 /// `CreateSubnet`: a block inside the VPC's, overlapping no other subnet, in one of the
-/// region's zones (the first zone when none is named).
+/// region's zones (the first zone when none is named), associated with the VPC's default
+/// network ACL.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub(crate) struct CreateSubnetRequest {
     vpc_id: String,
     cidr_block: Option<String>,
     availability_zone: Option<String>,
+    #[serde(default)]
+    tag_specifications: Vec<TagSpecification>,
 }
 
 #[derive(Serialize)]
@@ -377,8 +418,9 @@ pub(crate) async fn create_subnet(
     req: CreateSubnetRequest,
 ) -> Result<CreateSubnetResponse, ApiError> {
     let id = SubnetId::from_random(ctx.random()?);
-    ctx.authorize("ec2:CreateSubnet", &ec2_arn(ctx, "subnet", id))
-        .await?;
+    let arn = ec2_arn(ctx, "subnet", id);
+    ctx.authorize("ec2:CreateSubnet", &arn).await?;
+    let tag_list = tags::on_create(ctx, &req.tag_specifications, "subnet", &arn).await?;
     let cidr = parse_block(
         req.cidr_block
             .as_deref()
@@ -412,8 +454,10 @@ pub(crate) async fn create_subnet(
         cidr,
     };
     network::insert_subnet(&mut ctx.tx, &subnet, ctx.meta.now).await?;
+    super::network_acls::associate_default(ctx, &subnet).await?;
+    tags::save_new(ctx, &id.to_string(), "subnet", &tag_list).await?;
     Ok(CreateSubnetResponse {
-        subnet: subnet_view(ctx, &subnet).await?,
+        subnet: subnet_view(ctx, &subnet, &tag_list).await?,
     })
 }
 
@@ -448,6 +492,7 @@ const SUBNET_FILTERS: &[&str] = &[
     "owner-id",
     "state",
     "default-for-az",
+    "tag-key",
 ];
 
 pub(crate) async fn describe_subnets(
@@ -467,10 +512,15 @@ pub(crate) async fn describe_subnets(
         }
         out
     };
+    let account = ctx.caller.account.clone();
+    let all_tags: BTreeMap<String, Vec<(String, String)>> =
+        tag_store::by_resource(&mut ctx.tx, &account).await?;
     let subnets: Vec<Subnet> = subnets
         .into_iter()
         .filter(|s| {
+            let t = tags::of(&all_tags, &s.id.to_string());
             filters.matches(|name| match name {
+                n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
                 "subnet-id" => vec![s.id.to_string()],
                 "vpc-id" => vec![s.vpc.to_string()],
                 "cidr-block" | "cidr" => vec![s.cidr.to_string()],
@@ -491,7 +541,8 @@ pub(crate) async fn describe_subnets(
     let (subnets, next_token) = paginate(ctx, &page, subnets, |s| s.id.to_string())?;
     let mut views = Vec::with_capacity(subnets.len());
     for s in &subnets {
-        views.push(subnet_view(ctx, s).await?);
+        let t = tags::of(&all_tags, &s.id.to_string()).to_vec();
+        views.push(subnet_view(ctx, s, &t).await?);
     }
     Ok(DescribeSubnetsResponse {
         subnets: views,
@@ -514,6 +565,8 @@ pub(crate) async fn delete_subnet(
     ctx.authorize("ec2:DeleteSubnet", &ec2_arn(ctx, "subnet", id))
         .await?;
     lookup::subnet(ctx, &req.subnet_id).await?;
+    // Its route-table and network-ACL associations go with it.
     network::delete_subnet(&mut ctx.tx, &id).await?;
+    tag_store::remove_all(&mut ctx.tx, &id.to_string()).await?;
     Ok(ReturnTrue::YES)
 }

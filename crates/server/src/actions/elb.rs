@@ -168,6 +168,8 @@ pub(crate) struct CreateLbRequest {
     kind: Option<String>,
     scheme: Option<String>,
     ip_address_type: Option<String>,
+    #[serde(default)]
+    tags: Vec<super::elb_tags::ElbTag>,
 }
 
 #[derive(Serialize)]
@@ -210,6 +212,7 @@ pub(crate) async fn create_load_balancer(
     if req.subnets.is_empty() {
         return Err(validation("At least one subnet must be specified"));
     }
+    let tag_list = super::elb_tags::check(&req.tags)?;
     lookup::no_duplicates("Subnets", &req.subnets).map_err(|e| validation(e.message))?;
     let mut subnets = Vec::with_capacity(req.subnets.len());
     for id in &req.subnets {
@@ -280,6 +283,7 @@ pub(crate) async fn create_load_balancer(
         )
         .await?;
     }
+    super::elb_tags::save_new(ctx, &arn, "loadbalancer", &tag_list).await?;
     let lb = services::get_lb(&mut ctx.tx, &arn).await?;
     Ok(LbsResponse {
         load_balancers: vec![LbView::from(&lb)],
@@ -388,6 +392,7 @@ pub(crate) async fn delete_load_balancer(
             StoreError::Conflict(m) => ApiError::client("ResourceInUse", m),
             e => e.into(),
         })?;
+    underpass_store::tags::remove_all(&mut ctx.tx, &lb.arn).await?;
     Ok(Empty {})
 }
 

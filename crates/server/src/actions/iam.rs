@@ -14,7 +14,7 @@ use super::util::{check_iam_name, check_iam_path, unique_id};
 use super::Ctx;
 use crate::api::ApiError;
 
-fn ts(t: time::OffsetDateTime) -> String {
+pub(crate) fn ts(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -146,7 +146,7 @@ async fn key_owner(ctx: &mut Ctx<'_>, user: Option<&str>) -> Result<PrincipalArn
     }
 }
 
-async fn find_user(ctx: &mut Ctx<'_>, name: &str) -> Result<PrincipalArn, ApiError> {
+pub(crate) async fn find_user(ctx: &mut Ctx<'_>, name: &str) -> Result<PrincipalArn, ApiError> {
     let users = store::list_users(&mut ctx.tx, &ctx.caller.account).await?;
     for (arn, _) in users {
         let p: PrincipalArn = arn.parse().map_err(ApiError::internal)?;
@@ -534,6 +534,9 @@ pub(crate) async fn create_role(
                 .with_status(axum::http::StatusCode::CONFLICT),
             e => e.into(),
         })?;
+    if req.description.is_some() {
+        store::set_role_description(&mut ctx.tx, &row.arn, req.description.as_deref()).await?;
+    }
     Ok(CreateRoleResponse {
         role: RoleView {
             role_name: req.role_name,
@@ -552,7 +555,7 @@ pub(crate) struct RoleNameRequest {
     role_name: String,
 }
 
-async fn find_role(ctx: &mut Ctx<'_>, name: &str) -> Result<store::RoleRow, ApiError> {
+pub(crate) async fn find_role(ctx: &mut Ctx<'_>, name: &str) -> Result<store::RoleRow, ApiError> {
     check_iam_name("roleName", name, 64)?;
     let account = ctx.caller.account.clone();
     // Roles are looked up by name in the caller's account (paths are part of the ARN).

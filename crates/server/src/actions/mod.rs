@@ -5,17 +5,29 @@
 //! authorizes itself through [`Ctx::authorize`] with the IAM action name AWS uses
 //! (`ec2:CreateVpcEndpoint`, …) before it changes anything.
 
+mod acl_entries;
 mod agents;
 mod authz;
 mod describe;
 mod ec2;
 mod elb;
+mod elb_tags;
 mod enis;
+mod flow_logs;
 mod iam;
+mod iam_attach;
+mod iam_policies;
+mod iam_read;
 mod listeners;
 mod lookup;
+mod network_acls;
+mod regions;
+mod route_tables;
+mod routes;
 mod security_groups;
 mod sg_rules;
+mod sts;
+mod tags;
 mod target_groups;
 mod targets;
 mod util;
@@ -34,6 +46,8 @@ use time::OffsetDateTime;
 use crate::api::{ApiError, CallerInfo};
 use crate::state::AppState;
 pub(crate) use authz::Ctx;
+pub(crate) use network_acls::star_entries as acl_star_entries;
+pub(crate) use sts::session_scope;
 pub(crate) use vpce_dns::verified_name as verified_private_dns_name;
 
 /// Per-request facts the handlers need.
@@ -120,6 +134,32 @@ actions! {
     write "PutRolePolicy" => iam::put_role_policy,
     write "AssumeRole" => iam::assume_role,
     read "GetCallerIdentity" => iam::get_caller_identity,
+    read "GetSessionToken" => sts::get_session_token,
+    read "GetUser" => iam_read::get_user,
+    read "ListUsers" => iam_read::list_users,
+    read "GetRole" => iam_read::get_role,
+    read "ListRoles" => iam_read::list_roles,
+    read "GetUserPolicy" => iam_read::get_user_policy,
+    read "ListUserPolicies" => iam_read::list_user_policies,
+    read "GetRolePolicy" => iam_read::get_role_policy,
+    read "ListRolePolicies" => iam_read::list_role_policies,
+    write "DeleteRolePolicy" => iam_read::delete_role_policy,
+    // IAM managed policies.
+    write "CreatePolicy" => iam_policies::create_policy,
+    read "GetPolicy" => iam_policies::get_policy,
+    write "DeletePolicy" => iam_policies::delete_policy,
+    read "ListPolicies" => iam_policies::list_policies,
+    write "CreatePolicyVersion" => iam_policies::create_policy_version,
+    read "GetPolicyVersion" => iam_policies::get_policy_version,
+    write "DeletePolicyVersion" => iam_policies::delete_policy_version,
+    read "ListPolicyVersions" => iam_policies::list_policy_versions,
+    write "SetDefaultPolicyVersion" => iam_policies::set_default_policy_version,
+    write "AttachUserPolicy" => iam_attach::attach_user_policy,
+    write "DetachUserPolicy" => iam_attach::detach_user_policy,
+    write "AttachRolePolicy" => iam_attach::attach_role_policy,
+    write "DetachRolePolicy" => iam_attach::detach_role_policy,
+    read "ListAttachedUserPolicies" => iam_attach::list_attached_user_policies,
+    read "ListAttachedRolePolicies" => iam_attach::list_attached_role_policies,
     // EC2 network.
     write "CreateVpc" => ec2::create_vpc,
     read "DescribeVpcs" => ec2::describe_vpcs,
@@ -136,6 +176,32 @@ actions! {
     write "AuthorizeSecurityGroupIngress" => sg_rules::authorize_security_group_ingress,
     write "RevokeSecurityGroupIngress" => sg_rules::revoke_security_group_ingress,
     read "DescribeSecurityGroupRules" => sg_rules::describe_security_group_rules,
+    read "DescribeRegions" => regions::describe_regions,
+    read "DescribeAvailabilityZones" => regions::describe_availability_zones,
+    read "DescribePrefixLists" => regions::describe_prefix_lists,
+    read "DescribeManagedPrefixLists" => regions::describe_managed_prefix_lists,
+    // EC2 tags (DescribeTags also answers ELBv2's, by the credential scope).
+    write "CreateTags" => tags::create_tags,
+    write "DeleteTags" => tags::delete_tags,
+    read "DescribeTags" => tags::describe_tags,
+    // Route tables and network ACLs.
+    write "CreateRouteTable" => route_tables::create_route_table,
+    read "DescribeRouteTables" => route_tables::describe_route_tables,
+    write "DeleteRouteTable" => route_tables::delete_route_table,
+    write "AssociateRouteTable" => route_tables::associate_route_table,
+    write "DisassociateRouteTable" => route_tables::disassociate_route_table,
+    write "CreateRoute" => routes::create_route,
+    write "DeleteRoute" => routes::delete_route,
+    write "CreateNetworkAcl" => network_acls::create_network_acl,
+    read "DescribeNetworkAcls" => network_acls::describe_network_acls,
+    write "DeleteNetworkAcl" => network_acls::delete_network_acl,
+    write "CreateNetworkAclEntry" => acl_entries::create_network_acl_entry,
+    write "DeleteNetworkAclEntry" => acl_entries::delete_network_acl_entry,
+    write "ReplaceNetworkAclAssociation" => network_acls::replace_network_acl_association,
+    // VPC Flow Logs.
+    write "CreateFlowLogs" => flow_logs::create_flow_logs,
+    read "DescribeFlowLogs" => flow_logs::describe_flow_logs,
+    write "DeleteFlowLogs" => flow_logs::delete_flow_logs,
 
     // ELBv2.
     write "CreateLoadBalancer" => elb::create_load_balancer,
@@ -155,6 +221,8 @@ actions! {
     write "RegisterTargets" => targets::register_targets,
     write "DeregisterTargets" => targets::deregister_targets,
     read "DescribeTargetHealth" => targets::describe_target_health,
+    write "AddTags" => elb_tags::add_tags,
+    write "RemoveTags" => elb_tags::remove_tags,
 
     // PrivateLink.
     write "CreateVpcEndpointServiceConfiguration" => vpce_services::create_vpc_endpoint_service_configuration,

@@ -3,11 +3,12 @@
 use serde::{Deserialize, Serialize};
 use underpass_domain::SecurityGroupId;
 use underpass_store::records::SecurityGroup;
-use underpass_store::{network, StoreError};
+use underpass_store::{network, tags as tag_store, StoreError};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue};
 use super::sg_rules::{permissions, IpPermission};
+use super::tags::{self, TagSpecification, TagView};
 use super::Ctx;
 use crate::api::ApiError;
 
@@ -36,6 +37,8 @@ pub(crate) struct CreateGroupRequest {
     group_name: String,
     description: String,
     vpc_id: Option<String>,
+    #[serde(default)]
+    tag_specifications: Vec<TagSpecification>,
 }
 
 #[derive(Serialize)]
@@ -43,6 +46,8 @@ pub(crate) struct CreateGroupRequest {
 pub(crate) struct CreateGroupResponse {
     group_id: String,
     security_group_arn: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagView>,
 }
 
 pub(crate) async fn create_security_group(
@@ -59,6 +64,7 @@ pub(crate) async fn create_security_group(
     check_text("GroupDescription", &req.description)?;
     let vpc_id = req.vpc_id.ok_or_else(|| ApiError::missing("VpcId"))?;
     let vpc = lookup::vpc(ctx, &vpc_id).await?;
+    let tag_list = tags::on_create(ctx, &req.tag_specifications, "security-group", &arn).await?;
     let group = SecurityGroup {
         id,
         vpc: vpc.id,
@@ -73,9 +79,11 @@ pub(crate) async fn create_security_group(
             StoreError::Conflict(m) => ApiError::client("InvalidGroup.Duplicate", m),
             e => e.into(),
         })?;
+    tags::save_new(ctx, &id.to_string(), "security-group", &tag_list).await?;
     Ok(CreateGroupResponse {
         group_id: id.to_string(),
         security_group_arn: arn,
+        tags: tags::view(&tag_list),
     })
 }
 
@@ -90,6 +98,8 @@ pub(crate) struct GroupView {
     security_group_arn: String,
     ip_permissions: Vec<IpPermission>,
     ip_permissions_egress: Vec<IpPermission>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagView>,
 }
 
 /// `DescribeSecurityGroups`.
@@ -122,6 +132,7 @@ const GROUP_FILTERS: &[&str] = &[
     "vpc-id",
     "owner-id",
     "description",
+    "tag-key",
 ];
 
 pub(crate) async fn own_groups(ctx: &mut Ctx<'_>) -> Result<Vec<SecurityGroup>, ApiError> {
@@ -164,10 +175,14 @@ pub(crate) async fn describe_security_groups(
         }
         groups.retain(|g| req.group_names.contains(&g.name));
     }
+    let account = ctx.caller.account.clone();
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
     let groups: Vec<SecurityGroup> = groups
         .into_iter()
         .filter(|g| {
+            let t = tags::of(&all_tags, &g.id.to_string());
             filters.matches(|name| match name {
+                n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
                 "group-id" => vec![g.id.to_string()],
                 "group-name" => vec![g.name.clone()],
                 "vpc-id" => vec![g.vpc.to_string()],
@@ -195,6 +210,7 @@ pub(crate) async fn describe_security_groups(
             security_group_arn: ec2_arn(ctx, "security-group", g.id),
             ip_permissions: permissions(g),
             ip_permissions_egress: vec![],
+            tags: tags::view(tags::of(&all_tags, &g.id.to_string())),
         })
         .collect();
     Ok(DescribeGroupsResponse {
@@ -230,5 +246,6 @@ pub(crate) async fn delete_security_group(
         ));
     }
     network::delete_group(&mut ctx.tx, &gid).await?;
+    tag_store::remove_all(&mut ctx.tx, &gid.to_string()).await?;
     Ok(ReturnTrue::YES)
 }

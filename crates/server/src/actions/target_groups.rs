@@ -237,6 +237,8 @@ pub(crate) struct CreateTgRequest {
     healthy_threshold_count: Option<i64>,
     unhealthy_threshold_count: Option<i64>,
     health_check_enabled: Option<bool>,
+    #[serde(default)]
+    tags: Vec<super::elb_tags::ElbTag>,
 }
 
 pub(crate) async fn create_target_group(
@@ -280,6 +282,7 @@ pub(crate) async fn create_target_group(
         ))
     })?;
     let health = merge_health(None, &health_input!(req))?;
+    let tag_list = super::elb_tags::check(&req.tags)?;
     let tg = TargetGroup {
         arn: arn.clone(),
         account: ctx.caller.account.clone(),
@@ -297,6 +300,7 @@ pub(crate) async fn create_target_group(
             StoreError::Conflict(m) => ApiError::client("DuplicateTargetGroupName", m),
             e => e.into(),
         })?;
+    super::elb_tags::save_new(ctx, &arn, "targetgroup", &tag_list).await?;
     Ok(TgsResponse {
         target_groups: vec![tg_view(ctx, &tg).await?],
         next_marker: None,
@@ -457,6 +461,7 @@ pub(crate) async fn delete_target_group(
             e => e.into(),
         })?;
     services::clear_target_health(&mut ctx.tx, &tg.arn, None).await?;
+    underpass_store::tags::remove_all(&mut ctx.tx, &tg.arn).await?;
     Ok(Empty {})
 }
 

@@ -20,7 +20,7 @@ use underpass_domain::{ConnEvent, ConnState, EndpointId, EniId, SecurityGroupId}
 use underpass_store::iam::{self as iam_store, TokenLookup};
 use underpass_store::records::{Endpoint, Eni, EniKind, Service, Subnet};
 use underpass_store::services::{self, EndpointFilter};
-use underpass_store::{network, StoreError};
+use underpass_store::{network, tags as tag_store, StoreError};
 
 use super::describe::{
     check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
@@ -29,6 +29,7 @@ use super::enis::GroupRef;
 use super::lookup::{
     self, ec2_arn, no_duplicates, parse_id, timestamp, ReturnTrue, UnsuccessfulItem,
 };
+use super::tags::{self, TagSpecification, TagView};
 use super::vpce_dns::verified_name;
 use super::vpce_permissions::{invalid_service_name, visible_to};
 use super::vpce_services::{invalid_parameter, mismatch, service_zones, UnsuccessfulResponse};
@@ -64,6 +65,8 @@ pub(crate) struct EndpointView {
     dns_entries: Vec<DnsEntry>,
     creation_timestamp: String,
     owner_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagView>,
 }
 
 /// `DnsEntries`: the regional name, one zonal name per zone, and the service's private DNS
@@ -146,6 +149,17 @@ async fn check_private_dns(
 }
 
 async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, ApiError> {
+    let tag_list = tag_store::of(&mut ctx.tx, &e.id.to_string()).await?;
+    endpoint_view_with(ctx, e, &tag_list).await
+}
+
+/// As [`endpoint_view`], with the endpoint's tags already read (a listing reads them all at
+/// once).
+async fn endpoint_view_with(
+    ctx: &mut Ctx<'_>,
+    e: &Endpoint,
+    tag_list: &[(String, String)],
+) -> Result<EndpointView, ApiError> {
     let service = services::get_service(&mut ctx.tx, &e.service).await?;
     let dns_entries = dns_entries(ctx, e, &service);
     let service_name = service.name;
@@ -181,6 +195,7 @@ async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, 
         dns_entries,
         creation_timestamp: timestamp(e.created),
         owner_id: e.account.clone(),
+        tags: tags::view(tag_list),
     })
 }
 
@@ -198,6 +213,8 @@ pub(crate) struct CreateEndpointRequest {
     policy_document: Option<String>,
     private_dns_enabled: Option<bool>,
     ip_address_type: Option<String>,
+    #[serde(default)]
+    tag_specifications: Vec<TagSpecification>,
     #[serde(skip_serializing)]
     client_token: Option<String>,
 }
@@ -299,8 +316,8 @@ pub(crate) async fn create_vpc_endpoint(
     req: CreateEndpointRequest,
 ) -> Result<CreateEndpointResponse, ApiError> {
     let id = EndpointId::from_random(ctx.random()?);
-    ctx.authorize("ec2:CreateVpcEndpoint", &ec2_arn(ctx, "vpc-endpoint", id))
-        .await?;
+    let arn = ec2_arn(ctx, "vpc-endpoint", id);
+    ctx.authorize("ec2:CreateVpcEndpoint", &arn).await?;
     let account = ctx.caller.account.clone();
     let hash = fingerprint(&req)?;
     if let Some(token) = &req.client_token {
@@ -335,6 +352,7 @@ pub(crate) async fn create_vpc_endpoint(
     if !matches!(req.ip_address_type.as_deref(), None | Some("ipv4")) {
         return Err(invalid_parameter("Only the ipv4 address type is supported"));
     }
+    let tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc-endpoint", &arn).await?;
     let vpc = lookup::vpc(ctx, &req.vpc_id).await?;
     let service = match services::find_service_by_name(&mut ctx.tx, &req.service_name).await {
         Ok(s) if visible_to(&s, ctx.caller) => s,
@@ -414,6 +432,7 @@ pub(crate) async fn create_vpc_endpoint(
         .await?
         .map_err(ApiError::internal)?;
     }
+    tags::save_new(ctx, &id.to_string(), "vpc-endpoint", &tag_list).await?;
     if let Some(token) = &req.client_token {
         iam_store::save_client_token(
             &mut ctx.tx,
@@ -461,6 +480,7 @@ const ENDPOINT_FILTERS: &[&str] = &[
     "service-name",
     "vpc-endpoint-state",
     "vpc-endpoint-type",
+    "tag-key",
 ];
 
 pub(crate) async fn describe_vpc_endpoints(
@@ -492,10 +512,14 @@ pub(crate) async fn describe_vpc_endpoints(
             slot.insert(services::get_service(&mut ctx.tx, &e.service).await?.name);
         }
     }
+    let account = ctx.caller.account.clone();
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
     let list: Vec<Endpoint> = list
         .into_iter()
         .filter(|e| {
+            let t = tags::of(&all_tags, &e.id.to_string());
             filters.matches(|name| match name {
+                n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
                 "vpc-endpoint-id" => vec![e.id.to_string()],
                 "vpc-id" => vec![e.vpc.to_string()],
                 "service-name" => names.get(&e.service).cloned().into_iter().collect(),
@@ -514,7 +538,8 @@ pub(crate) async fn describe_vpc_endpoints(
     let (list, next_token) = paginate(ctx, &page, list, |e| e.id.to_string())?;
     let mut vpc_endpoints = Vec::with_capacity(list.len());
     for e in &list {
-        vpc_endpoints.push(endpoint_view(ctx, e).await?);
+        let t = tags::of(&all_tags, &e.id.to_string()).to_vec();
+        vpc_endpoints.push(endpoint_view_with(ctx, e, &t).await?);
     }
     Ok(DescribeEndpointsResponse {
         vpc_endpoints,
@@ -652,6 +677,7 @@ pub(crate) async fn delete_vpc_endpoints(
         services::transition(&mut ctx.tx, &e.id, ConnEvent::Removed, &actor, ctx.meta.now)
             .await?
             .map_err(ApiError::internal)?;
+        tag_store::remove_all(&mut ctx.tx, &e.id.to_string()).await?;
     }
     Ok(UnsuccessfulResponse { unsuccessful })
 }

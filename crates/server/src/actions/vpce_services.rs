@@ -8,12 +8,13 @@ use underpass_domain::ServiceId;
 use underpass_store::iam::{self as iam_store, TokenLookup};
 use underpass_store::records::Service;
 use underpass_store::services::{self, EndpointFilter};
-use underpass_store::{network, StoreError};
+use underpass_store::{network, tags as tag_store, StoreError};
 
 use super::describe::{
     check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
 };
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue, UnsuccessfulItem};
+use super::tags::{self, TagSpecification, TagView};
 use super::vpce_dns::{self, PrivateDnsNameConfiguration};
 use super::Ctx;
 use crate::api::ApiError;
@@ -60,9 +61,12 @@ pub(crate) struct ServiceConfigView {
     private_dns_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     private_dns_name_configuration: Option<PrivateDnsNameConfiguration>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagView>,
 }
 
 async fn config_view(ctx: &mut Ctx<'_>, s: &Service) -> Result<ServiceConfigView, ApiError> {
+    let tag_list = tag_store::of(&mut ctx.tx, &s.id.to_string()).await?;
     Ok(ServiceConfigView {
         service_type: vec![ServiceTypeView {
             service_type: "Interface",
@@ -78,6 +82,7 @@ async fn config_view(ctx: &mut Ctx<'_>, s: &Service) -> Result<ServiceConfigView
         base_endpoint_dns_names: vec![dns_names::base(&ctx.state.cfg, s)],
         private_dns_name: s.private_dns.as_ref().map(|p| p.name.clone()),
         private_dns_name_configuration: s.private_dns.as_ref().map(PrivateDnsNameConfiguration::of),
+        tags: tags::view(&tag_list),
     })
 }
 
@@ -108,6 +113,8 @@ pub(crate) struct CreateServiceRequest {
     gateway_load_balancer_arns: Vec<String>,
     supported_ip_address_types: Option<Vec<String>>,
     private_dns_name: Option<String>,
+    #[serde(default)]
+    tag_specifications: Vec<TagSpecification>,
     #[serde(skip_serializing)]
     client_token: Option<String>,
 }
@@ -127,11 +134,9 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
     req: CreateServiceRequest,
 ) -> Result<CreateServiceResponse, ApiError> {
     let id = ServiceId::from_random(ctx.random()?);
-    ctx.authorize(
-        "ec2:CreateVpcEndpointServiceConfiguration",
-        &ec2_arn(ctx, "vpc-endpoint-service", id),
-    )
-    .await?;
+    let arn = ec2_arn(ctx, "vpc-endpoint-service", id);
+    ctx.authorize("ec2:CreateVpcEndpointServiceConfiguration", &arn)
+        .await?;
     let account = ctx.caller.account.clone();
     let hash = fingerprint(&req)?;
     if let Some(token) = &req.client_token {
@@ -164,6 +169,8 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
         }
     }
     check_lbs(ctx, &req.network_load_balancer_arns).await?;
+    let tag_list =
+        tags::on_create(ctx, &req.tag_specifications, "vpc-endpoint-service", &arn).await?;
     let private_dns = match &req.private_dns_name {
         Some(name) => Some(vpce_dns::claim(ctx, name).await?),
         None => None,
@@ -183,6 +190,7 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
         private_dns,
     };
     services::insert_service(&mut ctx.tx, &service, ctx.meta.now).await?;
+    tags::save_new(ctx, &id.to_string(), "vpc-endpoint-service", &tag_list).await?;
     if let Some(token) = &req.client_token {
         iam_store::save_client_token(
             &mut ctx.tx,
@@ -245,7 +253,7 @@ pub(crate) async fn describe_vpc_endpoint_service_configurations(
         .await?;
     let filters = Filters::new(
         &req.filters,
-        &["service-name", "service-id", "service-state"],
+        &["service-name", "service-id", "service-state", "tag-key"],
     )?;
     no_duplicates("ServiceIds", &req.service_ids)?;
     let list = if req.service_ids.is_empty() {
@@ -257,10 +265,14 @@ pub(crate) async fn describe_vpc_endpoint_service_configurations(
         }
         out
     };
+    let account = ctx.caller.account.clone();
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
     let list: Vec<Service> = list
         .into_iter()
         .filter(|s| {
+            let t = tags::of(&all_tags, &s.id.to_string());
             filters.matches(|name| match name {
+                n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
                 "service-name" => vec![s.name.clone()],
                 "service-id" => vec![s.id.to_string()],
                 "service-state" => vec![s.state.clone()],
@@ -429,6 +441,7 @@ pub(crate) async fn delete_vpc_endpoint_service_configurations(
             network::delete_enis_of(&mut ctx.tx, &e.id.to_string()).await?;
         }
         services::delete_service(&mut ctx.tx, &s.id).await?;
+        tag_store::remove_all(&mut ctx.tx, &s.id.to_string()).await?;
     }
     Ok(UnsuccessfulResponse { unsuccessful })
 }

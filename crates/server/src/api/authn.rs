@@ -29,6 +29,9 @@ pub struct CallerInfo {
     pub service: String,
     /// The access key that signed.
     pub access_key_id: String,
+    /// Signed with `GetSessionToken` credentials (the principal's own session): no IAM calls,
+    /// and of STS only `AssumeRole` and `GetCallerIdentity`, as in AWS without MFA.
+    pub user_session: bool,
 }
 
 /// Authenticates one request; on failure returns the error (and no caller).
@@ -95,6 +98,32 @@ pub(super) async fn authenticate(
                 Some(format!("{role_id}:{session}")),
             )
         }
+        CallerKind::UserSession { user_id, .. } => {
+            // A session dies with its user: a deleted (or deleted and re-created) user's
+            // sessions are refused, whatever their expiry.
+            let alive = match &caller.principal {
+                PrincipalArn::User { .. } => {
+                    iam::user_id(&mut tx, &caller.principal.to_string())
+                        .await
+                        .map_err(|e| fail(e.into()))?
+                        .as_ref()
+                        == Some(user_id)
+                }
+                PrincipalArn::Root { .. } => {
+                    user_id == &account
+                        && iam::account_exists(&mut tx, &account)
+                            .await
+                            .map_err(|e| fail(e.into()))?
+                }
+                _ => false,
+            };
+            if !alive {
+                return Err(fail(ApiError::from(
+                    underpass_auth::credentials::CredentialError::InvalidClientTokenId,
+                )));
+            }
+            (None, Some(user_id.clone()))
+        }
         CallerKind::LongTerm => {
             let uid = iam::user_id(&mut tx, &caller.principal.to_string())
                 .await
@@ -107,6 +136,7 @@ pub(super) async fn authenticate(
             )
         }
     };
+    let user_session = matches!(caller.kind, CallerKind::UserSession { .. });
     drop(tx);
     if caller.access_key_id.kind() == AccessKeyKind::LongTerm {
         state
@@ -126,6 +156,7 @@ pub(super) async fn authenticate(
         userid,
         service: parsed.scope().service().to_owned(),
         access_key_id: key_id,
+        user_session,
     })
 }
 

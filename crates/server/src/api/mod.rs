@@ -130,7 +130,9 @@ pub(crate) async fn execute<'a>(
         action.clone_from(&call.action);
         // The signature's scope must name the action's service, as AWS checks.
         let expected = underpass_domain::api::service_of(&call.action);
-        if crate::actions::is_known(&call.action) && caller.service != expected {
+        if crate::actions::is_known(&call.action)
+            && !underpass_domain::api::serves(&caller.service, &call.action)
+        {
             return Err(with(
                 ApiError::client(
                     "SignatureDoesNotMatch",
@@ -139,6 +141,7 @@ pub(crate) async fn execute<'a>(
                 .with_status(StatusCode::FORBIDDEN),
             ));
         }
+        crate::actions::session_scope(&caller, &call.action).map_err(with)?;
         let meta = crate::actions::Meta {
             source_ip: http.peer.ip(),
             now,

@@ -61,6 +61,382 @@ def expect_error(code, call, *args, **kwargs):
     return got
 
 
+# --- IAM reads, managed policies, STS GetSessionToken ---------------------------------------
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def iam_reads(p_iam, user, role, trust):
+    me = p_iam.get_user()["User"]
+    check(me["Arn"] == f"arn:aws:iam::{PROVIDER_ACCOUNT}:root" and me["UserId"] == PROVIDER_ACCOUNT, f"root {me}")
+    u = p_iam.get_user(UserName="alice")["User"]
+    check(u["UserId"] == user["UserId"] and u["Path"] == "/" and u["Arn"] == user["Arn"], f"GetUser {u}")
+    code, _, status = expect_error("NoSuchEntity", p_iam.get_user, UserName="nobody")
+    check(status == 404, f"NoSuchEntity is a 404: {status}")
+    for name in ("bob", "carol", "dave"):
+        p_iam.create_user(UserName=name, Path="/team/" if name != "dave" else "/")
+    r = p_iam.list_users(MaxItems=2)
+    check([x["UserName"] for x in r["Users"]] == ["alice", "bob"] and r["IsTruncated"] is True, f"page 1 {r}")
+    r2 = p_iam.list_users(MaxItems=2, Marker=r["Marker"])
+    check([x["UserName"] for x in r2["Users"]] == ["carol", "dave"] and r2["IsTruncated"] is False, f"page 2 {r2}")
+    pages = list(p_iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": 3}))
+    check(sum(len(p["Users"]) for p in pages) == 4 and len(pages) == 2, "ListUsers paginator")
+    r = p_iam.list_users(PathPrefix="/team/")
+    check(sorted(x["UserName"] for x in r["Users"]) == ["bob", "carol"], f"PathPrefix {r}")
+    expect_error("InvalidInput", p_iam.list_users, Marker="forged")
+    expect_error("ValidationError", client("iam", PROVIDER, validate=False).list_users, MaxItems=0)
+
+    g = p_iam.get_role(RoleName="ops")["Role"]
+    check(g["RoleId"] == role["RoleId"] and g["MaxSessionDuration"] == 3600, f"GetRole {g}")
+    check(g["AssumeRolePolicyDocument"] == trust, f"trust policy decoded by botocore: {g['AssumeRolePolicyDocument']}")
+    check([x["RoleName"] for x in p_iam.list_roles()["Roles"]] == ["ops"], "ListRoles")
+    expect_error("NoSuchEntity", p_iam.get_role, RoleName="nope")
+
+    read = {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}
+    check(p_iam.list_role_policies(RoleName="ops")["PolicyNames"] == ["read"], "ListRolePolicies")
+    r = p_iam.get_role_policy(RoleName="ops", PolicyName="read")
+    check(r["PolicyDocument"]["Statement"] == [read] and r["RoleName"] == "ops", f"GetRolePolicy {r}")
+    p_iam.put_user_policy(UserName="bob", PolicyName="p1", PolicyDocument=doc(read))
+    r = p_iam.get_user_policy(UserName="bob", PolicyName="p1")
+    check(r["PolicyDocument"]["Statement"] == [read], f"GetUserPolicy {r}")
+    check(p_iam.list_user_policies(UserName="bob")["PolicyNames"] == ["p1"], "ListUserPolicies")
+    expect_error("NoSuchEntity", p_iam.get_user_policy, UserName="bob", PolicyName="p2")
+    expect_error("NoSuchEntity", p_iam.list_user_policies, UserName="nobody")
+    p_iam.put_role_policy(RoleName="ops", PolicyName="extra", PolicyDocument=doc(read))
+    p_iam.delete_role_policy(RoleName="ops", PolicyName="extra")
+    expect_error("NoSuchEntity", p_iam.delete_role_policy, RoleName="ops", PolicyName="extra")
+    expect_error("NoSuchEntity", p_iam.get_role_policy, RoleName="ops", PolicyName="extra")
+
+
+def managed_policies(p_iam, alice, vpc_id, subnet_id):
+    a_ec2 = client("ec2", alice)
+    expect_error("UnauthorizedOperation", a_ec2.describe_vpcs)
+    describe = {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}
+    pol = p_iam.create_policy(
+        PolicyName="describe", Path="/team/", PolicyDocument=doc(describe), Description="read the network",
+        Tags=[{"Key": "team", "Value": "net"}],
+    )["Policy"]
+    arn = f"arn:aws:iam::{PROVIDER_ACCOUNT}:policy/team/describe"
+    check(pol["Arn"] == arn and pol["PolicyId"].startswith("ANPA") and len(pol["PolicyId"]) == 21, f"policy {pol}")
+    check(pol["DefaultVersionId"] == "v1" and pol["AttachmentCount"] == 0 and pol["Path"] == "/team/", f"{pol}")
+    check(pol["IsAttachable"] is True and isinstance(pol["CreateDate"], datetime.datetime), f"{pol}")
+    code, _, status = expect_error("EntityAlreadyExists", p_iam.create_policy, PolicyName="describe",
+                                   PolicyDocument=doc(describe))
+    check(status == 409, f"EntityAlreadyExists is a 409: {status}")
+    expect_error("MalformedPolicyDocument", p_iam.create_policy, PolicyName="bad", PolicyDocument='{"Statement": 5}')
+    g = p_iam.get_policy(PolicyArn=arn)["Policy"]
+    check(g["PolicyName"] == "describe" and g["Description"] == "read the network", f"GetPolicy {g}")
+    check(g["Tags"] == [{"Key": "team", "Value": "net"}], f"policy tags {g}")
+    expect_error("NoSuchEntity", p_iam.get_policy, PolicyArn=arn + "-nope")
+    expect_error("InvalidInput", client("iam", PROVIDER, validate=False).get_policy, PolicyArn="not-an-arn")
+    local = p_iam.list_policies(Scope="Local")["Policies"]
+    check([x["Arn"] for x in local] == [arn], f"ListPolicies Local {local}")
+    check(p_iam.list_policies(Scope="AWS")["Policies"] == [], "no AWS managed policies")
+    check(p_iam.list_policies(OnlyAttached=True)["Policies"] == [], "OnlyAttached before attaching")
+
+    # Attached to alice, the policy grants; a Deny in its new default version wins.
+    p_iam.attach_user_policy(UserName="alice", PolicyArn=arn)
+    p_iam.attach_user_policy(UserName="alice", PolicyArn=arn)  # again: nothing changes
+    att = p_iam.list_attached_user_policies(UserName="alice")["AttachedPolicies"]
+    check(att == [{"PolicyName": "describe", "PolicyArn": arn}], f"attached {att}")
+    check(p_iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1, "AttachmentCount")
+    check(vpc_id in [v["VpcId"] for v in a_ec2.describe_vpcs()["Vpcs"]], "the managed policy grants")
+    deny = {"Effect": "Deny", "Action": "ec2:DescribeVpcs", "Resource": "*"}
+    v2 = p_iam.create_policy_version(PolicyArn=arn, PolicyDocument=doc(describe, deny), SetAsDefault=True)
+    check(v2["PolicyVersion"]["VersionId"] == "v2" and v2["PolicyVersion"]["IsDefaultVersion"] is True, f"{v2}")
+    code, msg, _ = expect_error("UnauthorizedOperation", a_ec2.describe_vpcs)
+    check(arn in msg, f"the decision names the managed policy: {msg}")
+    check([s["SubnetId"] for s in a_ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]] == [subnet_id],
+          "the rest of the policy still grants")
+    r = p_iam.get_policy_version(PolicyArn=arn, VersionId="v2")["PolicyVersion"]
+    check(r["Document"]["Statement"] == [describe, deny] and r["IsDefaultVersion"] is True, f"v2 {r}")
+    check(p_iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]["IsDefaultVersion"] is False, "v1")
+    expect_error("NoSuchEntity", p_iam.get_policy_version, PolicyArn=arn, VersionId="v9")
+    for _ in range(3):
+        p_iam.create_policy_version(PolicyArn=arn, PolicyDocument=doc(describe))
+    code, _, status = expect_error("LimitExceeded", p_iam.create_policy_version, PolicyArn=arn,
+                                   PolicyDocument=doc(describe))
+    check(status == 409, f"LimitExceeded is a 409: {status}")
+    versions = p_iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    check([v["VersionId"] for v in versions] == ["v5", "v4", "v3", "v2", "v1"], f"versions {versions}")
+    p_iam.set_default_policy_version(PolicyArn=arn, VersionId="v1")
+    check(vpc_id in [v["VpcId"] for v in a_ec2.describe_vpcs()["Vpcs"]], "v1 is the default again")
+    expect_error("DeleteConflict", p_iam.delete_policy_version, PolicyArn=arn, VersionId="v1")
+
+    # Roles too, and detaching.
+    p_iam.attach_role_policy(RoleName="ops", PolicyArn=arn)
+    att = p_iam.list_attached_role_policies(RoleName="ops")["AttachedPolicies"]
+    check([x["PolicyArn"] for x in att] == [arn], f"role attached {att}")
+    check([x["Arn"] for x in p_iam.list_policies(OnlyAttached=True)["Policies"]] == [arn], "OnlyAttached")
+    code, _, status = expect_error("DeleteConflict", p_iam.delete_policy, PolicyArn=arn)
+    check(status == 409, f"DeleteConflict is a 409: {status}")
+    p_iam.detach_role_policy(RoleName="ops", PolicyArn=arn)
+    p_iam.detach_user_policy(UserName="alice", PolicyArn=arn)
+    expect_error("NoSuchEntity", p_iam.detach_user_policy, UserName="alice", PolicyArn=arn)
+    expect_error("NoSuchEntity", p_iam.attach_user_policy, UserName="nobody", PolicyArn=arn)
+    expect_error("UnauthorizedOperation", a_ec2.describe_vpcs)
+    expect_error("DeleteConflict", p_iam.delete_policy, PolicyArn=arn)  # other versions remain
+    for v in ("v2", "v3", "v4", "v5"):
+        p_iam.delete_policy_version(PolicyArn=arn, VersionId=v)
+    p_iam.delete_policy(PolicyArn=arn)
+    expect_error("NoSuchEntity", p_iam.get_policy, PolicyArn=arn)
+    # IAM refuses an unauthorized caller with AccessDenied (EC2 says UnauthorizedOperation).
+    code, _, status = expect_error("AccessDenied", client("iam", alice).list_users)
+    check(status == 403, f"AccessDenied is a 403: {status}")
+
+
+def session_tokens(p_iam, alice, user, role_session):
+    sts = client("sts", alice)
+    r = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    check(r["AccessKeyId"].startswith("ASIA") and r["SessionToken"], "GetSessionToken credentials")
+    check(isinstance(r["Expiration"], datetime.datetime), "Expiration")
+    session = (r["AccessKeyId"], r["SecretAccessKey"])
+    ident = client("sts", session, r["SessionToken"]).get_caller_identity()
+    check(ident["Arn"] == user["Arn"] and ident["UserId"] == user["UserId"], f"the user itself {ident}")
+    s_ec2 = client("ec2", session, r["SessionToken"])
+    expect_error("UnauthorizedOperation", s_ec2.describe_vpcs)
+    p_iam.put_user_policy(UserName="alice", PolicyName="vpcs", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"}))
+    check(len(s_ec2.describe_vpcs()["Vpcs"]) >= 1, "the session has the user's policies")
+    p_iam.delete_user_policy(UserName="alice", PolicyName="vpcs")
+    # As in AWS without MFA: no IAM calls, no STS calls but AssumeRole and GetCallerIdentity.
+    expect_error("InvalidClientTokenId", client("iam", session, r["SessionToken"]).list_access_keys)
+    expect_error("AccessDenied", client("sts", session, r["SessionToken"]).get_session_token)
+    expect_error("AccessDenied", role_session.get_session_token)
+    expect_error("ValidationError", client("sts", alice, validate=False).get_session_token, DurationSeconds=899)
+    root = client("sts", PROVIDER).get_session_token()["Credentials"]
+    ident = client("sts", (root["AccessKeyId"], root["SecretAccessKey"]), root["SessionToken"]).get_caller_identity()
+    check(ident["Arn"] == f"arn:aws:iam::{PROVIDER_ACCOUNT}:root", f"root session {ident}")
+
+
+# --- EC2: regions and zones, tags, route tables, network ACLs, prefix lists -----------------
+def ec2_catalogue(p_ec2):
+    r = p_ec2.describe_regions()["Regions"]
+    check([(x["RegionName"], x["OptInStatus"]) for x in r] == [(REGION, "opt-in-not-required")], f"regions {r}")
+    check(p_ec2.describe_regions(AllRegions=True)["Regions"][0]["RegionName"] == REGION, "AllRegions")
+    expect_error("InvalidParameterValue", p_ec2.describe_regions, RegionNames=["mars-north-1"])
+    z = p_ec2.describe_availability_zones()["AvailabilityZones"]
+    check([(x["ZoneName"], x["ZoneId"], x["State"]) for x in z] ==
+          [("us-east-1a", "use1-az1", "available"), ("us-east-1b", "use1-az2", "available"),
+           ("us-east-1c", "use1-az3", "available")], f"zones {z}")
+    z = p_ec2.describe_availability_zones(Filters=[{"Name": "zone-id", "Values": ["use1-az2"]}])
+    check([x["ZoneName"] for x in z["AvailabilityZones"]] == ["us-east-1b"], "zone-id filter")
+    expect_error("InvalidParameterValue", p_ec2.describe_availability_zones, ZoneNames=["us-east-1z"])
+    check(p_ec2.describe_prefix_lists()["PrefixLists"] == [], "no prefix lists")
+    check(p_ec2.describe_managed_prefix_lists()["PrefixLists"] == [], "no managed prefix lists")
+    expect_error("InvalidPrefixListID.NotFound", p_ec2.describe_managed_prefix_lists,
+                 PrefixListIds=["pl-0123456789abcdef0"])
+
+
+def ec2_tags(p_ec2, c_ec2, vpc_id, subnet_id, service_id):
+    name = [{"Key": "Name", "Value": "web"}]
+    v = p_ec2.create_vpc(CidrBlock="10.50.0.0/16",
+                         TagSpecifications=[{"ResourceType": "vpc", "Tags": name + [{"Key": "env", "Value": "test"}]}])
+    tagged = v["Vpc"]["VpcId"]
+    check(sorted(t["Key"] for t in v["Vpc"]["Tags"]) == ["Name", "env"], f"tags on create {v['Vpc']}")
+    r = p_ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["w*"]}])
+    check([x["VpcId"] for x in r["Vpcs"]] == [tagged], "tag: filter")
+    r = p_ec2.describe_vpcs(Filters=[{"Name": "tag-key", "Values": ["env"]}])
+    check([x["VpcId"] for x in r["Vpcs"]] == [tagged], "tag-key filter")
+    s = p_ec2.create_subnet(VpcId=tagged, CidrBlock="10.50.1.0/24",
+                            TagSpecifications=[{"ResourceType": "subnet", "Tags": name}])["Subnet"]
+    check(s["Tags"] == name, f"subnet tags {s}")
+    g = p_ec2.create_security_group(GroupName="tagged", Description="d", VpcId=tagged,
+                                    TagSpecifications=[{"ResourceType": "security-group", "Tags": name}])
+    check(g["Tags"] == name, f"group tags {g}")
+    expect_error("InvalidParameterValue", p_ec2.create_vpc, CidrBlock="10.51.0.0/16",
+                 TagSpecifications=[{"ResourceType": "subnet", "Tags": name}])
+    check(len(p_ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.51.0.0/16"]}])["Vpcs"]) == 0,
+          "a refused create leaves nothing")
+
+    p_ec2.create_tags(Resources=[vpc_id, subnet_id, service_id], Tags=[{"Key": "team", "Value": "net"}])
+    r = p_ec2.describe_tags(Filters=[{"Name": "key", "Values": ["team"]}])["Tags"]
+    check(sorted((t["ResourceId"], t["ResourceType"]) for t in r) ==
+          sorted([(vpc_id, "vpc"), (subnet_id, "subnet"), (service_id, "vpc-endpoint-service")]), f"DescribeTags {r}")
+    svc = p_ec2.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])["ServiceConfigurations"][0]
+    check(svc["Tags"] == [{"Key": "team", "Value": "net"}], f"service tags {svc}")
+    r = p_ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [tagged]}], MaxResults=5)
+    check(sorted(t["Key"] for t in r["Tags"]) == ["Name", "env"], f"by resource {r}")
+    p_ec2.create_tags(Resources=[tagged], Tags=[{"Key": "env", "Value": "prod"}])  # overwrite
+    p_ec2.delete_tags(Resources=[tagged], Tags=[{"Key": "Name", "Value": "not-web"}])  # value differs: kept
+    p_ec2.delete_tags(Resources=[tagged], Tags=[{"Key": "Name"}])
+    r = p_ec2.describe_vpcs(VpcIds=[tagged])["Vpcs"][0]
+    check(r["Tags"] == [{"Key": "env", "Value": "prod"}], f"after delete {r}")
+    p_ec2.delete_tags(Resources=[tagged])
+    check("Tags" not in p_ec2.describe_vpcs(VpcIds=[tagged])["Vpcs"][0], "all tags deleted")
+    code, msg, _ = expect_error("InvalidParameterValue", p_ec2.create_tags, Resources=[vpc_id],
+                                Tags=[{"Key": "aws:owner", "Value": "x"}])
+    check("aws:" in msg, msg)
+    many = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]
+    expect_error("TagLimitExceeded", p_ec2.create_tags, Resources=[vpc_id], Tags=many)
+    check(len(p_ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["Tags"]) == 1,
+          "a refused CreateTags changes nothing")
+    expect_error("InvalidVpcID.NotFound", p_ec2.create_tags, Resources=["vpc-0123456789abcdef0"], Tags=name)
+    expect_error("InvalidVpcID.NotFound", c_ec2.create_tags, Resources=[vpc_id], Tags=name)
+    expect_error("InvalidID", p_ec2.create_tags, Resources=["i-0123456789abcdef0"], Tags=name)
+    expect_error("MissingParameter", client("ec2", PROVIDER, validate=False).create_tags, Resources=[vpc_id])
+    p_ec2.delete_security_group(GroupId=g["GroupId"])
+    p_ec2.delete_subnet(SubnetId=s["SubnetId"])
+    p_ec2.delete_vpc(VpcId=tagged)
+    check(p_ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [tagged, s["SubnetId"]]}])["Tags"] == [],
+          "tags go with their resources")
+
+
+def route_tables(p_ec2, vpc_id, subnet_id):
+    r = p_ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    check(len(r) == 1, f"the main route table {r}")
+    main = r[0]
+    check(main["Associations"][0]["Main"] is True and "SubnetId" not in main["Associations"][0], f"{main}")
+    check(main["Associations"][0]["AssociationState"]["State"] == "associated", "association state")
+    check(main["Routes"] == [{"DestinationCidrBlock": "10.1.0.0/16", "GatewayId": "local",
+                              "Origin": "CreateRouteTable", "State": "active"}], f"local route {main['Routes']}")
+    r = p_ec2.describe_route_tables(Filters=[{"Name": "association.main", "Values": ["true"]},
+                                             {"Name": "vpc-id", "Values": [vpc_id]}])
+    check([x["RouteTableId"] for x in r["RouteTables"]] == [main["RouteTableId"]], "association.main filter")
+    expect_error("DependencyViolation", p_ec2.delete_route_table, RouteTableId=main["RouteTableId"])
+
+    rt = p_ec2.create_route_table(VpcId=vpc_id, ClientToken="rt-1",
+                                  TagSpecifications=[{"ResourceType": "route-table",
+                                                      "Tags": [{"Key": "Name", "Value": "private"}]}])
+    rt_id = rt["RouteTable"]["RouteTableId"]
+    check(rt_id.startswith("rtb-") and rt["RouteTable"]["Associations"] == [], f"new table {rt}")
+    check(rt["RouteTable"]["Tags"] == [{"Key": "Name", "Value": "private"}], "route table tags")
+    again = p_ec2.create_route_table(VpcId=vpc_id, ClientToken="rt-1",
+                                     TagSpecifications=[{"ResourceType": "route-table",
+                                                         "Tags": [{"Key": "Name", "Value": "private"}]}])
+    check(again["RouteTable"]["RouteTableId"] == rt_id, "ClientToken replay")
+    expect_error("IdempotentParameterMismatch", p_ec2.create_route_table, VpcId=vpc_id, ClientToken="rt-1")
+    a = p_ec2.associate_route_table(RouteTableId=rt_id, SubnetId=subnet_id)
+    check(a["AssociationId"].startswith("rtbassoc-") and a["AssociationState"]["State"] == "associated", f"{a}")
+    expect_error("Resource.AlreadyAssociated", p_ec2.associate_route_table, RouteTableId=rt_id, SubnetId=subnet_id)
+    expect_error("DependencyViolation", p_ec2.delete_route_table, RouteTableId=rt_id)
+    r = p_ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])
+    check([x["RouteTableId"] for x in r["RouteTables"]] == [rt_id], "association.subnet-id filter")
+
+    eni = p_ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet_id]}])
+    eni_id = eni["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    check(p_ec2.create_route(RouteTableId=rt_id, DestinationCidrBlock="192.168.0.0/16",
+                             NetworkInterfaceId=eni_id)["Return"] is True, "CreateRoute")
+    expect_error("RouteAlreadyExists", p_ec2.create_route, RouteTableId=rt_id,
+                 DestinationCidrBlock="192.168.0.0/16", NetworkInterfaceId=eni_id)
+    expect_error("InvalidGatewayID.NotFound", p_ec2.create_route, RouteTableId=rt_id,
+                 DestinationCidrBlock="0.0.0.0/0", GatewayId="igw-0123456789abcdef0")
+    expect_error("InvalidNetworkInterfaceID.NotFound", p_ec2.create_route, RouteTableId=rt_id,
+                 DestinationCidrBlock="0.0.0.0/0", NetworkInterfaceId="eni-0123456789abcdef0")
+    expect_error("InvalidParameterValue", p_ec2.create_route, RouteTableId=rt_id,
+                 DestinationCidrBlock="300.0.0.0/8", NetworkInterfaceId=eni_id)
+    routes = p_ec2.describe_route_tables(RouteTableIds=[rt_id])["RouteTables"][0]["Routes"]
+    check({"DestinationCidrBlock": "192.168.0.0/16", "NetworkInterfaceId": eni_id, "Origin": "CreateRoute",
+           "State": "active"} in routes and len(routes) == 2, f"routes {routes}")
+    expect_error("InvalidParameterValue", p_ec2.delete_route, RouteTableId=rt_id, DestinationCidrBlock="10.1.0.0/16")
+    p_ec2.delete_route(RouteTableId=rt_id, DestinationCidrBlock="192.168.0.0/16")
+    expect_error("InvalidRoute.NotFound", p_ec2.delete_route, RouteTableId=rt_id,
+                 DestinationCidrBlock="192.168.0.0/16")
+    expect_error("InvalidRouteTableID.NotFound", p_ec2.describe_route_tables, RouteTableIds=["rtb-0123456789abcdef0"])
+    expect_error("InvalidRouteTableID.NotFound", p_ec2.create_route, RouteTableId="rtb-0123456789abcdef0",
+                 DestinationCidrBlock="0.0.0.0/0", NetworkInterfaceId=eni_id)
+    expect_error("InvalidRouteTableID.Malformed", p_ec2.delete_route_table, RouteTableId="rtb-zz")
+    expect_error("DependencyViolation", p_ec2.delete_vpc, VpcId=vpc_id)
+    p_ec2.disassociate_route_table(AssociationId=a["AssociationId"])
+    expect_error("InvalidAssociationID.NotFound", p_ec2.disassociate_route_table, AssociationId=a["AssociationId"])
+    expect_error("InvalidParameterValue", p_ec2.disassociate_route_table,
+                 AssociationId=main["Associations"][0]["RouteTableAssociationId"])
+    check(p_ec2.delete_route_table(RouteTableId=rt_id)["ResponseMetadata"]["HTTPStatusCode"] == 200, "delete")
+    expect_error("InvalidRouteTableID.NotFound", p_ec2.delete_route_table, RouteTableId=rt_id)
+    # A VPC goes away with its main table and default ACL, not with tables and ACLs made for it.
+    fresh = p_ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    tables = p_ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [fresh]}])["RouteTables"]
+    extra = p_ec2.create_route_table(VpcId=fresh)["RouteTable"]["RouteTableId"]
+    expect_error("DependencyViolation", p_ec2.delete_vpc, VpcId=fresh)
+    p_ec2.delete_route_table(RouteTableId=extra)
+    extra = p_ec2.create_network_acl(VpcId=fresh)["NetworkAcl"]["NetworkAclId"]
+    expect_error("DependencyViolation", p_ec2.delete_vpc, VpcId=fresh)
+    p_ec2.delete_network_acl(NetworkAclId=extra)
+    p_ec2.delete_vpc(VpcId=fresh)
+    expect_error("InvalidRouteTableID.NotFound", p_ec2.describe_route_tables,
+                 RouteTableIds=[tables[0]["RouteTableId"]])
+
+
+def network_acls(p_ec2, vpc_id, subnet_id):
+    acls = p_ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"]
+    check(len(acls) == 1 and acls[0]["IsDefault"] is True, f"the default ACL {acls}")
+    default = acls[0]
+    entries = [(e["RuleNumber"], e["Egress"], e["Protocol"], e["RuleAction"], e["CidrBlock"]) for e in default["Entries"]]
+    check(entries == [(100, False, "-1", "allow", "0.0.0.0/0"), (32767, False, "-1", "deny", "0.0.0.0/0"),
+                      (100, True, "-1", "allow", "0.0.0.0/0"), (32767, True, "-1", "deny", "0.0.0.0/0")],
+          f"default entries {entries}")
+    assoc = [a for a in default["Associations"] if a["SubnetId"] == subnet_id]
+    check(len(assoc) == 1 and assoc[0]["NetworkAclAssociationId"].startswith("aclassoc-"), f"{default}")
+    acl = p_ec2.create_network_acl(VpcId=vpc_id, ClientToken="acl-1")["NetworkAcl"]
+    acl_id = acl["NetworkAclId"]
+    check(acl["IsDefault"] is False and [e["RuleNumber"] for e in acl["Entries"]] == [32767, 32767], f"{acl}")
+    again = p_ec2.create_network_acl(VpcId=vpc_id, ClientToken="acl-1")["NetworkAcl"]
+    check(again["NetworkAclId"] == acl_id, "ClientToken replay")
+    p_ec2.create_network_acl_entry(NetworkAclId=acl_id, RuleNumber=100, Protocol="6", RuleAction="deny",
+                                   Egress=False, CidrBlock="127.0.0.5/32", PortRange={"From": 80, "To": 80})
+    p_ec2.create_network_acl_entry(NetworkAclId=acl_id, RuleNumber=200, Protocol="-1", RuleAction="allow",
+                                   Egress=False, CidrBlock="0.0.0.0/0")
+    expect_error("NetworkAclEntryAlreadyExists", p_ec2.create_network_acl_entry, NetworkAclId=acl_id, RuleNumber=100,
+                 Protocol="-1", RuleAction="allow", Egress=False, CidrBlock="0.0.0.0/0")
+    expect_error("InvalidParameterValue", p_ec2.create_network_acl_entry, NetworkAclId=acl_id, RuleNumber=40000,
+                 Protocol="-1", RuleAction="allow", Egress=False, CidrBlock="0.0.0.0/0")
+    expect_error("InvalidParameterValue", p_ec2.create_network_acl_entry, NetworkAclId=acl_id, RuleNumber=300,
+                 Protocol="-1", RuleAction="allow", Egress=False, CidrBlock="10.0.0.1/8")
+    expect_error("MissingParameter", p_ec2.create_network_acl_entry, NetworkAclId=acl_id, RuleNumber=300,
+                 Protocol="6", RuleAction="allow", Egress=False, CidrBlock="10.0.0.0/8")
+    e = p_ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"][0]["Entries"]
+    check(e[0] == {"CidrBlock": "127.0.0.5/32", "Egress": False, "PortRange": {"From": 80, "To": 80},
+                   "Protocol": "6", "RuleAction": "deny", "RuleNumber": 100}, f"entry {e[0]}")
+    r = p_ec2.describe_network_acls(Filters=[{"Name": "entry.rule-action", "Values": ["deny"]},
+                                             {"Name": "entry.cidr", "Values": ["127.0.0.5/32"]}])
+    check([x["NetworkAclId"] for x in r["NetworkAcls"]] == [acl_id], "entry filters")
+    new = p_ec2.replace_network_acl_association(AssociationId=assoc[0]["NetworkAclAssociationId"],
+                                                NetworkAclId=acl_id)["NewAssociationId"]
+    check(new.startswith("aclassoc-") and new != assoc[0]["NetworkAclAssociationId"], f"new association {new}")
+    r = p_ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])
+    check([x["NetworkAclId"] for x in r["NetworkAcls"]] == [acl_id], "the subnet moved")
+    expect_error("InvalidAssociationID.NotFound", p_ec2.replace_network_acl_association,
+                 AssociationId=assoc[0]["NetworkAclAssociationId"], NetworkAclId=acl_id)
+    expect_error("DependencyViolation", p_ec2.delete_network_acl, NetworkAclId=acl_id)
+    p_ec2.replace_network_acl_association(AssociationId=new, NetworkAclId=default["NetworkAclId"])
+    p_ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=100, Egress=False)
+    expect_error("InvalidNetworkAclEntry.NotFound", p_ec2.delete_network_acl_entry, NetworkAclId=acl_id,
+                 RuleNumber=100, Egress=False)
+    expect_error("InvalidParameterValue", p_ec2.delete_network_acl, NetworkAclId=default["NetworkAclId"])
+    expect_error("DependencyViolation", p_ec2.delete_vpc, VpcId=vpc_id)
+    p_ec2.delete_network_acl(NetworkAclId=acl_id)
+    expect_error("InvalidNetworkAclID.NotFound", p_ec2.describe_network_acls, NetworkAclIds=[acl_id])
+    expect_error("InvalidNetworkAclID.NotFound", p_ec2.delete_network_acl, NetworkAclId=acl_id)
+    expect_error("InvalidNetworkAclID.NotFound", p_ec2.create_network_acl_entry, NetworkAclId=acl_id,
+                 RuleNumber=1, Protocol="-1", RuleAction="allow", Egress=False, CidrBlock="0.0.0.0/0")
+
+
+# --- ELBv2 tags --------------------------------------------------------------------------------
+def elb_tags(p_elb, c_elb, lb_arn, tg_arn, subnet_id):
+    p_elb.add_tags(ResourceArns=[lb_arn, tg_arn], Tags=[{"Key": "team", "Value": "web"}, {"Key": "tier"}])
+    r = p_elb.describe_tags(ResourceArns=[lb_arn, tg_arn])["TagDescriptions"]
+    check([x["ResourceArn"] for x in r] == [lb_arn, tg_arn], f"DescribeTags order {r}")
+    check(r[0]["Tags"] == [{"Key": "team", "Value": "web"}, {"Key": "tier", "Value": ""}], f"tags {r[0]}")
+    p_elb.remove_tags(ResourceArns=[tg_arn], TagKeys=["team", "absent"])
+    r = p_elb.describe_tags(ResourceArns=[tg_arn])["TagDescriptions"]
+    check(r[0]["Tags"] == [{"Key": "tier", "Value": ""}], f"after RemoveTags {r}")
+    expect_error("ValidationError", p_elb.add_tags, ResourceArns=[lb_arn], Tags=[{"Key": "aws:x", "Value": "y"}])
+    expect_error("DuplicateTagKeys", p_elb.add_tags, ResourceArns=[lb_arn],
+                 Tags=[{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}])
+    expect_error("TooManyTags", p_elb.add_tags, ResourceArns=[lb_arn],
+                 Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    missing = lb_arn.rsplit("/", 1)[0] + "/0123456789abcdef"
+    expect_error("LoadBalancerNotFound", p_elb.describe_tags, ResourceArns=[missing])
+    expect_error("LoadBalancerNotFound", p_elb.add_tags, ResourceArns=[lb_arn, missing], Tags=[{"Key": "x"}])
+    check(len(p_elb.describe_tags(ResourceArns=[lb_arn])["TagDescriptions"][0]["Tags"]) == 2, "no partial AddTags")
+    expect_error("TargetGroupNotFound", c_elb.describe_tags, ResourceArns=[tg_arn])
+    lb2 = p_elb.create_load_balancer(Name="tagged-nlb", Type="network", Scheme="internal", Subnets=[subnet_id],
+                                     Tags=[{"Key": "Name", "Value": "tagged"}])["LoadBalancers"][0]["LoadBalancerArn"]
+    r = p_elb.describe_tags(ResourceArns=[lb2])["TagDescriptions"][0]["Tags"]
+    check(r == [{"Key": "Name", "Value": "tagged"}], f"tags on create {r}")
+    p_elb.delete_load_balancer(LoadBalancerArn=lb2)
+
+
 def main():
     print("boto3", boto3.__version__, "botocore", botocore.__version__)
     p_ec2, p_elb, p_iam = client("ec2", PROVIDER), client("elbv2", PROVIDER), client("iam", PROVIDER)
@@ -327,7 +703,18 @@ def main():
     expect_error("EntityAlreadyExists", p_iam.create_user, UserName="alice")
     expect_error("AccessDenied", client("sts", CONSUMER).assume_role, RoleArn=role["Arn"], RoleSessionName="xx")
 
-    # Clean-up through the Query protocol too: the VPC goes with its default group.
+    # --- the rest of issue 9: IAM reads and managed policies, STS, EC2, ELBv2 tags ---------
+    iam_reads(p_iam, user, role, trust)
+    managed_policies(p_iam, alice, vpc_id, subnet_id)
+    session_tokens(p_iam, alice, user, client("sts", session, creds["SessionToken"]))
+    ec2_catalogue(p_ec2)
+    ec2_tags(p_ec2, c_ec2, vpc_id, subnet_id, service_id)
+    route_tables(p_ec2, vpc_id, subnet_id)
+    network_acls(p_ec2, vpc_id, subnet_id)
+    elb_tags(p_elb, client("elbv2", CONSUMER), lb_arn, tg_arn, subnet_id)
+
+    # Clean-up through the Query protocol too: the VPC goes with its default group, main route
+    # table and default network ACL.
     p_ec2.delete_vpc(VpcId=more[-1])
     check(len(p_ec2.describe_vpcs()["Vpcs"]) == 6, "DeleteVpc")
 

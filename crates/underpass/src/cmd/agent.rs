@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use underpass_agent::{AgentConfig, DataplaneApplier, DnsHostConfig, RunningAgent};
-use underpass_dataplane::{Dataplane, DataplaneConfig, FlowEvent, FlowSink};
+use underpass_agent::{
+    AgentConfig, DataplaneApplier, DnsHostConfig, FlowLogSettings, FlowLogWriter, RunningAgent,
+};
+use underpass_dataplane::{Dataplane, DataplaneConfig};
 use zeroize::Zeroizing;
 
 /// Settings of `underpass agent`.
@@ -45,39 +48,94 @@ pub(crate) struct AgentArgs {
         value_delimiter = ','
     )]
     dns_upstreams: Vec<std::net::SocketAddr>,
+    /// The flow-log root: flow logs with the `file` destination `NAME` write under
+    /// `<flow-log-dir>/NAME/AWSLogs/…` (default: `<data-dir>/flow-logs`). SIGUSR1 flushes now.
+    #[arg(long, env = "UNDERPASS_FLOW_LOG_DIR")]
+    flow_log_dir: Option<PathBuf>,
+    /// Replaces every flow log's aggregation interval (for tests; EC2 allows 60 or 600).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    flow_log_interval_secs: Option<u64>,
 }
 
-/// Flow events as structured log lines, until flow logs have their own sink.
-pub(crate) struct LogFlows;
+/// A running agent and its flow-log writer.
+pub(crate) struct Agent {
+    pub(crate) running: RunningAgent,
+    pub(crate) flow_logs: FlowLogWriter,
+}
 
-impl FlowSink for LogFlows {
-    fn record(&self, ev: FlowEvent) {
-        tracing::info!(target: "underpass::flow", flow = ?ev, "flow");
+impl Agent {
+    /// Stops syncing, then writes the open flow-log windows.
+    pub(crate) async fn stop(self) {
+        self.running.stop().await;
+        let writer = self.flow_logs;
+        let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
     }
 }
 
-/// Starts an agent hosting a data plane and the VPC's resolver.
+/// Flow-log settings: `root`, and an interval override in seconds.
+pub(crate) fn flow_log_settings(root: PathBuf, interval_secs: Option<u64>) -> FlowLogSettings {
+    let mut s = FlowLogSettings::new(root);
+    s.interval_override = interval_secs.map(Duration::from_secs);
+    s
+}
+
+/// Starts an agent hosting a data plane, the VPC's resolver and the flow-log writer.
 pub(crate) async fn start(
     server: String,
     data_dir: PathBuf,
     join_token: Option<Zeroizing<String>>,
     dns: DnsHostConfig,
-) -> anyhow::Result<RunningAgent> {
+    flow_logs: FlowLogSettings,
+) -> anyhow::Result<Agent> {
+    let root = flow_logs.root.clone();
+    let writer = FlowLogWriter::start(flow_logs)
+        .with_context(|| format!("starting the flow-log writer for {}", root.display()))?;
     let cfg = AgentConfig {
         server_url: server,
         data_dir,
         join_token,
     };
-    let agent = underpass_agent::run(cfg, |_, key| {
-        let dp = Dataplane::new(DataplaneConfig::new(key), LogFlows);
-        Arc::new(DataplaneApplier::new(dp).with_dns(dns))
+    let w = writer.clone();
+    let running = underpass_agent::run(cfg, move |_, key| {
+        let dp = Dataplane::new(DataplaneConfig::new(key), w.sink());
+        Arc::new(DataplaneApplier::new(dp).with_dns(dns).with_flow_logs(w))
     })
-    .await
-    .context("starting the agent")?;
-    Ok(agent)
+    .await;
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+            return Err(e).context("starting the agent");
+        }
+    };
+    Ok(Agent {
+        running,
+        flow_logs: writer,
+    })
+}
+
+/// Flushes the writers' open windows on every SIGUSR1, until the task is aborted.
+pub(crate) fn flush_on_sigusr1(writers: Vec<FlowLogWriter>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let kind = tokio::signal::unix::SignalKind::user_defined1();
+        let Ok(mut sig) = tokio::signal::unix::signal(kind) else {
+            tracing::warn!("cannot listen for SIGUSR1: flow logs flush on their interval only");
+            return;
+        };
+        while sig.recv().await.is_some() {
+            tracing::info!("SIGUSR1: flushing flow logs");
+            for w in &writers {
+                w.request_flush();
+            }
+        }
+    })
 }
 
 pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
+    let root = args
+        .flow_log_dir
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("flow-logs"));
     let agent = start(
         args.server,
         args.data_dir,
@@ -86,13 +144,17 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
             port: args.dns_port,
             upstreams: args.dns_upstreams,
         },
+        flow_log_settings(root, args.flow_log_interval_secs),
     )
     .await?;
+    let e = &agent.running.enrollment;
     println!(
         "agent {} running in {} zone {}",
-        agent.enrollment.agent_id, agent.enrollment.vpc_id, agent.enrollment.zone
+        e.agent_id, e.vpc_id, e.zone
     );
+    let flusher = flush_on_sigusr1(vec![agent.flow_logs.clone()]);
     crate::cmd::server::shutdown_signal().await;
+    flusher.abort();
     agent.stop().await;
     Ok(0)
 }

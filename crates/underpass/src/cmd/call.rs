@@ -3,7 +3,8 @@
 use underpass_cli::args::{kebab, params, pascal};
 use underpass_cli::output::{render, Output};
 use underpass_cli::profile::{resolve, Overrides};
-use underpass_cli::{service_of, Client, ClientError};
+use underpass_cli::{Client, ClientError};
+use underpass_domain::api::serves;
 
 use crate::exit;
 
@@ -84,7 +85,7 @@ pub(crate) async fn run(service: &str, args: CallArgs) -> anyhow::Result<u8> {
     let actions: Vec<&str> = underpass_server::ACTIONS
         .iter()
         .copied()
-        .filter(|a| service_of(a) == service)
+        .filter(|a| serves(service, a))
         .collect();
     let Some(action) = args.action.filter(|_| !args.list) else {
         for a in &actions {
@@ -124,7 +125,12 @@ pub(crate) async fn run(service: &str, args: CallArgs) -> anyhow::Result<u8> {
         }
     };
     let client = Client::new(&settings.endpoint, &settings.region, settings.credentials)?;
-    match client.call(&name, &serde_json::Value::Object(p)).await {
+    // Signed for this command's service: `elbv2 describe-tags` is ELBv2's DescribeTags.
+    let params = serde_json::Value::Object(p);
+    match client
+        .call_scoped(service, &name, &params, time::OffsetDateTime::now_utc())
+        .await
+    {
         Ok(v) => {
             print!("{}", render(&v, output));
             Ok(0)

@@ -43,6 +43,49 @@ pub(crate) struct DevArgs {
     /// give your own resolver (e.g. `--dns-upstream 192.0.2.53:53`) to resolve other names.
     #[arg(long = "dns-upstream", value_delimiter = ',')]
     dns_upstreams: Vec<SocketAddr>,
+    /// Replaces the flow logs' 60-second aggregation interval (tests use a short one; SIGUSR1
+    /// flushes at any time).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    flow_log_interval_secs: Option<u64>,
+}
+
+/// The flow-log format dev mode uses: the version 2 fields and the custom ones that tell
+/// where a record was taken (VPC, subnet, zone, direction, the original client).
+pub(crate) const DEV_FLOW_LOG_FORMAT: &str = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${vpc-id} ${subnet-id} ${tcp-flags} ${type} ${pkt-srcaddr} ${pkt-dstaddr} ${region} ${az-id} ${flow-direction}";
+
+/// The `file` destination of dev mode's flow logs, under `<data-dir>/flow-logs`.
+const DEV_FLOW_LOG_DESTINATION: &str = "dev";
+
+/// Turns flow logs on for `vpc` (ALL traffic, 60 s, the dev format, the `file` destination),
+/// unless the VPC already has a file flow log (a reused data dir).
+async fn ensure_flow_log(c: &Client, vpc: &str) -> anyhow::Result<()> {
+    let existing = c
+        .call(
+            "DescribeFlowLogs",
+            &json!({"Filter": [{"Name": "resource-id", "Values": [vpc]},
+                               {"Name": "log-destination-type", "Values": ["file"]}]}),
+        )
+        .await
+        .context("DescribeFlowLogs")?;
+    if existing["FlowLogs"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Ok(());
+    }
+    let r = c
+        .call(
+            "CreateFlowLogs",
+            &json!({"ResourceType": "VPC", "ResourceIds": [vpc], "TrafficType": "ALL",
+                    "LogDestinationType": "file", "LogDestination": DEV_FLOW_LOG_DESTINATION,
+                    "MaxAggregationInterval": 60, "LogFormat": DEV_FLOW_LOG_FORMAT}),
+        )
+        .await
+        .context("CreateFlowLogs")?;
+    if let Some(u) = r["Unsuccessful"].as_array().and_then(|u| u.first()) {
+        return Err(anyhow!("CreateFlowLogs for {vpc} failed: {u}"));
+    }
+    Ok(())
 }
 
 use underpass_cli::walkthrough::{
@@ -212,6 +255,20 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         s
     };
 
+    // Flow logs on both VPCs, written by both agents under <data-dir>/flow-logs.
+    let provider_api = admin.with_credentials(creds(&state.provider_key));
+    ensure_flow_log(&provider_api, &state.provider_vpc).await?;
+    ensure_flow_log(
+        &admin.with_credentials(creds(&state.consumer_key)),
+        &state.consumer_vpc,
+    )
+    .await?;
+    let flow_log_dir = dir.join("flow-logs");
+    std::fs::create_dir_all(&flow_log_dir)
+        .with_context(|| format!("creating {}", flow_log_dir.display()))?;
+    let flow_logs =
+        || super::agent::flow_log_settings(flow_log_dir.clone(), args.flow_log_interval_secs);
+
     let backend = start_backend().await?;
     let dns = underpass_agent::DnsHostConfig {
         port: args.dns_port,
@@ -226,6 +283,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         dir.join("agents").join("provider"),
         Some(Zeroizing::new(state.provider_token.clone())),
         dns.clone(),
+        flow_logs(),
     )
     .await?;
     let consumer = super::agent::start(
@@ -233,8 +291,13 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         dir.join("agents").join("consumer"),
         Some(Zeroizing::new(state.consumer_token.clone())),
         dns,
+        flow_logs(),
     )
     .await?;
+    let flusher = super::agent::flush_on_sigusr1(vec![
+        provider.flow_logs.clone(),
+        consumer.flow_logs.clone(),
+    ]);
     let dns_server = resolver_of(CONSUMER_CIDR, args.dns_port)?;
     let provider_dns = resolver_of(PROVIDER_CIDR, args.dns_port)?;
     let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip).parse()?;
@@ -287,13 +350,15 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
             "endpoint_dns_name": state.endpoint_dns_name,
             "private_dns_name": state.private_dns_name,
             "provider_zone_server": authority.addr().to_string(),
+            "flow_log_dir": flow_log_dir.display().to_string(),
         });
         println!("{out}");
     } else {
-        print_walkthrough(&api_url, &state, endpoint, dns_server);
+        print_walkthrough(&api_url, &state, endpoint, dns_server, &flow_log_dir);
     }
     crate::cmd::server::shutdown_signal().await;
     tracing::info!("stopping");
+    flusher.abort();
     consumer.stop().await;
     provider.stop().await;
     backend.abort();
@@ -302,7 +367,13 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn print_walkthrough(api_url: &str, s: &DevState, endpoint: SocketAddr, dns: SocketAddr) {
+fn print_walkthrough(
+    api_url: &str,
+    s: &DevState,
+    endpoint: SocketAddr,
+    dns: SocketAddr,
+    flow_log_dir: &Path,
+) {
     println!(
         "Underpass dev is running.\n\n\
 Provider account {PROVIDER} publishes {name} ({sid}) from VPC {pvpc};\n\
@@ -315,6 +386,8 @@ Use the CLI as the consumer:\n  export UNDERPASS_ENDPOINT_URL={api_url} AWS_REGI
 export AWS_ACCESS_KEY_ID={ck} AWS_SECRET_ACCESS_KEY={cs}\n  underpass ec2 describe-vpc-endpoints\n\n\
 As the provider (AWS_ACCESS_KEY_ID={pk} AWS_SECRET_ACCESS_KEY={ps}):\n  \
 underpass ec2 describe-vpc-endpoint-connections\n  underpass ec2 reject-vpc-endpoint-connections --service-id {sid} --vpc-endpoint-ids {eid}\n\n\
+Flow logs of both VPCs (60 s windows, gzip text in AWS's S3 layout; `kill -USR1 {pid}` flushes now):\n  \
+find {flows} -name '*.log.gz' | xargs zcat\n\n\
 State lives in the data dir; the next start reuses it. Ctrl-C stops.",
         name = s.service_name,
         sid = s.service_id,
@@ -330,5 +403,7 @@ State lives in the data dir; the next start reuses it. Ctrl-C stops.",
         private = s.private_dns_name,
         regional = s.endpoint_dns_name,
         port = endpoint.port(),
+        pid = std::process::id(),
+        flows = flow_log_dir.display(),
     );
 }

@@ -1,7 +1,8 @@
 //! From a handler's JSON answer to the service's XML, walking the operation's output shape:
 //! element names from `locationName` (else the member name), list items as `<item>` (EC2) or
 //! `<member>`, booleans `true`/`false`, timestamps ISO 8601. Members the JSON lacks are left
-//! out; JSON fields the shape does not name are dropped. Every text is escaped.
+//! out; JSON fields the shape does not name are dropped. Every text is escaped. IAM's policy
+//! documents travel URL-encoded, as IAM sends them (the SDKs decode them).
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -160,9 +161,31 @@ fn members(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
             continue;
         }
         open(out, tag, None);
-        write_value(model, member_shape, v, out);
+        match v {
+            Value::String(doc) if r.shape == POLICY_DOCUMENT => {
+                escape_into(out, &percent_encode(doc));
+            }
+            v => write_value(model, member_shape, v, out),
+        }
         close(out, tag);
     }
+}
+
+/// IAM's shape of policy documents in answers (`PolicyDocument`, `Document`,
+/// `AssumeRolePolicyDocument`).
+const POLICY_DOCUMENT: &str = "policyDocumentType";
+
+/// RFC 3986 percent-encoding: everything but the unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn write_value(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
@@ -257,6 +280,18 @@ mod tests {
         assert!(xml.contains("<Error><Type>Sender</Type><Code>ValidationError</Code><Message>bad &lt;thing&gt; &amp; \u{fffd}</Message></Error><RequestId>rid</RequestId></ErrorResponse>"), "{xml}");
         let xml = error(model::for_service("ec2"), &e, "rid");
         assert!(xml.ends_with("<Response><Errors><Error><Code>ValidationError</Code><Message>bad &lt;thing&gt; &amp; \u{fffd}</Message></Error></Errors><RequestID>rid</RequestID></Response>"), "{xml}");
+    }
+
+    #[test]
+    fn iam_policy_documents_are_url_encoded() {
+        let m = model::for_service("iam").unwrap();
+        let v = json!({"UserName": "a", "PolicyName": "p", "PolicyDocument": "{\"Effect\": \"Allow\"}"});
+        let xml = response(m, "GetUserPolicy", &v, "r");
+        assert!(
+            xml.contains("<PolicyDocument>%7B%22Effect%22%3A%20%22Allow%22%7D</PolicyDocument>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<UserName>a</UserName>"), "{xml}");
     }
 
     #[test]

@@ -180,13 +180,19 @@ fn claimed_service<'h>(headers: &'h HeaderMap, uri: &'h Uri) -> Option<&'static 
 }
 
 /// Codes of the shared path that a service spells differently: EC2 has no
-/// `InvalidClientTokenId` (an unknown key is `AuthFailure`, 401, as EC2 answers).
+/// `InvalidClientTokenId` (an unknown key is `AuthFailure`, 401, as EC2 answers), and IAM,
+/// STS and ELBv2 refuse an unauthorized call with `AccessDenied` where EC2 says
+/// `UnauthorizedOperation` (both 403).
 fn in_dialect(e: ApiError, model: Option<&Model>) -> ApiError {
     match model.map(Model::protocol) {
         Some(Protocol::Ec2) if e.code == "InvalidClientTokenId" => ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "AuthFailure".into(),
             message: "AWS was not able to validate the provided access credentials".into(),
+        },
+        Some(Protocol::Query) if e.code == "UnauthorizedOperation" => ApiError {
+            code: "AccessDenied".into(),
+            ..e
         },
         _ => e,
     }

@@ -1,0 +1,134 @@
+//! Flow logs: what `CreateFlowLogs` stored, for `DescribeFlowLogs` and the agents' states.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use time::OffsetDateTime;
+use underpass_domain::FlowLogId;
+
+use crate::open::bump_revision;
+use crate::{from_ms, to_ms, StoreError, Tx};
+
+/// One flow log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLog {
+    /// `fl-…`.
+    pub id: FlowLogId,
+    /// The owner.
+    pub account: String,
+    /// The VPC, subnet or ENI it covers.
+    pub resource_id: String,
+    /// `VPC`, `Subnet` or `NetworkInterface`.
+    pub resource_type: String,
+    /// `ACCEPT`, `REJECT` or `ALL`.
+    pub traffic_type: String,
+    /// 60 or 600 seconds.
+    pub max_aggregation_interval: u32,
+    /// The format string.
+    pub log_format: String,
+    /// `file` or `s3`.
+    pub destination_type: String,
+    /// The directory or bucket ARN.
+    pub destination: String,
+    /// When it was created.
+    pub created: OffsetDateTime,
+}
+
+fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
+    let id: String = r.try_get("flow_log_id")?;
+    let interval: i64 = r.try_get("max_aggregation_interval")?;
+    Ok(FlowLog {
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("flow log id {id:?}")))?,
+        account: r.try_get("account_id")?,
+        resource_id: r.try_get("resource_id")?,
+        resource_type: r.try_get("resource_type")?,
+        traffic_type: r.try_get("traffic_type")?,
+        max_aggregation_interval: u32::try_from(interval)
+            .map_err(|_| StoreError::Corrupt(format!("aggregation interval {interval}")))?,
+        log_format: r.try_get("log_format")?,
+        destination_type: r.try_get("destination_type")?,
+        destination: r.try_get("log_destination")?,
+        created: from_ms(r.try_get("created_ms")?),
+    })
+}
+
+/// Inserts a flow log (agents see it with the next revision).
+pub async fn insert(tx: &mut Tx, f: &FlowLog) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO flow_logs (flow_log_id, account_id, resource_id, resource_type, traffic_type, max_aggregation_interval, log_format, destination_type, log_destination, created_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(f.id.to_string())
+    .bind(&f.account)
+    .bind(&f.resource_id)
+    .bind(&f.resource_type)
+    .bind(&f.traffic_type)
+    .bind(i64::from(f.max_aggregation_interval))
+    .bind(&f.log_format)
+    .bind(&f.destination_type)
+    .bind(&f.destination)
+    .bind(to_ms(f.created))
+    .execute(&mut **tx)
+    .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// The flow log `id`.
+pub async fn get(tx: &mut Tx, id: &FlowLogId) -> Result<FlowLog, StoreError> {
+    let r = sqlx::query("SELECT * FROM flow_logs WHERE flow_log_id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "flow log",
+            id: id.to_string(),
+        })?;
+    row(&r)
+}
+
+/// Every flow log, or those of `account`, oldest first.
+pub async fn list(tx: &mut Tx, account: Option<&str>) -> Result<Vec<FlowLog>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM flow_logs WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, flow_log_id",
+    )
+    .bind(account)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(row).collect()
+}
+
+/// The flow logs on any of `resources` (ids of VPCs, subnets or ENIs).
+pub async fn on_resources(tx: &mut Tx, resources: &[String]) -> Result<Vec<FlowLog>, StoreError> {
+    let mut out = Vec::new();
+    for r in resources {
+        let rows = sqlx::query(
+            "SELECT * FROM flow_logs WHERE resource_id = ? ORDER BY created_ms, flow_log_id",
+        )
+        .bind(r)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in &rows {
+            out.push(row(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the flow log `id` (agents stop writing it with the next revision).
+pub async fn delete(tx: &mut Tx, id: &FlowLogId) -> Result<(), StoreError> {
+    let n = sqlx::query("DELETE FROM flow_logs WHERE flow_log_id = ?")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            kind: "flow log",
+            id: id.to_string(),
+        });
+    }
+    bump_revision(tx).await?;
+    Ok(())
+}
