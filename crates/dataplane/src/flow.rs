@@ -199,6 +199,46 @@ pub struct FlowEvent {
     pub reason: FlowReason,
 }
 
+impl FlowEvent {
+    /// A flow just accepted on a listener: it counts as refused (with `reason`) until it is
+    /// carried, and starts with the handshake's flags (SYN in, SYN-ACK out) and the clocks now.
+    pub(crate) fn opened(
+        flow_id: u64,
+        side: FlowSide,
+        interface_id: EniId,
+        endpoint_id: Option<EndpointId>,
+        src: SocketAddr,
+        dst: SocketAddr,
+        reason: FlowReason,
+    ) -> Self {
+        let start = SystemTime::now();
+        let start_instant = Instant::now();
+        Self {
+            flow_id,
+            side,
+            interface_id,
+            endpoint_id,
+            src,
+            dst,
+            client: None,
+            target: None,
+            protocol: 6,
+            bytes_in: 0,
+            bytes_out: 0,
+            packets_in: None,
+            packets_out: None,
+            start,
+            end: start,
+            start_instant,
+            end_instant: start_instant,
+            tcp_flags_in: tcp_flags::SYN,
+            tcp_flags_out: tcp_flags::SYN_ACK,
+            action: FlowAction::Reject,
+            reason,
+        }
+    }
+}
+
 /// A handle on the count of flow events dropped because the sink's queue was full (or
 /// closed): the flow-log writer turns it into `SKIPDATA` records.
 #[derive(Debug, Clone, Default)]

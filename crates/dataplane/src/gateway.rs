@@ -304,35 +304,12 @@ async fn serve(
     peer: SocketAddr,
     conn: u64,
 ) {
-    let start = SystemTime::now();
-    let start_instant = std::time::Instant::now();
     let view = slot.view.load();
     let dst = tcp.local_addr().unwrap_or(slot.key);
-    let mut ev = FlowEvent {
-        flow_id: conn,
-        side: FlowSide::Gateway {
-            load_balancer_arn: view.load_balancer_arn.clone(),
-        },
-        interface_id: view.eni,
-        endpoint_id: None,
-        src: peer,
-        dst,
-        client: None,
-        target: None,
-        protocol: 6,
-        bytes_in: 0,
-        bytes_out: 0,
-        packets_in: None,
-        packets_out: None,
-        start,
-        end: start,
-        start_instant,
-        end_instant: start_instant,
-        tcp_flags_in: tcp_flags::SYN,
-        tcp_flags_out: tcp_flags::SYN_ACK,
-        action: FlowAction::Reject,
-        reason: FlowReason::Tls,
+    let side = FlowSide::Gateway {
+        load_balancer_arn: view.load_balancer_arn.clone(),
     };
+    let mut ev = FlowEvent::opened(conn, side, view.eni, None, peer, dst, FlowReason::Tls);
     let outcome = tunnel(&ctx, &slot, &view, stop, tcp, &mut ev).await;
     ev.end = SystemTime::now();
     ev.end_instant = std::time::Instant::now();

@@ -313,8 +313,6 @@ fn start(
 }
 
 async fn serve(ctx: Arc<Ctx>, slot: Arc<Slot>, client: TcpStream, peer: SocketAddr, id: u64) {
-    let start = SystemTime::now();
-    let start_instant = std::time::Instant::now();
     let dst = client.local_addr().unwrap_or(slot.key);
     let first = slot.view.load();
     let mut ticket = ctx.flows.register(FlowKey::Endpoint {
@@ -325,29 +323,15 @@ async fn serve(ctx: Arc<Ctx>, slot: Arc<Slot>, client: TcpStream, peer: SocketAd
     // Read the view again now that the flow is registered: an apply that swaps it from here on
     // also sees (and cuts) this flow.
     let view = slot.view.load();
-    let mut ev = FlowEvent {
-        flow_id: id,
-        side: FlowSide::Endpoint,
-        interface_id: view.eni,
-        endpoint_id: Some(view.endpoint),
-        src: peer,
+    let mut ev = FlowEvent::opened(
+        id,
+        FlowSide::Endpoint,
+        view.eni,
+        Some(view.endpoint),
+        peer,
         dst,
-        client: None,
-        target: None,
-        protocol: 6,
-        bytes_in: 0,
-        bytes_out: 0,
-        packets_in: None,
-        packets_out: None,
-        start,
-        end: start,
-        start_instant,
-        end_instant: start_instant,
-        tcp_flags_in: tcp_flags::SYN,
-        tcp_flags_out: tcp_flags::SYN_ACK,
-        action: FlowAction::Reject,
-        reason: FlowReason::NotAvailable,
-    };
+        FlowReason::NotAvailable,
+    );
     ticket.describe(&ev);
     let outcome = carry(&ctx, &view, client, peer, dst, id, &mut ticket, &mut ev).await;
     // The flow leaves the live table before it is recorded as ended.
