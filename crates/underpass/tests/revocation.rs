@@ -8,36 +8,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{eventually, free_port, http_get, spawn, start_server, sub};
+use common::{eventually, free_port, http_backend, http_get, spawn, start_server, sub};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use underpass_cli::walkthrough::{creds, set_up, BACKEND, SERVICE_PORT};
-
-async fn backend() -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(BACKEND)
-        .await
-        .expect("bind the backend");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                // HTTP/1.0 requests get one answer and a close; HTTP/1.1 ones keep the connection.
-                while let Ok(n) = s.read(&mut buf).await {
-                    let reply = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
-                    if n == 0
-                        || reply.await.is_err()
-                        || buf[..n].windows(8).any(|w| w == b"HTTP/1.0")
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_agent_loses_its_tunnels() {
@@ -46,7 +20,7 @@ async fn revoked_agent_loses_its_tunnels() {
     let server = start_server(&sub(dir.path(), "server"), &["--tunnel-port", &tunnel]);
     let admin = server.admin();
     let state = set_up(&admin).await.unwrap();
-    let _backend = backend().await;
+    let _backend = http_backend(BACKEND).await;
     let _p = spawn(
         &[
             "agent",

@@ -8,30 +8,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{eventually, free_port, http_get, spawn, start_server, sub};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::{eventually, free_port, http_backend, http_get, spawn, start_server, sub};
 use underpass_cli::walkthrough::{set_up, BACKEND, SERVICE_PORT};
-
-/// A minimal HTTP responder standing in for the provider's service.
-async fn backend() -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(BACKEND)
-        .await
-        .expect("bind the backend");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nok\n")
-                    .await;
-            });
-        }
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_survives_the_control_plane() {
@@ -42,7 +20,7 @@ async fn traffic_survives_the_control_plane() {
     let (url, mut server) = (server.url.clone(), server);
     let admin = server.admin();
     let state = set_up(&admin).await.unwrap();
-    let _backend = backend().await;
+    let _backend = http_backend(BACKEND).await;
     let provider_dir = sub(dir.path(), "provider");
     let consumer_dir = sub(dir.path(), "consumer");
     let _provider = spawn(

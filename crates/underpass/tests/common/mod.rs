@@ -200,3 +200,32 @@ impl Server {
         .expect("client")
     }
 }
+
+/// A small HTTP service standing in for the provider's: HTTP/1.0 requests get one answer and
+/// a close, HTTP/1.1 ones keep the connection (for live-flow tests).
+pub(crate) async fn http_backend(addr: &str) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind the backend");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                // HTTP/1.0 requests get one answer and a close; HTTP/1.1 ones keep the connection.
+                while let Ok(n) = s.read(&mut buf).await {
+                    let reply = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
+                    if n == 0
+                        || reply.await.is_err()
+                        || buf[..n].windows(8).any(|w| w == b"HTTP/1.0")
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    })
+}
