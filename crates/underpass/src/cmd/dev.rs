@@ -250,7 +250,14 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     } else {
         let s = set_up_with_private_dns(&admin, &Publisher(&authority))
             .await
-            .context("setting up the walkthrough")?;
+            .with_context(|| {
+                // The walkthrough is not idempotent (accounts exist after a half-way stop): say
+                // how to start afresh instead of failing the same way on every start.
+                format!(
+                    "setting up the walkthrough (if an earlier start stopped half-way, remove {} and start again)",
+                    dir.display()
+                )
+            })?;
         write_state(&state_path, &s)?;
         s
     };
