@@ -178,9 +178,10 @@ pub(crate) async fn execute<'a>(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             % 100
             != 0;
-    if sampled_out {
-    } else if let Err(e) = audit(state.store.pool(), &entry).await {
-        tracing::warn!(error = %e, "audit log write failed");
+    if !sampled_out {
+        if let Err(e) = audit(state.store.pool(), &entry).await {
+            tracing::warn!(error = %e, "audit log write failed");
+        }
     }
     if let Err(e) = &result {
         tracing::info!(request_id, action = %action, code = %e.code, "request refused");
