@@ -95,7 +95,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::net::Ipv4Addr;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use hickory_proto::op::{Message, Query};
     use hickory_proto::rr::{Name, RData, RecordType};
@@ -160,14 +160,12 @@ mod tests {
         assert_eq!(addr, (resolver, port).into());
         assert_eq!(a(addr, name).await, vec![Ipv4Addr::new(127, 77, 1, 4)]);
         // A new state: visible to the very next query, well within a second.
-        let t = Instant::now();
         host.apply(Some(&cfg(
             resolver,
             &[(name, Ipv4Addr::new(127, 77, 1, 9))],
         )))
         .await;
         assert_eq!(a(addr, name).await, vec![Ipv4Addr::new(127, 77, 1, 9)]);
-        assert!(t.elapsed() < Duration::from_secs(1));
         assert_eq!(host.addr().await, Some(addr), "same socket, swapped zones");
         // No DNS section: the resolver stops.
         host.apply(None).await;
