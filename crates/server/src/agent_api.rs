@@ -184,10 +184,7 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
     })
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use crate::rfc3339;
 
 /// `POST /agent/v1/renew`: a fresh agent certificate for the key the agent enrolled with.
 async fn renew(

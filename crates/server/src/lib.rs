@@ -20,6 +20,12 @@ pub use actions::KNOWN as ACTIONS;
 pub use config::ServerConfig;
 use state::AppState;
 
+/// A time as the APIs print it: RFC 3339, UTC (one formatter for every answer).
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

@@ -8,21 +8,9 @@ use time::OffsetDateTime;
 use underpass_domain::firewall::{PortRange, Protocol, RuleAction};
 use underpass_domain::{NetworkAclAssociationId, NetworkAclId, SubnetId, VpcId};
 
+use crate::cols::{not_found, parse_col};
 use crate::open::bump_revision;
 use crate::{to_ms, StoreError, Tx};
-
-fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let s: String = row.try_get(col)?;
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
-}
-
-fn not_found(kind: &'static str, id: impl ToString) -> StoreError {
-    StoreError::NotFound {
-        kind,
-        id: id.to_string(),
-    }
-}
 
 /// A network-ACL entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@
 
 pub mod acls;
 pub mod agents;
+mod cols;
 mod error;
 pub mod flow_logs;
 pub mod iam;

@@ -8,6 +8,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use underpass_domain::{SecurityGroupId, SubnetId, VpcId};
 
+use crate::cols::parse_col;
 use crate::open::bump_revision;
 use crate::records::{
     rule_columns, rule_from_columns, Eni, EniKind, SecurityGroup, SgRule, Subnet, Vpc,
@@ -16,12 +17,6 @@ use crate::{to_ms, StoreError, Tx};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
-}
-
-fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let s: String = row.try_get(col)?;
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
 }
 
 fn vpc_row(row: &SqliteRow) -> Result<Vpc, StoreError> {

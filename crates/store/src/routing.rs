@@ -11,20 +11,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use underpass_domain::{EniId, RouteTableAssociationId, RouteTableId, SubnetId, VpcId};
 
+use crate::cols::{not_found, parse_col};
 use crate::{to_ms, StoreError, Tx};
-
-fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let s: String = row.try_get(col)?;
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
-}
-
-fn not_found(kind: &'static str, id: impl ToString) -> StoreError {
-    StoreError::NotFound {
-        kind,
-        id: id.to_string(),
-    }
-}
 
 /// Where a route sends traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use underpass_domain::{ConnEvent, ConnState, EndpointId, ServiceId, VpcId};
 
+use crate::cols::{not_found, parse_col};
 use crate::network::enis_of;
 use crate::open::bump_revision;
 use crate::records::{
@@ -12,22 +13,9 @@ use crate::records::{
 };
 use crate::{from_ms, to_ms, StoreError, Tx};
 
-fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let s: String = row.try_get(col)?;
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
-}
-
 fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
     let s: String = row.try_get(col)?;
     serde_json::from_str(&s).map_err(|_| StoreError::Corrupt(format!("column {col}")))
-}
-
-fn not_found(kind: &'static str, id: impl ToString) -> StoreError {
-    StoreError::NotFound {
-        kind,
-        id: id.to_string(),
-    }
 }
 
 /// Inserts a load balancer (its node ENIs are inserted separately).

@@ -1,7 +1,6 @@
 //! Agent enrollment and revocation (Underpass actions: `underpass:*`).
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use underpass_domain::VpcId;
 use underpass_pki::{JoinRole, JoinScope, JoinToken};
 use underpass_store::{agents, network};
@@ -86,7 +85,7 @@ pub(crate) async fn create_join_token(
     Ok(CreateJoinTokenResponse {
         join_token: text.expose().to_owned(),
         token_id: stored.id.to_string(),
-        expiration: expires.format(&Rfc3339).unwrap_or_default(),
+        expiration: crate::rfc3339(expires),
     })
 }
 
@@ -119,7 +118,7 @@ pub(crate) async fn describe_agents(
     ctx.authorize("underpass:DescribeAgents", "*").await?;
     let account = ctx.caller.account.clone();
     let rows = agents::list_agents(&mut ctx.tx, Some(&account)).await?;
-    let ts = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    let ts = crate::rfc3339;
     Ok(DescribeAgentsResponse {
         agents: rows
             .into_iter()

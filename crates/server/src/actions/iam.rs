@@ -1,7 +1,6 @@
 //! IAM and STS actions: accounts, users, access keys, roles, policies, AssumeRole.
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use underpass_auth::credentials::{
     self, AccessKeyRecord, AssumeRoleRequest, KeyRing, KeyStatus, RoleInfo, SealedSecret,
 };
@@ -14,9 +13,8 @@ use super::util::{check_iam_name, check_iam_path, unique_id};
 use super::Ctx;
 use crate::api::ApiError;
 
-pub(crate) fn ts(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
+/// RFC 3339 time, as IAM prints dates.
+pub(crate) use crate::rfc3339 as ts;
 
 /// `CreateAccount` (Underpass): a new account and its root access key. Admin only.
 #[derive(Deserialize)]

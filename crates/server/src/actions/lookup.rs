@@ -137,8 +137,5 @@ impl UnsuccessfulItem {
     }
 }
 
-/// Milliseconds-precision RFC 3339 time, as EC2 prints timestamps.
-pub(crate) fn timestamp(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+/// RFC 3339 time, as EC2 prints timestamps.
+pub(crate) use crate::rfc3339 as timestamp;
