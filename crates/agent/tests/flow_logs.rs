@@ -44,6 +44,9 @@ fn state(dir: &str, traffic: &str, format: &str) -> AgentState {
             log_format: format.into(),
             destination_type: "file".into(),
             destination: dir.into(),
+            file_format: "plain-text".into(),
+            hive_compatible_partitions: false,
+            per_hour_partition: false,
             interfaces: vec![FlowLogInterface {
                 eni_id: eni(),
                 account: "222222222222".into(),

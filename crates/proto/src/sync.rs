@@ -56,8 +56,21 @@ pub struct FlowLogConfig {
     pub destination_type: String,
     /// A directory under the agent's flow-log root (`file`), or an S3 bucket ARN (`s3`).
     pub destination: String,
+    /// `plain-text` (gzip) or `parquet` (EC2's `DestinationOptions.FileFormat`).
+    #[serde(default = "plain_text")]
+    pub file_format: String,
+    /// Hive-compatible S3 prefixes (`aws-account-id=…/…/year=…/month=…/day=…`).
+    #[serde(default)]
+    pub hive_compatible_partitions: bool,
+    /// An `hour` level below the day in the prefixes.
+    #[serde(default)]
+    pub per_hour_partition: bool,
     /// The agent's ENIs it covers.
     pub interfaces: Vec<FlowLogInterface>,
+}
+
+fn plain_text() -> String {
+    "plain-text".to_owned()
 }
 
 /// An ENI a flow log covers, with what its records carry.

@@ -65,6 +65,9 @@ pub(crate) fn covering(logs: &[FlowLog], enis: &[Eni], region: &str) -> Vec<Flow
                 log_format: f.log_format.clone(),
                 destination_type: f.destination_type.clone(),
                 destination: f.destination.clone(),
+                file_format: f.file_format.clone(),
+                hive_compatible_partitions: f.hive_compatible_partitions,
+                per_hour_partition: f.per_hour_partition,
                 interfaces,
             })
         })
@@ -105,6 +108,9 @@ mod tests {
             log_format: underpass_flowlogs::DEFAULT_FORMAT.into(),
             destination_type: "file".into(),
             destination: "dev".into(),
+            file_format: "plain-text".into(),
+            hive_compatible_partitions: false,
+            per_hour_partition: false,
             created: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

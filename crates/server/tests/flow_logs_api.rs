@@ -72,7 +72,8 @@ async fn create_describe_delete() {
     assert_eq!(f["FlowLogStatus"], "ACTIVE");
     assert_eq!(f["DeliverLogsStatus"], "SUCCESS");
     assert!(f["CreationTime"].as_str().unwrap().starts_with("20"));
-    assert!(f.get("DestinationOptions").is_none());
+    assert_eq!(f["DestinationOptions"]["FileFormat"], "plain-text");
+    assert_eq!(f["Tags"], json!([]));
 
     // An S3 destination with a custom format and the default interval (600).
     let fmt = "${version} ${vpc-id} ${subnet-id} ${interface-id} ${srcaddr} ${dstaddr} ${tcp-flags} ${flow-direction}";
@@ -83,7 +84,8 @@ async fn create_describe_delete() {
             &v,
             json!({"LogDestinationType": "s3", "LogDestination": "arn:aws:s3:::flow-bucket/vpc/", "LogFormat": fmt,
                    "TrafficType": "REJECT", "MaxAggregationInterval": null,
-                   "DestinationOptions": {"FileFormat": "plain-text"}}),
+                   "DestinationOptions": {"FileFormat": "parquet", "HiveCompatiblePartitions": true},
+                   "TagSpecifications": [{"ResourceType": "vpc-flow-log", "Tags": [{"Key": "team", "Value": "net"}]}]}),
         ),
     )
     .await;
@@ -93,14 +95,11 @@ async fn create_describe_delete() {
     assert_eq!(f["LogDestination"], "arn:aws:s3:::flow-bucket/vpc");
     assert_eq!(f["LogFormat"], fmt);
     assert_eq!(f["MaxAggregationInterval"], 600);
-    assert_eq!(f["DestinationOptions"]["FileFormat"], "plain-text");
-    assert_eq!(f["DestinationOptions"]["HiveCompatiblePartitions"], false);
-    // Stored, not delivered yet: the status says so.
-    assert_eq!(f["DeliverLogsStatus"], "FAILED");
-    assert!(f["DeliverLogsErrorMessage"]
-        .as_str()
-        .unwrap()
-        .contains("S3"));
+    assert_eq!(f["DestinationOptions"]["FileFormat"], "parquet");
+    assert_eq!(f["DestinationOptions"]["HiveCompatiblePartitions"], true);
+    assert_eq!(f["DestinationOptions"]["PerHourPartition"], false);
+    assert_eq!(f["DeliverLogsStatus"], "SUCCESS");
+    assert_eq!(f["Tags"], json!([{"Key": "team", "Value": "net"}]));
 
     // Filters.
     let both = ids(&a, json!({})).await;
@@ -111,7 +110,10 @@ async fn create_describe_delete() {
         ("log-destination-type", "file", 1),
         ("flow-log-id", id.as_str(), 1),
         ("traffic-type", "REJECT", 1),
-        ("deliver-log-status", "SUCCESS", 1),
+        ("deliver-log-status", "SUCCESS", 2),
+        ("tag:team", "net", 1),
+        ("tag:team", "ops", 0),
+        ("tag-key", "team", 1),
         ("resource-id", "vpc-*", 2),
         ("resource-id", "subnet-*", 0),
     ] {
@@ -300,12 +302,12 @@ async fn bad_settings_are_refused_whole() {
         ),
         (json!({"LogGroupName": "g"}), "InvalidParameter"),
         (
-            json!({"DestinationOptions": {"FileFormat": "plain-text"}}),
+            json!({"DestinationOptions": {"FileFormat": "orc"}}),
             "InvalidParameter",
         ),
         (
             json!({"LogDestinationType": "s3", "LogDestination": "arn:aws:s3:::b/x",
-                   "DestinationOptions": {"FileFormat": "parquet"}}),
+                   "DestinationOptions": {"FileFormat": "PARQUET"}}),
             "InvalidParameter",
         ),
         (
@@ -326,8 +328,12 @@ async fn bad_settings_are_refused_whole() {
         (json!({"LogDestination": "."}), "InvalidParameter"),
         (json!({"LogDestination": ""}), "InvalidParameter"),
         (
-            json!({"TagSpecifications": [{"ResourceType": "vpc-flow-log", "Tags": [{"Key": "a", "Value": "b"}]}]}),
-            "InvalidParameter",
+            json!({"TagSpecifications": [{"ResourceType": "vpc", "Tags": [{"Key": "a", "Value": "b"}]}]}),
+            "InvalidParameterValue",
+        ),
+        (
+            json!({"TagSpecifications": [{"ResourceType": "vpc-flow-log", "Tags": [{"Key": "aws:x", "Value": "b"}]}]}),
+            "InvalidParameterValue",
         ),
     ];
     for (extra, want) in cases {
@@ -403,5 +409,50 @@ async fn boto3_creates_describes_and_deletes_flow_logs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn flow_logs_go_with_their_resource() {
+    let env = env().await;
+    let a = account(&env, "111111111111").await;
+    let v = vpc(&a, "10.9.0.0/16").await;
+    let s = subnet(&a, &v, "10.9.1.0/24", "us-east-1a").await;
+    let on_vpc = ok(&a, "CreateFlowLogs", create(&v, json!({}))).await["FlowLogIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_subnet = ok(
+        &a,
+        "CreateFlowLogs",
+        create(
+            &s,
+            json!({"ResourceType": "Subnet", "TagSpecifications": [{"ResourceType": "vpc-flow-log", "Tags": [{"Key": "k", "Value": "v"}]}]}),
+        ),
+    )
+    .await["FlowLogIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ids(&a, json!({})).await.len(), 2);
+
+    // The subnet goes, and its flow log (and that one's tags) with it; the VPC's stays.
+    ok(&a, "DeleteSubnet", json!({"SubnetId": s})).await;
+    assert_eq!(ids(&a, json!({})).await, vec![on_vpc.clone()]);
+    let tags = ok(
+        &a,
+        "DescribeTags",
+        json!({"Filters": [{"Name": "resource-id", "Values": [on_subnet]}]}),
+    )
+    .await;
+    assert_eq!(tags["Tags"], json!([]), "{tags}");
+
+    ok(&a, "DeleteVpc", json!({"VpcId": v})).await;
+    assert!(ids(&a, json!({})).await.is_empty());
+    let r = ok(&a, "DeleteFlowLogs", json!({"FlowLogIds": [on_vpc]})).await;
+    assert_eq!(
+        r["Unsuccessful"][0]["Error"]["Code"],
+        "InvalidFlowLogId.NotFound"
+    );
     env.server.stop().await;
 }

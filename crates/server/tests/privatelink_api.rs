@@ -333,8 +333,20 @@ async fn only_allowed_principals_see_and_connect() {
         ),
         "InvalidServiceName"
     );
+    // It sees only the region's gateway services (S3 and DynamoDB, Amazon's).
     let all = ok(&stranger, "DescribeVpcEndpointServices", json!({})).await;
-    assert!(all["ServiceNames"].as_array().unwrap().is_empty());
+    assert_eq!(
+        all["ServiceNames"],
+        json!([
+            "com.underpass.us-east-1.dynamodb",
+            "com.underpass.us-east-1.s3"
+        ])
+    );
+    assert!(all["ServiceDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["ServiceType"][0]["ServiceType"] == "Gateway" && d["Owner"] == "amazon"));
     assert_eq!(
         code(
             stranger
@@ -344,7 +356,12 @@ async fn only_allowed_principals_see_and_connect() {
         "InvalidServiceName"
     );
     // The allowed consumer sees it in the full listing.
-    let all = ok(&consumer, "DescribeVpcEndpointServices", json!({})).await;
+    let all = ok(
+        &consumer,
+        "DescribeVpcEndpointServices",
+        json!({"Filters": [{"Name": "service-type", "Values": ["Interface"]}]}),
+    )
+    .await;
     assert_eq!(all["ServiceNames"], json!([name]));
 
     // A user principal admits that user, not the rest of its account.

@@ -29,6 +29,12 @@ pub struct FlowLog {
     pub destination_type: String,
     /// The directory or bucket ARN.
     pub destination: String,
+    /// `plain-text` or `parquet`.
+    pub file_format: String,
+    /// Hive-compatible partitions in the object keys.
+    pub hive_compatible_partitions: bool,
+    /// An hour level in the object keys.
+    pub per_hour_partition: bool,
     /// When it was created.
     pub created: OffsetDateTime,
 }
@@ -49,6 +55,9 @@ fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
         log_format: r.try_get("log_format")?,
         destination_type: r.try_get("destination_type")?,
         destination: r.try_get("log_destination")?,
+        file_format: r.try_get("file_format")?,
+        hive_compatible_partitions: r.try_get("hive_compatible_partitions")?,
+        per_hour_partition: r.try_get("per_hour_partition")?,
         created: from_ms(r.try_get("created_ms")?),
     })
 }
@@ -56,8 +65,8 @@ fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
 /// Inserts a flow log (agents see it with the next revision).
 pub async fn insert(tx: &mut Tx, f: &FlowLog) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO flow_logs (flow_log_id, account_id, resource_id, resource_type, traffic_type, max_aggregation_interval, log_format, destination_type, log_destination, created_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO flow_logs (flow_log_id, account_id, resource_id, resource_type, traffic_type, max_aggregation_interval, log_format, destination_type, log_destination, file_format, hive_compatible_partitions, per_hour_partition, created_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(f.id.to_string())
     .bind(&f.account)
@@ -68,6 +77,9 @@ pub async fn insert(tx: &mut Tx, f: &FlowLog) -> Result<(), StoreError> {
     .bind(&f.log_format)
     .bind(&f.destination_type)
     .bind(&f.destination)
+    .bind(&f.file_format)
+    .bind(f.hive_compatible_partitions)
+    .bind(f.per_hour_partition)
     .bind(to_ms(f.created))
     .execute(&mut **tx)
     .await?;

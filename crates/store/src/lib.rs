@@ -13,6 +13,7 @@ pub mod agents;
 mod cols;
 mod error;
 pub mod flow_logs;
+pub mod gateway_endpoints;
 pub mod iam;
 pub mod network;
 mod open;

@@ -9,7 +9,7 @@ use underpass_domain::firewall::{IngressRule, PortRange, Protocol, Source};
 use underpass_domain::net::{check_subnet, parse_block, usable_addresses};
 use underpass_domain::{SecurityGroupId, SecurityGroupRuleId, SubnetId, VpcId};
 use underpass_store::records::{SecurityGroup, SgRule, Subnet, Vpc};
-use underpass_store::{network, routing, tags as tag_store};
+use underpass_store::{gateway_endpoints, network, routing, tags as tag_store};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue};
@@ -229,9 +229,12 @@ pub(crate) async fn delete_vpc(
     };
     if network::vpc_dependents(&mut ctx.tx, &id).await? > own
         || routing::vpc_routing_dependents(&mut ctx.tx, &id).await? > 0
+        || gateway_endpoints::count_in_vpc(&mut ctx.tx, &id).await? > 0
     {
         return Err(dependency());
     }
+    // As in EC2, a resource's flow logs go with it.
+    super::flow_logs::delete_on(ctx, &[id.to_string()]).await?;
     if let Some(gid) = default_group {
         network::delete_group(&mut ctx.tx, &gid)
             .await
@@ -565,8 +568,9 @@ pub(crate) async fn delete_subnet(
     ctx.authorize("ec2:DeleteSubnet", &ec2_arn(ctx, "subnet", id))
         .await?;
     lookup::subnet(ctx, &req.subnet_id).await?;
-    // Its route-table and network-ACL associations go with it.
+    // Its route-table and network-ACL associations go with it, and its flow logs.
     network::delete_subnet(&mut ctx.tx, &id).await?;
+    super::flow_logs::delete_on(ctx, &[id.to_string()]).await?;
     tag_store::remove_all(&mut ctx.tx, &id.to_string()).await?;
     Ok(ReturnTrue::YES)
 }

@@ -2,11 +2,12 @@
 //!
 //! A flow log covers a VPC, a subnet or a network interface of the caller's, keeps ACCEPT,
 //! REJECT or ALL records, aggregates over 60 or 600 seconds, and writes in a format string
-//! checked by `underpass-flowlogs` (default: version 2). Destinations: `s3` (a bucket ARN,
-//! stored now and delivered once the S3 writer lands) and Underpass's own `file`: a directory
-//! under the flow-log root of the agents that write it, which never names an absolute path,
-//! `..`, or anything but plain names (RELIABILITY item 9). As in EC2, per-resource failures are
-//! `Unsuccessful` items, and a resource holds at most two flow logs.
+//! checked by `underpass-flowlogs` (default: version 2). Destinations: `s3` (a bucket ARN; the
+//! agents write to the S3-compatible store they are configured with) and Underpass's own
+//! `file`: a directory under the flow-log root of the agents that write it, which never names an
+//! absolute path, `..`, or anything but plain names (RELIABILITY item 9). `DestinationOptions`
+//! (gzip text or Parquet, Hive-compatible and per-hour partitions) apply to both. As in EC2,
+//! per-resource failures are `Unsuccessful` items, and a resource holds at most two flow logs.
 
 use std::collections::BTreeSet;
 
@@ -16,11 +17,13 @@ use underpass_flowlogs::{aggregation_interval, Destination, FlowLogFormat, Traff
 use underpass_store::flow_logs::{self, FlowLog};
 use underpass_store::iam::{self as iam_store, TokenLookup};
 use underpass_store::network;
+use underpass_store::tags as tag_store;
 
 use super::describe::{
     check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
 };
 use super::lookup::{self, ec2_arn, parse_id, timestamp, UnsuccessfulItem};
+use super::tags::{self, TagSpecification, TagView};
 use super::vpce_services::{invalid_parameter, mismatch};
 use super::Ctx;
 use crate::api::ApiError;
@@ -33,7 +36,7 @@ const MAX_RESOURCES: usize = 100;
 const MAX_FORMAT: usize = 4096;
 const CREATE_FLOW_LOGS: &str = "CreateFlowLogs";
 
-/// `DestinationOptions`: only plain text, without Hive partitions, for now.
+/// `DestinationOptions`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub(crate) struct DestinationOptions {
@@ -55,7 +58,7 @@ pub(crate) struct CreateFlowLogsRequest {
     max_aggregation_interval: Option<i64>,
     destination_options: Option<DestinationOptions>,
     #[serde(default)]
-    tag_specifications: Vec<serde_json::Value>,
+    tag_specifications: Vec<TagSpecification>,
     deliver_logs_permission_arn: Option<String>,
     deliver_cross_account_role: Option<String>,
     log_group_name: Option<String>,
@@ -79,6 +82,9 @@ struct Settings {
     interval: u32,
     format: String,
     destination: Destination,
+    file_format: &'static str,
+    hive: bool,
+    per_hour: bool,
 }
 
 fn settings(req: &CreateFlowLogsRequest) -> Result<Settings, ApiError> {
@@ -135,31 +141,33 @@ fn settings(req: &CreateFlowLogsRequest) -> Result<Settings, ApiError> {
         .ok_or_else(|| ApiError::missing("LogDestination"))?;
     let destination =
         Destination::parse(kind, value).map_err(|e| invalid_parameter(e.to_string()))?;
-    if let Some(o) = &req.destination_options {
-        if matches!(destination, Destination::File { .. }) {
-            return Err(invalid_parameter(
-                "DestinationOptions apply to s3 destinations only",
-            ));
+    let options = req
+        .destination_options
+        .clone()
+        .unwrap_or(DestinationOptions {
+            file_format: None,
+            hive_compatible_partitions: None,
+            per_hour_partition: None,
+        });
+    let file_format = match options.file_format.as_deref() {
+        None | Some("plain-text") => "plain-text",
+        Some("parquet") => "parquet",
+        Some(other) => {
+            return Err(invalid_parameter(format!(
+                "DestinationOptions.FileFormat {:?} is not valid: use plain-text or parquet",
+                other.chars().take(64).collect::<String>()
+            )))
         }
-        let plain = o.file_format.as_deref().unwrap_or("plain-text") == "plain-text";
-        if !plain
-            || o.hive_compatible_partitions.unwrap_or(false)
-            || o.per_hour_partition.unwrap_or(false)
-        {
-            return Err(invalid_parameter(
-                "Only plain-text files without Hive-compatible or per-hour partitions are supported so far",
-            ));
-        }
-    }
-    if !req.tag_specifications.is_empty() {
-        return Err(invalid_parameter("Tags on flow logs are not supported yet"));
-    }
+    };
     Ok(Settings {
         resource_type,
         traffic,
         interval: u32::try_from(interval.as_secs()).unwrap_or(600),
         format: format.to_string(),
         destination,
+        file_format,
+        hive: options.hive_compatible_partitions.unwrap_or(false),
+        per_hour: options.per_hour_partition.unwrap_or(false),
     })
 }
 
@@ -187,6 +195,28 @@ async fn check_resource(ctx: &mut Ctx<'_>, kind: &str, id: &str) -> Result<(), A
     }
 }
 
+/// The caller's flow log `id` (a foreign or missing one is `InvalidFlowLogId.NotFound`).
+pub(crate) async fn own(ctx: &mut Ctx<'_>, id: &str) -> Result<FlowLog, ApiError> {
+    let fid: FlowLogId = parse_id(id, "InvalidFlowLogId.Malformed")?;
+    match flow_logs::get(&mut ctx.tx, &fid).await {
+        Ok(f) if f.account == ctx.caller.account => Ok(f),
+        Ok(_) | Err(underpass_store::StoreError::NotFound { .. }) => Err(ApiError::client(
+            "InvalidFlowLogId.NotFound",
+            format!("Flow log '{fid}' does not exist"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes the flow logs on `resources` (a VPC, subnet or ENI being deleted), with their tags.
+pub(crate) async fn delete_on(ctx: &mut Ctx<'_>, resources: &[String]) -> Result<(), ApiError> {
+    for f in flow_logs::on_resources(&mut ctx.tx, resources).await? {
+        flow_logs::delete(&mut ctx.tx, &f.id).await?;
+        tag_store::remove_all(&mut ctx.tx, &f.id.to_string()).await?;
+    }
+    Ok(())
+}
+
 fn resource_arn(ctx: &Ctx<'_>, kind: &str, id: &str) -> String {
     let what = match kind {
         "VPC" => "vpc",
@@ -202,10 +232,12 @@ pub(crate) async fn create_flow_logs(
 ) -> Result<CreateFlowLogsResponse, ApiError> {
     let s = settings(&req)?;
     let mut ids = Vec::with_capacity(req.resource_ids.len());
+    let mut tag_list = Vec::new();
     for rid in &req.resource_ids {
         let id = FlowLogId::from_random(ctx.random()?);
-        ctx.authorize("ec2:CreateFlowLogs", &ec2_arn(ctx, "vpc-flow-log", id))
-            .await?;
+        let fl_arn = ec2_arn(ctx, "vpc-flow-log", id);
+        ctx.authorize("ec2:CreateFlowLogs", &fl_arn).await?;
+        tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc-flow-log", &fl_arn).await?;
         let arn = resource_arn(ctx, s.resource_type, rid);
         ctx.authorize("ec2:CreateFlowLogs", &arn).await?;
         ids.push(id);
@@ -274,9 +306,13 @@ pub(crate) async fn create_flow_logs(
             log_format: s.format.clone(),
             destination_type: s.destination.kind().to_owned(),
             destination: s.destination.value(),
+            file_format: s.file_format.to_owned(),
+            hive_compatible_partitions: s.hive,
+            per_hour_partition: s.per_hour,
             created: ctx.meta.now,
         };
         flow_logs::insert(&mut ctx.tx, &row).await?;
+        tags::save_new(ctx, &id.to_string(), "vpc-flow-log", &tag_list).await?;
         created.push(id.to_string());
     }
     if let Some(token) = &req.client_token {
@@ -301,7 +337,7 @@ pub(crate) async fn create_flow_logs(
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct DestinationOptionsView {
-    file_format: &'static str,
+    file_format: String,
     hive_compatible_partitions: bool,
     per_hour_partition: bool,
 }
@@ -321,24 +357,19 @@ pub(crate) struct FlowLogView {
     log_destination: String,
     log_format: String,
     max_aggregation_interval: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    destination_options: Option<DestinationOptionsView>,
+    destination_options: DestinationOptionsView,
+    tags: Vec<TagView>,
 }
 
-/// S3 destinations are stored but not delivered yet: say so rather than claim success.
-const S3_NOT_YET: &str =
-    "Unknown error: delivery to S3 is not available in this version of Underpass; records are not written";
-
-fn deliver_status(f: &FlowLog) -> (&'static str, Option<&'static str>) {
-    if f.destination_type == "s3" {
-        ("FAILED", Some(S3_NOT_YET))
-    } else {
-        ("SUCCESS", None)
-    }
+/// Agents write what they can and retry what they cannot: EC2's `FAILED` is for destinations
+/// that refuse delivery for good (a missing bucket policy), which Underpass has no way to learn
+/// of yet, so every flow log reads `SUCCESS`.
+fn deliver_status(_f: &FlowLog) -> (&'static str, Option<&'static str>) {
+    ("SUCCESS", None)
 }
 
-impl From<&FlowLog> for FlowLogView {
-    fn from(f: &FlowLog) -> Self {
+impl FlowLogView {
+    fn new(f: &FlowLog, tags: &[(String, String)]) -> Self {
         let (status, message) = deliver_status(f);
         Self {
             creation_time: timestamp(f.created),
@@ -352,11 +383,12 @@ impl From<&FlowLog> for FlowLogView {
             log_destination: f.destination.clone(),
             log_format: f.log_format.clone(),
             max_aggregation_interval: f.max_aggregation_interval,
-            destination_options: (f.destination_type == "s3").then_some(DestinationOptionsView {
-                file_format: "plain-text",
-                hive_compatible_partitions: false,
-                per_hour_partition: false,
-            }),
+            destination_options: DestinationOptionsView {
+                file_format: f.file_format.clone(),
+                hive_compatible_partitions: f.hive_compatible_partitions,
+                per_hour_partition: f.per_hour_partition,
+            },
+            tags: tags::view(tags),
         }
     }
 }
@@ -389,6 +421,8 @@ const FLOW_LOG_FILTERS: &[&str] = &[
     "log-destination-type",
     "traffic-type",
     "deliver-log-status",
+    "log-format",
+    "tag-key",
 ];
 
 pub(crate) async fn describe_flow_logs(
@@ -403,18 +437,26 @@ pub(crate) async fn describe_flow_logs(
         wanted.insert(fid);
     }
     let account = ctx.caller.account.clone();
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
     let logs: Vec<FlowLog> = flow_logs::list(&mut ctx.tx, Some(&account))
         .await?
         .into_iter()
         .filter(|f| wanted.is_empty() || wanted.contains(&f.id))
         .filter(|f| {
-            filters.matches(|name| match name {
-                "flow-log-id" => vec![f.id.to_string()],
-                "resource-id" => vec![f.resource_id.clone()],
-                "log-destination-type" => vec![f.destination_type.clone()],
-                "traffic-type" => vec![f.traffic_type.clone()],
-                "deliver-log-status" => vec![deliver_status(f).0.into()],
-                _ => vec![],
+            let t = tags::of(&all_tags, &f.id.to_string());
+            filters.matches(|name| {
+                if let Some(values) = tags::filter_values(name, t) {
+                    return values;
+                }
+                match name {
+                    "log-format" => vec![f.log_format.clone()],
+                    "flow-log-id" => vec![f.id.to_string()],
+                    "resource-id" => vec![f.resource_id.clone()],
+                    "log-destination-type" => vec![f.destination_type.clone()],
+                    "traffic-type" => vec![f.traffic_type.clone()],
+                    "deliver-log-status" => vec![deliver_status(f).0.into()],
+                    _ => vec![],
+                }
             })
         })
         .collect();
@@ -426,7 +468,10 @@ pub(crate) async fn describe_flow_logs(
     };
     let (logs, next_token) = paginate(ctx, &page, logs, |f| f.id.to_string())?;
     Ok(DescribeFlowLogsResponse {
-        flow_logs: logs.iter().map(FlowLogView::from).collect(),
+        flow_logs: logs
+            .iter()
+            .map(|f| FlowLogView::new(f, tags::of(&all_tags, &f.id.to_string())))
+            .collect(),
         next_token,
     })
 }
@@ -479,7 +524,10 @@ pub(crate) async fn delete_flow_logs(
             }
         };
         match flow_logs::get(&mut ctx.tx, &fid).await {
-            Ok(f) if f.account == account => flow_logs::delete(&mut ctx.tx, &fid).await?,
+            Ok(f) if f.account == account => {
+                flow_logs::delete(&mut ctx.tx, &fid).await?;
+                tag_store::remove_all(&mut ctx.tx, &fid.to_string()).await?;
+            }
             Ok(_) | Err(underpass_store::StoreError::NotFound { .. }) => {
                 unsuccessful.push(UnsuccessfulItem::new(id, not_found(id)));
             }

@@ -34,6 +34,7 @@ mod util;
 mod vpce;
 mod vpce_connections;
 mod vpce_dns;
+mod vpce_gateway;
 mod vpce_permissions;
 mod vpce_services;
 

@@ -4,9 +4,8 @@
 //! A server serves one region (`--region`) with the zones it is configured with; zone ids are
 //! derived from the names the way AWS shapes them (`us-east-1a` → `use1-az1`). Prefix lists:
 //! in AWS these name the address ranges of the services that gateway endpoints reach (S3,
-//! DynamoDB) and the lists customers manage. Underpass has neither yet (gateway endpoints are
-//! not supported, and no action makes a managed prefix list), so both answer an empty list,
-//! and an id asked for by name is `InvalidPrefixListID.NotFound`, as a missing one is in EC2.
+//! DynamoDB) and the lists customers manage. Underpass has the former, one per gateway service
+//! ([`gateway_services`]); no action makes a customer-managed list yet.
 
 use serde::{Deserialize, Serialize};
 
@@ -219,20 +218,48 @@ pub(crate) struct DescribePrefixListsRequest {
     next_token: Option<String>,
 }
 
+/// `DescribePrefixLists`' item: an AWS-managed list of a gateway service.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PrefixListView {
+    prefix_list_id: String,
+    prefix_list_name: String,
+    cidrs: Vec<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DescribePrefixListsResponse {
-    prefix_lists: Vec<()>,
+    prefix_lists: Vec<PrefixListView>,
 }
 
+/// `DescribeManagedPrefixLists`' item.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ManagedPrefixListView {
+    prefix_list_id: String,
+    address_family: &'static str,
+    state: &'static str,
+    prefix_list_arn: String,
+    prefix_list_name: String,
+    owner_id: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeManagedPrefixListsResponse {
+    prefix_lists: Vec<ManagedPrefixListView>,
+}
+
+/// The AWS-managed prefix lists (one per gateway service) the request selects.
 async fn prefix_lists(
     ctx: &mut Ctx<'_>,
     action: &str,
-    req: DescribePrefixListsRequest,
+    req: &DescribePrefixListsRequest,
     known: &[&str],
-) -> Result<DescribePrefixListsResponse, ApiError> {
+) -> Result<Vec<GatewayService>, ApiError> {
     ctx.authorize(action, "*").await?;
-    Filters::new(&req.filters, known)?;
+    let filters = Filters::new(&req.filters, known)?;
     if let Some(n) = req.max_results {
         if !(1..=1000).contains(&n) {
             return Err(ApiError::invalid(format!(
@@ -241,50 +268,124 @@ async fn prefix_lists(
         }
     }
     if req.next_token.is_some() {
-        // No listing ever has a next page.
+        // Two lists always fit one page: no listing ever has a next page.
         return Err(ApiError::client(
             "InvalidPaginationToken",
             "The pagination token is invalid, expired, or was issued for other parameters.",
         ));
     }
-    if let Some(id) = req.prefix_list_ids.first() {
-        return Err(ApiError::client(
-            "InvalidPrefixListID.NotFound",
-            format!(
-                "The prefix list ID '{}' does not exist",
-                id.chars().take(64).collect::<String>()
-            ),
-        ));
+    let all = gateway_services(&ctx.state.cfg);
+    for id in &req.prefix_list_ids {
+        if !all.iter().any(|g| g.prefix_list_id == *id) {
+            return Err(ApiError::client(
+                "InvalidPrefixListID.NotFound",
+                format!(
+                    "The prefix list ID '{}' does not exist",
+                    id.chars().take(64).collect::<String>()
+                ),
+            ));
+        }
     }
-    Ok(DescribePrefixListsResponse {
-        prefix_lists: vec![],
-    })
+    Ok(all
+        .into_iter()
+        .filter(|g| {
+            req.prefix_list_ids.is_empty() || req.prefix_list_ids.contains(&g.prefix_list_id)
+        })
+        .filter(|g| {
+            filters.matches(|name| match name {
+                "prefix-list-id" => vec![g.prefix_list_id.clone()],
+                "prefix-list-name" => vec![g.name.clone()],
+                "owner-id" => vec!["AWS".into()],
+                _ => vec![],
+            })
+        })
+        .collect())
 }
 
 pub(crate) async fn describe_prefix_lists(
     ctx: &mut Ctx<'_>,
     req: DescribePrefixListsRequest,
 ) -> Result<DescribePrefixListsResponse, ApiError> {
-    prefix_lists(
+    let lists = prefix_lists(
         ctx,
         "ec2:DescribePrefixLists",
-        req,
+        &req,
         &["prefix-list-id", "prefix-list-name"],
     )
-    .await
+    .await?;
+    Ok(DescribePrefixListsResponse {
+        prefix_lists: lists
+            .into_iter()
+            .map(|g| PrefixListView {
+                prefix_list_id: g.prefix_list_id,
+                prefix_list_name: g.name,
+                cidrs: vec![],
+            })
+            .collect(),
+    })
 }
 
 pub(crate) async fn describe_managed_prefix_lists(
     ctx: &mut Ctx<'_>,
     req: DescribePrefixListsRequest,
-) -> Result<DescribePrefixListsResponse, ApiError> {
-    prefix_lists(
+) -> Result<DescribeManagedPrefixListsResponse, ApiError> {
+    let lists = prefix_lists(
         ctx,
         "ec2:DescribeManagedPrefixLists",
-        req,
+        &req,
         &["owner-id", "prefix-list-id", "prefix-list-name"],
     )
-    .await
+    .await?;
+    let region = ctx.region().to_owned();
+    Ok(DescribeManagedPrefixListsResponse {
+        prefix_lists: lists
+            .into_iter()
+            .map(|g| ManagedPrefixListView {
+                prefix_list_arn: format!(
+                    "arn:aws:ec2:{region}:aws:prefix-list/{}",
+                    g.prefix_list_id
+                ),
+                prefix_list_id: g.prefix_list_id,
+                address_family: "IPv4",
+                state: "create-complete",
+                prefix_list_name: g.name,
+                owner_id: "AWS",
+            })
+            .collect(),
+    })
+}
+
+/// A regional service reached through gateway endpoints, as EC2 offers S3 and DynamoDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GatewayService {
+    /// `com.<prefix>.<region>.s3`: the service name and its prefix list's name.
+    pub(crate) name: String,
+    /// `s3` or `dynamodb`.
+    pub(crate) short: &'static str,
+    /// `pl-` and 8 hex digits, stable for the name (AWS's lists have such ids).
+    pub(crate) prefix_list_id: String,
+}
+
+/// The gateway services of the server's region. Underpass hosts neither service: a gateway
+/// endpoint is the route-table state AWS tooling expects (the route to the service's prefix
+/// list), and the lists hold no addresses until an operator's service sits behind them.
+pub(crate) fn gateway_services(cfg: &crate::ServerConfig) -> Vec<GatewayService> {
+    ["dynamodb", "s3"]
+        .into_iter()
+        .map(|short| {
+            let name = format!("com.{}.{}.{short}", cfg.service_name_prefix, cfg.region);
+            let mut h: u32 = 0x811c_9dc5;
+            for b in name.bytes() {
+                h ^= u32::from(b);
+                h = h.wrapping_mul(0x0100_0193);
+            }
+            GatewayService {
+                prefix_list_id: format!("pl-{h:08x}"),
+                name,
+                short,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

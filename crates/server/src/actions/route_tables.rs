@@ -14,7 +14,7 @@ use underpass_domain::{RouteTableAssociationId, RouteTableId};
 use underpass_store::iam::{self as iam_store, TokenLookup};
 use underpass_store::records::Vpc;
 use underpass_store::routing::{self, Route, RouteTable, RouteTableAssociation, RouteTarget};
-use underpass_store::{network, tags as tag_store, StoreError};
+use underpass_store::{gateway_endpoints, network, tags as tag_store, StoreError};
 
 use super::describe::{
     check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
@@ -101,6 +101,8 @@ pub(crate) struct RouteView {
     #[serde(skip_serializing_if = "Option::is_none")]
     destination_ipv6_cidr_block: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    destination_prefix_list_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     gateway_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     network_interface_id: Option<String>,
@@ -150,10 +152,25 @@ async fn view(
         routes.push(RouteView {
             destination_cidr_block: v4,
             destination_ipv6_cidr_block: v6,
+            destination_prefix_list_id: None,
             gateway_id,
             network_interface_id,
             origin: r.origin.clone(),
             state,
+        });
+    }
+    // Gateway endpoints' routes: to their service's prefix list, managed by the endpoint.
+    let lists = super::regions::gateway_services(&ctx.state.cfg);
+    for (endpoint, service) in gateway_endpoints::in_route_table(&mut ctx.tx, &rt.id).await? {
+        let pl = lists.iter().find(|g| g.name == service);
+        routes.push(RouteView {
+            destination_cidr_block: None,
+            destination_ipv6_cidr_block: None,
+            destination_prefix_list_id: pl.map(|g| g.prefix_list_id.clone()),
+            gateway_id: Some(endpoint.to_string()),
+            network_interface_id: None,
+            origin: "CreateRoute".into(),
+            state: if pl.is_some() { "active" } else { "blackhole" },
         });
     }
     Ok(RouteTableView {

@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use underpass_domain::{EniId, RouteTableId};
 use underpass_store::routing::{self, Route, RouteTarget};
-use underpass_store::{network, StoreError};
+use underpass_store::{gateway_endpoints, network, StoreError};
 
 use super::elb::Empty;
 use super::lookup::{ec2_arn, parse_id, ReturnTrue};
@@ -200,11 +200,26 @@ pub(crate) async fn delete_route(
     ) {
         Ok(d) => d,
         Err(e) if e.code == "InvalidPrefixListID.NotFound" => {
+            let pl = req
+                .destination_prefix_list_id
+                .as_deref()
+                .unwrap_or_default();
+            let lists = super::regions::gateway_services(&ctx.state.cfg);
+            let endpoints = gateway_endpoints::in_route_table(&mut ctx.tx, &id).await?;
+            if let Some((endpoint, _)) = endpoints.iter().find(|(_, service)| {
+                lists
+                    .iter()
+                    .any(|g| g.name == *service && g.prefix_list_id == pl)
+            }) {
+                return Err(ApiError::invalid(format!(
+                    "The route to {pl} in route table {id} belongs to VPC endpoint {endpoint}: change it with ModifyVpcEndpoint"
+                )));
+            }
             return Err(missing(
                 req.destination_prefix_list_id
                     .as_deref()
                     .unwrap_or_default(),
-            ))
+            ));
         }
         Err(e) => return Err(e),
     };

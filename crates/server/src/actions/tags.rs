@@ -2,7 +2,7 @@
 //! and the `tag:<key>` / `tag-key` filters of the `Describe*` actions.
 //!
 //! Taggable here: VPCs, subnets, security groups, interface endpoints, endpoint services,
-//! route tables and network ACLs (by id). EC2's rules: keys of 1-128 characters, values of at
+//! route tables, network ACLs and flow logs (by id). EC2's rules: keys of 1-128 characters, values of at
 //! most 256, at most 50 tags per resource (`TagLimitExceeded`), and keys starting with `aws:`
 //! are AWS's own (`InvalidParameterValue`). A call that fails changes no tag of any resource.
 //!
@@ -193,7 +193,13 @@ async fn resource(ctx: &mut Ctx<'_>, id: &str) -> Result<(&'static str, String),
         lookup::service(ctx, id).await?;
         ("vpc-endpoint-service", "vpc-endpoint-service")
     } else if id.starts_with("vpce-") {
-        lookup::endpoint(ctx, id).await?;
+        let gateway = match id.parse() {
+            Ok(eid) => super::vpce_gateway::find(ctx, &eid).await?.is_some(),
+            Err(_) => false,
+        };
+        if !gateway {
+            lookup::endpoint(ctx, id).await?;
+        }
         ("vpc-endpoint", "vpc-endpoint")
     } else if id.starts_with("vpc-") {
         lookup::vpc(ctx, id).await?;
@@ -210,6 +216,9 @@ async fn resource(ctx: &mut Ctx<'_>, id: &str) -> Result<(&'static str, String),
     } else if id.starts_with("acl-") {
         super::network_acls::own(ctx, id).await?;
         ("network-acl", "network-acl")
+    } else if id.starts_with("fl-") {
+        super::flow_logs::own(ctx, id).await?;
+        ("vpc-flow-log", "vpc-flow-log")
     } else {
         return Err(ApiError::client(
             "InvalidID",

@@ -1,4 +1,5 @@
-//! PrivateLink, the consumer's side: interface endpoints.
+//! PrivateLink, the consumer's side: interface endpoints (and, through `vpce_gateway.rs`, the
+//! gateway endpoints that share their actions).
 //!
 //! An endpoint gets one ENI per subnet, with the lowest free address of the subnet; running out
 //! of addresses fails the whole call (`InsufficientFreeAddressesInSubnet`) and leaves neither
@@ -17,6 +18,7 @@ use underpass_auth::iam::{Policy, PolicyKind};
 use underpass_domain::dns::{random_token, regional_endpoint_name, ENDPOINT_TOKEN_LEN};
 use underpass_domain::net::allocate;
 use underpass_domain::{ConnEvent, ConnState, EndpointId, EniId, SecurityGroupId};
+use underpass_store::gateway_endpoints::{self, GatewayEndpoint};
 use underpass_store::iam::{self as iam_store, TokenLookup};
 use underpass_store::records::{Endpoint, Eni, EniKind, Service, Subnet};
 use underpass_store::services::{self, EndpointFilter};
@@ -31,6 +33,7 @@ use super::lookup::{
 };
 use super::tags::{self, TagSpecification, TagView};
 use super::vpce_dns::verified_name;
+use super::vpce_gateway;
 use super::vpce_permissions::{invalid_service_name, visible_to};
 use super::vpce_services::{invalid_parameter, mismatch, service_zones, UnsuccessfulResponse};
 use super::Ctx;
@@ -210,6 +213,8 @@ pub(crate) struct CreateEndpointRequest {
     subnet_ids: Vec<String>,
     #[serde(default)]
     security_group_ids: Vec<String>,
+    #[serde(default)]
+    route_table_ids: Vec<String>,
     policy_document: Option<String>,
     private_dns_enabled: Option<bool>,
     ip_address_type: Option<String>,
@@ -325,9 +330,19 @@ pub(crate) async fn create_vpc_endpoint(
         match iam_store::client_token(&mut ctx.tx, &account, CREATE_ENDPOINT, token, &hash).await? {
             TokenLookup::New => {}
             TokenLookup::Replay(existing) => {
-                let e = lookup::endpoint(ctx, &existing).await?;
+                let eid: EndpointId = parse_id(&existing, "InvalidVpcEndpointId.Malformed")?;
+                let vpc_endpoint = match vpce_gateway::find(ctx, &eid).await? {
+                    Some(g) => {
+                        let t = tag_store::of(&mut ctx.tx, &existing).await?;
+                        gateway_view(&g, &t)
+                    }
+                    None => {
+                        let e = lookup::endpoint(ctx, &existing).await?;
+                        endpoint_view(ctx, &e).await?
+                    }
+                };
                 return Ok(CreateEndpointResponse {
-                    vpc_endpoint: endpoint_view(ctx, &e).await?,
+                    vpc_endpoint,
                     client_token: req.client_token.clone(),
                 });
             }
@@ -337,17 +352,18 @@ pub(crate) async fn create_vpc_endpoint(
     match req.vpc_endpoint_type.as_deref() {
         Some("Interface") => {}
         // EC2's default type is Gateway.
-        None | Some("Gateway") => {
-            return Err(invalid_parameter(
-                "Gateway endpoints are not supported yet: set VpcEndpointType to Interface",
-            ))
-        }
+        None | Some("Gateway") => return create_gateway(ctx, req, id, &arn, &hash).await,
         Some(t) => {
             return Err(invalid_parameter(format!(
-                "VpcEndpointType '{}' is not supported: use Interface",
+                "VpcEndpointType '{}' is not supported: use Interface or Gateway",
                 t.chars().take(32).collect::<String>()
             )))
         }
+    }
+    if !req.route_table_ids.is_empty() {
+        return Err(invalid_parameter(
+            "RouteTableIds apply to Gateway endpoints, not to Interface endpoints",
+        ));
     }
     if !matches!(req.ip_address_type.as_deref(), None | Some("ipv4")) {
         return Err(invalid_parameter("Only the ipv4 address type is supported"));
@@ -452,6 +468,91 @@ pub(crate) async fn create_vpc_endpoint(
     })
 }
 
+/// The gateway half of `CreateVpcEndpoint` (see `vpce_gateway.rs`).
+async fn create_gateway(
+    ctx: &mut Ctx<'_>,
+    req: CreateEndpointRequest,
+    id: EndpointId,
+    arn: &str,
+    hash: &str,
+) -> Result<CreateEndpointResponse, ApiError> {
+    let tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc-endpoint", arn).await?;
+    let vpc = lookup::vpc(ctx, &req.vpc_id).await?;
+    let g = vpce_gateway::create(
+        ctx,
+        vpce_gateway::NewGateway {
+            id,
+            vpc,
+            service_name: &req.service_name,
+            route_table_ids: &req.route_table_ids,
+            policy: req.policy_document.as_deref(),
+            interface_fields: !req.subnet_ids.is_empty()
+                || !req.security_group_ids.is_empty()
+                || req.private_dns_enabled == Some(true),
+        },
+    )
+    .await?;
+    tags::save_new(ctx, &id.to_string(), "vpc-endpoint", &tag_list).await?;
+    if let Some(token) = &req.client_token {
+        let account = ctx.caller.account.clone();
+        iam_store::save_client_token(
+            &mut ctx.tx,
+            &account,
+            CREATE_ENDPOINT,
+            token,
+            hash,
+            &id.to_string(),
+            ctx.meta.now,
+        )
+        .await?;
+    }
+    Ok(CreateEndpointResponse {
+        vpc_endpoint: gateway_view(&g, &tag_list),
+        client_token: req.client_token,
+    })
+}
+
+/// A gateway endpoint as `DescribeVpcEndpoints` shows it.
+fn gateway_view(g: &GatewayEndpoint, tag_list: &[(String, String)]) -> EndpointView {
+    EndpointView {
+        vpc_endpoint_id: g.id.to_string(),
+        vpc_endpoint_type: "Gateway".into(),
+        vpc_id: g.vpc.to_string(),
+        service_name: g.service_name.clone(),
+        state: "available".into(),
+        policy_document: g
+            .policy
+            .clone()
+            .unwrap_or_else(|| DEFAULT_POLICY.to_owned()),
+        route_table_ids: g.route_tables.iter().map(ToString::to_string).collect(),
+        subnet_ids: vec![],
+        groups: vec![],
+        ip_address_type: "ipv4",
+        private_dns_enabled: false,
+        requester_managed: false,
+        network_interface_ids: vec![],
+        dns_entries: vec![],
+        creation_timestamp: timestamp(g.created),
+        owner_id: g.account.clone(),
+        tags: tags::view(tag_list),
+    }
+}
+
+/// An endpoint of either type, for listings.
+enum Listed {
+    Interface(Endpoint),
+    Gateway(GatewayEndpoint),
+}
+
+impl Listed {
+    fn id(&self) -> EndpointId {
+        match self {
+            Self::Interface(e) => e.id,
+            Self::Gateway(g) => g.id,
+        }
+    }
+}
+
 /// `DescribeVpcEndpoints`: the caller's endpoints.
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -490,42 +591,62 @@ pub(crate) async fn describe_vpc_endpoints(
     ctx.authorize("ec2:DescribeVpcEndpoints", "*").await?;
     let filters = Filters::new(&req.filters, ENDPOINT_FILTERS)?;
     no_duplicates("VpcEndpointIds", &req.vpc_endpoint_ids)?;
-    let list = if req.vpc_endpoint_ids.is_empty() {
-        services::list_endpoints(
+    let account = ctx.caller.account.clone();
+    let mut list: Vec<Listed> = Vec::new();
+    if req.vpc_endpoint_ids.is_empty() {
+        let interfaces = services::list_endpoints(
             &mut ctx.tx,
             &EndpointFilter {
-                account: Some(ctx.caller.account.clone()),
+                account: Some(account.clone()),
                 ..EndpointFilter::default()
             },
         )
-        .await?
+        .await?;
+        list.extend(interfaces.into_iter().map(Listed::Interface));
+        let gateways = gateway_endpoints::list(&mut ctx.tx, Some(&account)).await?;
+        list.extend(gateways.into_iter().map(Listed::Gateway));
     } else {
-        let mut out = Vec::new();
         for id in &req.vpc_endpoint_ids {
-            out.push(lookup::endpoint(ctx, id).await?);
-        }
-        out
-    };
-    let mut names = std::collections::BTreeMap::new();
-    for e in &list {
-        if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(e.service) {
-            slot.insert(services::get_service(&mut ctx.tx, &e.service).await?.name);
+            let eid: EndpointId = parse_id(id, "InvalidVpcEndpointId.Malformed")?;
+            match vpce_gateway::find(ctx, &eid).await? {
+                Some(g) => list.push(Listed::Gateway(g)),
+                None => list.push(Listed::Interface(lookup::endpoint(ctx, id).await?)),
+            }
         }
     }
-    let account = ctx.caller.account.clone();
+    let mut names = std::collections::BTreeMap::new();
+    for l in &list {
+        if let Listed::Interface(e) = l {
+            if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(e.service) {
+                slot.insert(services::get_service(&mut ctx.tx, &e.service).await?.name);
+            }
+        }
+    }
     let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
-    let list: Vec<Endpoint> = list
+    let list: Vec<Listed> = list
         .into_iter()
-        .filter(|e| {
-            let t = tags::of(&all_tags, &e.id.to_string());
-            filters.matches(|name| match name {
-                n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
-                "vpc-endpoint-id" => vec![e.id.to_string()],
-                "vpc-id" => vec![e.vpc.to_string()],
-                "service-name" => names.get(&e.service).cloned().into_iter().collect(),
-                "vpc-endpoint-state" => vec![e.state.as_str().to_owned()],
-                "vpc-endpoint-type" => vec![e.endpoint_type.clone()],
-                _ => vec![],
+        .filter(|l| {
+            let t = tags::of(&all_tags, &l.id().to_string());
+            filters.matches(|name| {
+                if let Some(values) = tags::filter_values(name, t) {
+                    return values;
+                }
+                match (name, l) {
+                    ("vpc-endpoint-id", _) => vec![l.id().to_string()],
+                    ("vpc-id", Listed::Interface(e)) => vec![e.vpc.to_string()],
+                    ("vpc-id", Listed::Gateway(g)) => vec![g.vpc.to_string()],
+                    ("service-name", Listed::Interface(e)) => {
+                        names.get(&e.service).cloned().into_iter().collect()
+                    }
+                    ("service-name", Listed::Gateway(g)) => vec![g.service_name.clone()],
+                    ("vpc-endpoint-state", Listed::Interface(e)) => {
+                        vec![e.state.as_str().to_owned()]
+                    }
+                    ("vpc-endpoint-state", Listed::Gateway(_)) => vec!["available".into()],
+                    ("vpc-endpoint-type", Listed::Interface(e)) => vec![e.endpoint_type.clone()],
+                    ("vpc-endpoint-type", Listed::Gateway(_)) => vec!["Gateway".into()],
+                    _ => vec![],
+                }
             })
         })
         .collect();
@@ -535,11 +656,14 @@ pub(crate) async fn describe_vpc_endpoints(
         scope: scope("DescribeVpcEndpoints", &req),
         style: PageStyle::Ec2,
     };
-    let (list, next_token) = paginate(ctx, &page, list, |e| e.id.to_string())?;
+    let (list, next_token) = paginate(ctx, &page, list, |l| l.id().to_string())?;
     let mut vpc_endpoints = Vec::with_capacity(list.len());
-    for e in &list {
-        let t = tags::of(&all_tags, &e.id.to_string()).to_vec();
-        vpc_endpoints.push(endpoint_view_with(ctx, e, &t).await?);
+    for l in &list {
+        let t = tags::of(&all_tags, &l.id().to_string()).to_vec();
+        vpc_endpoints.push(match l {
+            Listed::Interface(e) => endpoint_view_with(ctx, e, &t).await?,
+            Listed::Gateway(g) => gateway_view(g, &t),
+        });
     }
     Ok(DescribeEndpointsResponse {
         vpc_endpoints,
@@ -559,6 +683,10 @@ pub(crate) struct ModifyEndpointRequest {
     add_security_group_ids: Vec<String>,
     #[serde(default)]
     remove_security_group_ids: Vec<String>,
+    #[serde(default)]
+    add_route_table_ids: Vec<String>,
+    #[serde(default)]
+    remove_route_table_ids: Vec<String>,
     private_dns_enabled: Option<bool>,
 }
 
@@ -569,7 +697,25 @@ pub(crate) async fn modify_vpc_endpoint(
     let eid: EndpointId = parse_id(&req.vpc_endpoint_id, "InvalidVpcEndpointId.Malformed")?;
     ctx.authorize("ec2:ModifyVpcEndpoint", &ec2_arn(ctx, "vpc-endpoint", eid))
         .await?;
+    if let Some(g) = vpce_gateway::find(ctx, &eid).await? {
+        let change = vpce_gateway::GatewayChange {
+            add: &req.add_route_table_ids,
+            remove: &req.remove_route_table_ids,
+            policy: req.policy_document.as_deref(),
+            reset: req.reset_policy.unwrap_or(false),
+            interface_fields: !req.add_security_group_ids.is_empty()
+                || !req.remove_security_group_ids.is_empty()
+                || req.private_dns_enabled.is_some(),
+        };
+        vpce_gateway::modify(ctx, &g, change).await?;
+        return Ok(ReturnTrue::YES);
+    }
     let e = lookup::endpoint(ctx, &req.vpc_endpoint_id).await?;
+    if !req.add_route_table_ids.is_empty() || !req.remove_route_table_ids.is_empty() {
+        return Err(invalid_parameter(
+            "Route tables apply to Gateway endpoints, not to Interface endpoints",
+        ));
+    }
     if matches!(e.state, ConnState::Deleting | ConnState::Deleted) {
         return Err(ApiError::client(
             "IncorrectState",
@@ -657,6 +803,13 @@ pub(crate) async fn delete_vpc_endpoints(
         if !seen.insert(id) {
             continue;
         }
+        if let Ok(eid) = id.parse::<EndpointId>() {
+            if vpce_gateway::find(ctx, &eid).await?.is_some() {
+                gateway_endpoints::delete(&mut ctx.tx, &eid).await?;
+                tag_store::remove_all(&mut ctx.tx, id).await?;
+                continue;
+            }
+        }
         let e = match lookup::endpoint(ctx, id).await {
             Ok(e) => e,
             Err(err) => {
@@ -673,6 +826,8 @@ pub(crate) async fn delete_vpc_endpoints(
                 continue;
             }
         }
+        let enis: Vec<String> = e.enis.iter().map(|n| n.id.to_string()).collect();
+        super::flow_logs::delete_on(ctx, &enis).await?;
         network::delete_enis_of(&mut ctx.tx, &e.id.to_string()).await?;
         services::transition(&mut ctx.tx, &e.id, ConnEvent::Removed, &actor, ctx.meta.now)
             .await?

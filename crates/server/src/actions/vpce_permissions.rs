@@ -198,6 +198,7 @@ pub(crate) async fn describe_vpc_endpoint_service_permissions(
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ServiceDetail {
     service_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     service_id: String,
     service_type: Vec<ServiceTypeView>,
     availability_zones: Vec<String>,
@@ -219,6 +220,33 @@ pub(crate) struct ServiceDetail {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct PrivateDnsNameItem {
     private_dns_name: String,
+}
+
+/// A service `DescribeVpcEndpointServices` lists.
+enum Offered {
+    Endpoint(Service),
+    Gateway(super::regions::GatewayService),
+}
+
+impl Offered {
+    fn name(&self) -> &str {
+        match self {
+            Self::Endpoint(s) => &s.name,
+            Self::Gateway(g) => &g.name,
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Endpoint(_) => "Interface",
+            Self::Gateway(_) => "Gateway",
+        }
+    }
+    fn owner(&self) -> &str {
+        match self {
+            Self::Endpoint(s) => &s.account,
+            Self::Gateway(_) => "amazon",
+        }
+    }
 }
 
 /// `DescribeVpcEndpointServices`: the services the caller may connect to (see the module
@@ -252,36 +280,70 @@ pub(crate) async fn describe_vpc_endpoint_services(
     ctx.authorize("ec2:DescribeVpcEndpointServices", "*")
         .await?;
     let filters = Filters::new(&req.filters, &["service-name", "service-type", "owner"])?;
-    let mut list: Vec<Service> = services::list_services(&mut ctx.tx)
+    // Endpoint services the caller may see, then the region's gateway services (Amazon's).
+    let mut list: Vec<Offered> = services::list_services(&mut ctx.tx)
         .await?
         .into_iter()
         .filter(|s| visible_to(s, ctx.caller))
+        .map(Offered::Endpoint)
         .collect();
+    list.extend(
+        super::regions::gateway_services(&ctx.state.cfg)
+            .into_iter()
+            .map(Offered::Gateway),
+    );
     for n in &req.service_names {
-        if !list.iter().any(|s| &s.name == n) {
+        if !list.iter().any(|s| s.name() == n) {
             return Err(invalid_service_name(n));
         }
     }
     if !req.service_names.is_empty() {
-        list.retain(|s| req.service_names.contains(&s.name));
+        list.retain(|s| req.service_names.iter().any(|n| n == s.name()));
     }
     list.retain(|s| {
         filters.matches(|name| match name {
-            "service-name" => vec![s.name.clone()],
-            "service-type" => vec!["Interface".into()],
-            "owner" => vec![s.account.clone()],
+            "service-name" => vec![s.name().to_owned()],
+            "service-type" => vec![s.kind().into()],
+            "owner" => vec![s.owner().to_owned()],
             _ => vec![],
         })
     });
+    list.sort_by(|a, b| a.name().cmp(b.name()));
     let page = PageRequest {
         size: req.max_results,
         token: req.next_token.as_deref(),
         scope: scope("DescribeVpcEndpointServices", &req),
         style: PageStyle::Ec2,
     };
-    let (list, next_token) = paginate(ctx, &page, list, |s| s.name.clone())?;
+    let (list, next_token) = paginate(ctx, &page, list, |s| s.name().to_owned())?;
     let mut details = Vec::with_capacity(list.len());
-    for s in &list {
+    for offered in &list {
+        let s = match offered {
+            Offered::Endpoint(s) => s,
+            Offered::Gateway(g) => {
+                details.push(ServiceDetail {
+                    service_name: g.name.clone(),
+                    service_id: String::new(),
+                    service_type: vec![ServiceTypeView {
+                        service_type: "Gateway",
+                    }],
+                    availability_zones: ctx.state.cfg.zones.clone(),
+                    owner: "amazon".into(),
+                    acceptance_required: false,
+                    manages_vpc_endpoints: false,
+                    vpc_endpoint_policy_supported: true,
+                    supported_ip_address_types: vec!["ipv4"],
+                    base_endpoint_dns_names: vec![format!(
+                        "{}.{}.{}",
+                        g.short, ctx.state.cfg.region, ctx.state.cfg.dns_domain
+                    )],
+                    private_dns_name: None,
+                    private_dns_names: vec![],
+                    private_dns_name_verification_state: None,
+                });
+                continue;
+            }
+        };
         details.push(ServiceDetail {
             service_name: s.name.clone(),
             service_id: s.id.to_string(),
@@ -307,7 +369,7 @@ pub(crate) async fn describe_vpc_endpoint_services(
         });
     }
     Ok(DescribeServicesResponse {
-        service_names: list.iter().map(|s| s.name.clone()).collect(),
+        service_names: list.iter().map(|s| s.name().to_owned()).collect(),
         service_details: details,
         next_token,
     })

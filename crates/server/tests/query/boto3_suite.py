@@ -222,8 +222,15 @@ def ec2_catalogue(p_ec2):
     z = p_ec2.describe_availability_zones(Filters=[{"Name": "zone-id", "Values": ["use1-az2"]}])
     check([x["ZoneName"] for x in z["AvailabilityZones"]] == ["us-east-1b"], "zone-id filter")
     expect_error("InvalidParameterValue", p_ec2.describe_availability_zones, ZoneNames=["us-east-1z"])
-    check(p_ec2.describe_prefix_lists()["PrefixLists"] == [], "no prefix lists")
-    check(p_ec2.describe_managed_prefix_lists()["PrefixLists"] == [], "no managed prefix lists")
+    pls = p_ec2.describe_prefix_lists()["PrefixLists"]
+    check([x["PrefixListName"] for x in pls] == ["com.underpass.us-east-1.dynamodb", "com.underpass.us-east-1.s3"],
+          f"gateway services' prefix lists {pls}")
+    check(all(x["PrefixListId"].startswith("pl-") and len(x["PrefixListId"]) == 11 for x in pls), f"{pls}")
+    one = p_ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": ["*.s3"]}])["PrefixLists"]
+    check([x["PrefixListId"] for x in one] == [pls[1]["PrefixListId"]], f"name filter {one}")
+    managed = p_ec2.describe_managed_prefix_lists(PrefixListIds=[pls[1]["PrefixListId"]])["PrefixLists"]
+    check(len(managed) == 1 and managed[0]["OwnerId"] == "AWS" and managed[0]["AddressFamily"] == "IPv4"
+          and managed[0]["PrefixListArn"].endswith(pls[1]["PrefixListId"]), f"managed {managed}")
     expect_error("InvalidPrefixListID.NotFound", p_ec2.describe_managed_prefix_lists,
                  PrefixListIds=["pl-0123456789abcdef0"])
 
@@ -355,6 +362,55 @@ def route_tables(p_ec2, vpc_id, subnet_id):
     p_ec2.delete_vpc(VpcId=fresh)
     expect_error("InvalidRouteTableID.NotFound", p_ec2.describe_route_tables,
                  RouteTableIds=[tables[0]["RouteTableId"]])
+
+
+def gateway_endpoints(p_ec2, c_ec2, vpc_id):
+    """Seed 004's S3 gateway endpoint: a route to the service's prefix list in chosen tables."""
+    s3 = "com.underpass.us-east-1.s3"
+    svc = p_ec2.describe_vpc_endpoint_services(ServiceNames=[s3])["ServiceDetails"][0]
+    check(svc["ServiceType"] == [{"ServiceType": "Gateway"}] and svc["Owner"] == "amazon", f"{svc}")
+    pl = p_ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [s3]}])["PrefixLists"][0]
+    a = p_ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    b = p_ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    e = p_ec2.create_vpc_endpoint(VpcEndpointType="Gateway", VpcId=vpc_id, ServiceName=s3, RouteTableIds=[a],
+                                  TagSpecifications=[{"ResourceType": "vpc-endpoint",
+                                                      "Tags": [{"Key": "Name", "Value": "s3"}]}])["VpcEndpoint"]
+    check(e["VpcEndpointType"] == "Gateway" and e["State"] == "available" and e["RouteTableIds"] == [a]
+          and e["SubnetIds"] == [] and json.loads(e["PolicyDocument"])["Statement"][0]["Effect"] == "Allow",
+          f"created {e}")
+    eid = e["VpcEndpointId"]
+    routes = p_ec2.describe_route_tables(RouteTableIds=[a])["RouteTables"][0]["Routes"]
+    check({"DestinationPrefixListId": pl["PrefixListId"], "GatewayId": eid, "Origin": "CreateRoute",
+           "State": "active"} in routes, f"route to the prefix list {routes}")
+    # One route per prefix list and table; the route is the endpoint's, not DeleteRoute's.
+    expect_error("RouteAlreadyExists", p_ec2.create_vpc_endpoint, VpcEndpointType="Gateway", VpcId=vpc_id,
+                 ServiceName=s3, RouteTableIds=[a])
+    expect_error("InvalidParameterValue", p_ec2.delete_route, RouteTableId=a,
+                 DestinationPrefixListId=pl["PrefixListId"])
+    expect_error("InvalidServiceName", p_ec2.create_vpc_endpoint, VpcEndpointType="Gateway", VpcId=vpc_id,
+                 ServiceName="com.underpass.us-east-1.sqs")
+    expect_error("InvalidVpcID.NotFound", c_ec2.create_vpc_endpoint, VpcEndpointType="Gateway",
+                 VpcId=vpc_id, ServiceName=s3)  # the consumer does not own the VPC
+    p_ec2.modify_vpc_endpoint(VpcEndpointId=eid, AddRouteTableIds=[b], RemoveRouteTableIds=[a],
+                              PolicyDocument=doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                                  "Resource": "*"}))
+    got = p_ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-endpoint-type", "Values": ["Gateway"]}])
+    got = got["VpcEndpoints"]
+    check([x["VpcEndpointId"] for x in got] == [eid] and got[0]["RouteTableIds"] == [b]
+          and "s3:GetObject" in got[0]["PolicyDocument"] and got[0]["Tags"] == [{"Key": "Name", "Value": "s3"}],
+          f"modified {got}")
+    check(all(r.get("GatewayId") != eid for r in
+              p_ec2.describe_route_tables(RouteTableIds=[a])["RouteTables"][0]["Routes"]), "route left table a")
+    p_ec2.modify_vpc_endpoint(VpcEndpointId=eid, ResetPolicy=True)
+    got = p_ec2.describe_vpc_endpoints(VpcEndpointIds=[eid])["VpcEndpoints"][0]
+    check("s3:GetObject" not in got["PolicyDocument"], f"reset {got}")
+    r = p_ec2.delete_vpc_endpoints(VpcEndpointIds=[eid])
+    check(r["Unsuccessful"] == [], f"delete {r}")
+    check(all(r.get("GatewayId") != eid for r in
+              p_ec2.describe_route_tables(RouteTableIds=[b])["RouteTables"][0]["Routes"]), "route gone")
+    expect_error("InvalidVpcEndpointId.NotFound", p_ec2.describe_vpc_endpoints, VpcEndpointIds=[eid])
+    p_ec2.delete_route_table(RouteTableId=a)
+    p_ec2.delete_route_table(RouteTableId=b)
 
 
 def network_acls(p_ec2, vpc_id, subnet_id):
@@ -710,6 +766,7 @@ def main():
     ec2_catalogue(p_ec2)
     ec2_tags(p_ec2, c_ec2, vpc_id, subnet_id, service_id)
     route_tables(p_ec2, vpc_id, subnet_id)
+    gateway_endpoints(p_ec2, c_ec2, vpc_id)
     network_acls(p_ec2, vpc_id, subnet_id)
     elb_tags(p_elb, client("elbv2", CONSUMER), lb_arn, tg_arn, subnet_id)
 
