@@ -317,7 +317,14 @@ async fn dns_config(
     }
     Ok(Some(DnsConfig {
         resolver: underpass_domain::net::resolver_address(&v.cidr),
-        vpc_cidrs: vec![v.cidr],
+        vpc_cidrs: std::iter::once(v.cidr)
+            .chain(
+                underpass_store::network::cidr_blocks(tx, &v.id)
+                    .await?
+                    .into_iter()
+                    .map(|b| b.cidr),
+            )
+            .collect(),
         zones,
         records,
         upstreams: cfg.dns_upstreams.clone(),

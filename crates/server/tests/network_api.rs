@@ -574,10 +574,64 @@ async fn security_group_rules() {
     let rules = ok(
         &a,
         "DescribeSecurityGroupRules",
-        json!({"Filters": [{"Name": "group-id", "Values": [web]}]}),
+        json!({"Filters": [{"Name": "group-id", "Values": [web]}, {"Name": "is-egress", "Values": ["false"]}]}),
     )
     .await;
     assert_eq!(rules["SecurityGroupRules"].as_array().unwrap().len(), 5);
+
+    // Outbound: a new group starts with EC2's allow-all rule; it can be revoked and replaced.
+    let out = ok(
+        &a,
+        "DescribeSecurityGroupRules",
+        json!({"Filters": [{"Name": "group-id", "Values": [web]}, {"Name": "is-egress", "Values": ["true"]}]}),
+    )
+    .await;
+    let out = out["SecurityGroupRules"].as_array().unwrap().clone();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["IpProtocol"], "-1");
+    assert_eq!(out[0]["CidrIpv4"], "0.0.0.0/0");
+    assert_eq!(out[0]["IsEgress"], true);
+    let all_out = json!([{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]);
+    assert_eq!(
+        code(
+            a.call(
+                "AuthorizeSecurityGroupEgress",
+                &json!({"GroupId": web, "IpPermissions": all_out})
+            )
+            .await
+        ),
+        "InvalidPermission.Duplicate"
+    );
+    ok(
+        &a,
+        "RevokeSecurityGroupEgress",
+        json!({"GroupId": web, "IpPermissions": all_out}),
+    )
+    .await;
+    // An inbound rule's id is not an outbound one.
+    let inbound_id = rules["SecurityGroupRules"][0]["SecurityGroupRuleId"].clone();
+    assert_eq!(
+        code(
+            a.call(
+                "RevokeSecurityGroupEgress",
+                &json!({"GroupId": web, "SecurityGroupRuleIds": [inbound_id]})
+            )
+            .await
+        ),
+        "InvalidSecurityGroupRuleId.NotFound"
+    );
+    let added = ok(
+        &a,
+        "AuthorizeSecurityGroupEgress",
+        json!({"GroupId": web, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "to the VPC"}]}]}),
+    )
+    .await;
+    assert_eq!(added["SecurityGroupRules"][0]["IsEgress"], true);
+    let g = ok(&a, "DescribeSecurityGroups", json!({"GroupIds": [web]})).await;
+    let egress = &g["SecurityGroups"][0]["IpPermissionsEgress"];
+    assert_eq!(egress.as_array().unwrap().len(), 1, "{egress}");
+    assert_eq!(egress[0]["FromPort"], 443);
+    assert_eq!(egress[0]["IpRanges"][0]["Description"], "to the VPC");
 
     // IpPermissions fold rules by protocol and ports.
     let g = ok(&a, "DescribeSecurityGroups", json!({"GroupIds": [web]})).await;
@@ -616,7 +670,7 @@ async fn security_group_rules() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["GroupId"] == web.as_str())
+        .filter(|r| r["GroupId"] == web.as_str() && r["IsEgress"] == false)
         .map(|r| r["SecurityGroupRuleId"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 4);

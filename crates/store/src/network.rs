@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
+use ipnet::Ipv4Net;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -11,7 +12,8 @@ use underpass_domain::{SecurityGroupId, SubnetId, VpcId};
 use crate::cols::parse_col;
 use crate::open::bump_revision;
 use crate::records::{
-    rule_columns, rule_from_columns, Eni, EniKind, SecurityGroup, SgRule, Subnet, Vpc,
+    rule_columns, rule_from_columns, Direction, Eni, EniKind, SecurityGroup, SgRule, Subnet,
+    SubnetAttributes, Vpc,
 };
 use crate::{to_ms, StoreError, Tx};
 
@@ -126,7 +128,35 @@ fn subnet_row(row: &SqliteRow) -> Result<Subnet, StoreError> {
         account: row.try_get("account_id")?,
         zone: row.try_get("zone")?,
         cidr: parse_col(row, "cidr")?,
+        attributes: SubnetAttributes {
+            map_public_ip_on_launch: row.try_get("map_public_ip_on_launch")?,
+            assign_ipv6_address_on_creation: row.try_get("assign_ipv6_on_creation")?,
+            enable_dns64: row.try_get("enable_dns64")?,
+            private_dns_hostname_type: row.try_get("private_dns_hostname_type")?,
+            resource_name_dns_a_record: row.try_get("resource_name_dns_a")?,
+        },
     })
+}
+
+/// Replaces the attributes of subnet `id`.
+pub async fn set_subnet_attributes(
+    tx: &mut Tx,
+    id: &SubnetId,
+    a: &SubnetAttributes,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE subnets SET map_public_ip_on_launch = ?, assign_ipv6_on_creation = ?, enable_dns64 = ?, \
+         private_dns_hostname_type = ?, resource_name_dns_a = ? WHERE subnet_id = ?",
+    )
+    .bind(a.map_public_ip_on_launch)
+    .bind(a.assign_ipv6_address_on_creation)
+    .bind(a.enable_dns64)
+    .bind(&a.private_dns_hostname_type)
+    .bind(a.resource_name_dns_a_record)
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Inserts a subnet.
@@ -233,7 +263,7 @@ pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGrou
         .bind(id.to_string())
         .fetch_all(&mut **tx)
         .await?;
-    let mut rules = Vec::with_capacity(rows.len());
+    let (mut rules, mut egress_rules) = (Vec::with_capacity(rows.len()), Vec::new());
     for r in &rows {
         let rule = rule_from_columns(
             &r.try_get::<String, _>("protocol")?,
@@ -243,7 +273,12 @@ pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGrou
             r.try_get("source_group")?,
         )
         .ok_or_else(|| corrupt("security group rule"))?;
-        rules.push(SgRule {
+        let out = if r.try_get::<bool, _>("egress")? {
+            &mut egress_rules
+        } else {
+            &mut rules
+        };
+        out.push(SgRule {
             id: parse_col(r, "rule_id")?,
             rule,
             description: r.try_get("description")?,
@@ -256,6 +291,7 @@ pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGrou
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         rules,
+        egress_rules,
     })
 }
 
@@ -277,19 +313,22 @@ pub async fn list_group_ids(
         .collect()
 }
 
-/// Adds inbound rules to a group.
+/// Adds rules facing `direction` to a group.
 pub async fn add_rules(
     tx: &mut Tx,
     group: &SecurityGroupId,
+    direction: Direction,
     rules: &[SgRule],
 ) -> Result<(), StoreError> {
+    let egress = direction == Direction::Egress;
     for r in rules {
         let dup: i64 = {
             let (p, f, t, c, g) = rule_columns(&r.rule);
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM security_group_rules WHERE group_id = ? AND protocol = ? AND from_port = ? AND to_port = ? AND cidr IS ? AND source_group IS ?",
+                "SELECT COUNT(*) FROM security_group_rules WHERE group_id = ? AND egress = ? AND protocol = ? AND from_port = ? AND to_port = ? AND cidr IS ? AND source_group IS ?",
             )
             .bind(group.to_string())
+            .bind(egress)
             .bind(p)
             .bind(f)
             .bind(t)
@@ -305,10 +344,11 @@ pub async fn add_rules(
         }
         let (p, f, t, c, g) = rule_columns(&r.rule);
         sqlx::query(
-            "INSERT INTO security_group_rules (rule_id, group_id, protocol, from_port, to_port, cidr, source_group, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO security_group_rules (rule_id, group_id, egress, protocol, from_port, to_port, cidr, source_group, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(r.id.to_string())
         .bind(group.to_string())
+        .bind(egress)
         .bind(p)
         .bind(f)
         .bind(t)
@@ -322,19 +362,23 @@ pub async fn add_rules(
     Ok(())
 }
 
-/// Removes rules by id; every id must belong to the group.
+/// Removes rules facing `direction` by id; every id must be such a rule of the group.
 pub async fn remove_rules(
     tx: &mut Tx,
     group: &SecurityGroupId,
+    direction: Direction,
     ids: &[String],
 ) -> Result<(), StoreError> {
     for id in ids {
-        let n = sqlx::query("DELETE FROM security_group_rules WHERE group_id = ? AND rule_id = ?")
-            .bind(group.to_string())
-            .bind(id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "DELETE FROM security_group_rules WHERE group_id = ? AND rule_id = ? AND egress = ?",
+        )
+        .bind(group.to_string())
+        .bind(id)
+        .bind(direction == Direction::Egress)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound {
                 kind: "security group rule",
@@ -444,5 +488,84 @@ pub async fn delete_enis_of(tx: &mut Tx, owner: &str) -> Result<(), StoreError> 
         .bind(owner)
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// A secondary IPv4 block of a VPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CidrBlock {
+    /// `vpc-cidr-assoc-…`.
+    pub association_id: String,
+    /// The VPC.
+    pub vpc: VpcId,
+    /// The block.
+    pub cidr: Ipv4Net,
+}
+
+/// Adds a secondary block to a VPC (agents see it with the next revision: it widens who may
+/// ask the VPC's resolver).
+pub async fn add_cidr_block(
+    tx: &mut Tx,
+    b: &CidrBlock,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO vpc_cidr_blocks (association_id, vpc_id, cidr, created_ms) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&b.association_id)
+    .bind(b.vpc.to_string())
+    .bind(b.cidr.to_string())
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await?;
+    bump_revision(tx).await?;
+    Ok(())
+}
+
+/// The secondary blocks of `vpc`, oldest first.
+pub async fn cidr_blocks(tx: &mut Tx, vpc: &VpcId) -> Result<Vec<CidrBlock>, StoreError> {
+    sqlx::query(
+        "SELECT * FROM vpc_cidr_blocks WHERE vpc_id = ? ORDER BY created_ms, association_id",
+    )
+    .bind(vpc.to_string())
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CidrBlock {
+            association_id: r.try_get("association_id")?,
+            vpc: parse_col(r, "vpc_id")?,
+            cidr: parse_col(r, "cidr")?,
+        })
+    })
+    .collect()
+}
+
+/// The secondary block with `association_id`, if any.
+pub async fn get_cidr_block(
+    tx: &mut Tx,
+    association_id: &str,
+) -> Result<Option<CidrBlock>, StoreError> {
+    let Some(r) = sqlx::query("SELECT * FROM vpc_cidr_blocks WHERE association_id = ?")
+        .bind(association_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(CidrBlock {
+        association_id: r.try_get("association_id")?,
+        vpc: parse_col(&r, "vpc_id")?,
+        cidr: parse_col(&r, "cidr")?,
+    }))
+}
+
+/// Removes the secondary block `association_id`.
+pub async fn remove_cidr_block(tx: &mut Tx, association_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM vpc_cidr_blocks WHERE association_id = ?")
+        .bind(association_id)
+        .execute(&mut **tx)
+        .await?;
+    bump_revision(tx).await?;
     Ok(())
 }

@@ -38,6 +38,36 @@ pub struct Subnet {
     pub zone: String,
     /// Its IPv4 block.
     pub cidr: Ipv4Net,
+    /// `ModifySubnetAttribute`'s settings.
+    pub attributes: SubnetAttributes,
+}
+
+/// A subnet's launch-time settings, kept and shown as EC2 does (Underpass launches nothing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubnetAttributes {
+    /// `MapPublicIpOnLaunch`.
+    pub map_public_ip_on_launch: bool,
+    /// `AssignIpv6AddressOnCreation`.
+    pub assign_ipv6_address_on_creation: bool,
+    /// `EnableDns64`.
+    pub enable_dns64: bool,
+    /// `PrivateDnsHostnameTypeOnLaunch`: `ip-name` or `resource-name`.
+    pub private_dns_hostname_type: String,
+    /// `EnableResourceNameDnsARecordOnLaunch`.
+    pub resource_name_dns_a_record: bool,
+}
+
+impl Default for SubnetAttributes {
+    /// EC2's defaults for a new subnet (all off, `ip-name` hostnames).
+    fn default() -> Self {
+        Self {
+            map_public_ip_on_launch: false,
+            assign_ipv6_address_on_creation: false,
+            enable_dns64: false,
+            private_dns_hostname_type: "ip-name".into(),
+            resource_name_dns_a_record: false,
+        }
+    }
 }
 
 /// One inbound rule of a security group, as stored.
@@ -51,7 +81,16 @@ pub struct SgRule {
     pub description: String,
 }
 
-/// A security group with its inbound rules.
+/// Which way a security-group rule faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Into the group's interfaces.
+    Ingress,
+    /// Out of them.
+    Egress,
+}
+
+/// A security group with its rules.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SecurityGroup {
     /// `sg-…`.
@@ -64,8 +103,11 @@ pub struct SecurityGroup {
     pub name: String,
     /// Free text.
     pub description: String,
-    /// Inbound rules.
+    /// Inbound rules (what agents enforce).
     pub rules: Vec<SgRule>,
+    /// Outbound rules: stored and shown as EC2 does. Nothing in Underpass opens connections
+    /// from an ENI and replies are stateful, so they never decide a flow.
+    pub egress_rules: Vec<SgRule>,
 }
 
 impl SecurityGroup {

@@ -140,6 +140,7 @@ async fn dropped_transaction_leaves_nothing() {
             account: "111111111111".into(),
             zone: "us-east-1a".into(),
             cidr: "10.0.1.0/24".parse().unwrap(),
+            attributes: Default::default(),
         };
         network::insert_subnet(&mut tx, &s, now()).await.unwrap();
         // Dropped without commit: an action that failed half-way.

@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 use underpass_domain::firewall::{IngressRule, PortRange, Protocol, Source};
 use underpass_domain::net::{check_subnet, parse_block, usable_addresses};
 use underpass_domain::{SecurityGroupId, SecurityGroupRuleId, SubnetId, VpcId};
-use underpass_store::records::{SecurityGroup, SgRule, Subnet, Vpc};
+use underpass_store::network::CidrBlock;
+use underpass_store::records::{Direction, SecurityGroup, SgRule, Subnet, SubnetAttributes, Vpc};
 use underpass_store::{gateway_endpoints, network, routing, tags as tag_store};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
 use super::lookup::{self, ec2_arn, no_duplicates, parse_id, ReturnTrue};
 use super::tags::{self, TagSpecification, TagView};
+use super::vpc_cidr_blocks::{association_set, BlockView};
 use super::Ctx;
 use crate::api::ApiError;
 
@@ -33,12 +35,13 @@ pub(crate) struct VpcView {
     owner_id: String,
     is_default: bool,
     instance_tenancy: &'static str,
+    cidr_block_association_set: Vec<BlockView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<TagView>,
 }
 
 impl VpcView {
-    fn new(v: &Vpc, tag_list: &[(String, String)]) -> Self {
+    fn new(v: &Vpc, secondary: &[CidrBlock], tag_list: &[(String, String)]) -> Self {
         Self {
             vpc_id: v.id.to_string(),
             cidr_block: v.cidr.to_string(),
@@ -46,6 +49,7 @@ impl VpcView {
             owner_id: v.account.clone(),
             is_default: false,
             instance_tenancy: "default",
+            cidr_block_association_set: association_set(v, secondary),
             tags: tags::view(tag_list),
         }
     }
@@ -101,6 +105,7 @@ pub(crate) async fn create_vpc(
         name: DEFAULT_GROUP.into(),
         description: "default VPC security group".into(),
         rules: vec![],
+        egress_rules: vec![],
     };
     network::insert_group(&mut ctx.tx, &group, ctx.meta.now).await?;
     let self_rule = SgRule {
@@ -112,12 +117,13 @@ pub(crate) async fn create_vpc(
         },
         description: String::new(),
     };
-    network::add_rules(&mut ctx.tx, &gid, &[self_rule]).await?;
+    network::add_rules(&mut ctx.tx, &gid, Direction::Ingress, &[self_rule]).await?;
+    super::sg_rules::add_default_egress(ctx, &gid).await?;
     super::route_tables::create_main(ctx, &vpc).await?;
     super::network_acls::create_default(ctx, &vpc).await?;
     tags::save_new(ctx, &id.to_string(), "vpc", &tag_list).await?;
     Ok(CreateVpcResponse {
-        vpc: VpcView::new(&vpc, &tag_list),
+        vpc: VpcView::new(&vpc, &[], &tag_list),
     })
 }
 
@@ -147,6 +153,8 @@ const VPC_FILTERS: &[&str] = &[
     "vpc-id",
     "cidr",
     "cidr-block-association.cidr-block",
+    "cidr-block-association.association-id",
+    "cidr-block-association.state",
     "owner-id",
     "state",
     "is-default",
@@ -172,14 +180,30 @@ pub(crate) async fn describe_vpcs(
     };
     let account = ctx.caller.account.clone();
     let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
+    let mut secondary = BTreeMap::new();
+    for v in &vpcs {
+        secondary.insert(v.id, network::cidr_blocks(&mut ctx.tx, &v.id).await?);
+    }
+    let no_blocks = Vec::new();
     let vpcs: Vec<Vpc> = vpcs
         .into_iter()
         .filter(|v| {
             let t = tags::of(&all_tags, &v.id.to_string());
+            let extra = secondary.get(&v.id).unwrap_or(&no_blocks);
             filters.matches(|name| match name {
                 n if n.starts_with("tag") => tags::filter_values(n, t).unwrap_or_default(),
                 "vpc-id" => vec![v.id.to_string()],
-                "cidr" | "cidr-block-association.cidr-block" => vec![v.cidr.to_string()],
+                "cidr" => vec![v.cidr.to_string()],
+                "cidr-block-association.cidr-block" => std::iter::once(v.cidr)
+                    .chain(extra.iter().map(|b| b.cidr))
+                    .map(|c| c.to_string())
+                    .collect(),
+                "cidr-block-association.association-id" => {
+                    std::iter::once(super::vpc_cidr_blocks::primary_association(&v.id))
+                        .chain(extra.iter().map(|b| b.association_id.clone()))
+                        .collect()
+                }
+                "cidr-block-association.state" => vec!["associated".into()],
                 "owner-id" => vec![v.account.clone()],
                 "state" => vec!["available".into()],
                 "is-default" => vec!["false".into()],
@@ -197,7 +221,13 @@ pub(crate) async fn describe_vpcs(
     Ok(DescribeVpcsResponse {
         vpcs: vpcs
             .iter()
-            .map(|v| VpcView::new(v, tags::of(&all_tags, &v.id.to_string())))
+            .map(|v| {
+                VpcView::new(
+                    v,
+                    secondary.get(&v.id).unwrap_or(&no_blocks),
+                    tags::of(&all_tags, &v.id.to_string()),
+                )
+            })
             .collect(),
         next_token,
     })
@@ -358,8 +388,19 @@ pub(crate) struct SubnetView {
     owner_id: String,
     default_for_az: bool,
     map_public_ip_on_launch: bool,
+    assign_ipv6_address_on_creation: bool,
+    enable_dns64: bool,
+    private_dns_name_options_on_launch: PrivateDnsNameOptions,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<TagView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PrivateDnsNameOptions {
+    hostname_type: String,
+    enable_resource_name_dns_a_record: bool,
+    enable_resource_name_dns_aaaa_record: bool,
 }
 
 async fn subnet_view(
@@ -379,9 +420,96 @@ async fn subnet_view(
         state: "available",
         owner_id: s.account.clone(),
         default_for_az: false,
-        map_public_ip_on_launch: false,
+        map_public_ip_on_launch: s.attributes.map_public_ip_on_launch,
+        assign_ipv6_address_on_creation: s.attributes.assign_ipv6_address_on_creation,
+        enable_dns64: s.attributes.enable_dns64,
+        private_dns_name_options_on_launch: PrivateDnsNameOptions {
+            hostname_type: s.attributes.private_dns_hostname_type.clone(),
+            enable_resource_name_dns_a_record: s.attributes.resource_name_dns_a_record,
+            enable_resource_name_dns_aaaa_record: false,
+        },
         tags: tags::view(tag_list),
     })
+}
+
+/// `ModifySubnetAttribute`: one attribute per call, as EC2 requires. The settings are kept and
+/// shown; Underpass launches no instances they would apply to.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct ModifySubnetAttributeRequest {
+    subnet_id: String,
+    map_public_ip_on_launch: Option<BoolValue>,
+    assign_ipv6_address_on_creation: Option<BoolValue>,
+    enable_dns64: Option<BoolValue>,
+    private_dns_hostname_type_on_launch: Option<String>,
+    enable_resource_name_dns_a_record_on_launch: Option<BoolValue>,
+    enable_resource_name_dns_aaaa_record_on_launch: Option<BoolValue>,
+    map_customer_owned_ip_on_launch: Option<BoolValue>,
+    customer_owned_ipv4_pool: Option<String>,
+    enable_lni_at_device_index: Option<i64>,
+    disable_lni_at_device_index: Option<BoolValue>,
+}
+
+pub(crate) async fn modify_subnet_attribute(
+    ctx: &mut Ctx<'_>,
+    req: ModifySubnetAttributeRequest,
+) -> Result<ReturnTrue, ApiError> {
+    let id: SubnetId = parse_id(&req.subnet_id, "InvalidSubnetID.Malformed")?;
+    ctx.authorize("ec2:ModifySubnetAttribute", &ec2_arn(ctx, "subnet", id))
+        .await?;
+    let subnet = lookup::subnet(ctx, &req.subnet_id).await?;
+    let given = [
+        req.map_public_ip_on_launch.is_some(),
+        req.assign_ipv6_address_on_creation.is_some(),
+        req.enable_dns64.is_some(),
+        req.private_dns_hostname_type_on_launch.is_some(),
+        req.enable_resource_name_dns_a_record_on_launch.is_some(),
+        req.enable_resource_name_dns_aaaa_record_on_launch.is_some(),
+        req.map_customer_owned_ip_on_launch.is_some(),
+        req.customer_owned_ipv4_pool.is_some(),
+        req.enable_lni_at_device_index.is_some(),
+        req.disable_lni_at_device_index.is_some(),
+    ]
+    .into_iter()
+    .filter(|g| *g)
+    .count();
+    if given != 1 {
+        return Err(ApiError::invalid(
+            "Specify exactly one subnet attribute to modify per call.",
+        ));
+    }
+    let mut a = subnet.attributes.clone();
+    let unsupported = |what: &str| {
+        ApiError::invalid(format!(
+            "{what} does not apply here: the subnet has no IPv6 block, Outpost or customer-owned pool"
+        ))
+    };
+    if let Some(v) = req.map_public_ip_on_launch {
+        a.map_public_ip_on_launch = v.value;
+    } else if let Some(v) = req.assign_ipv6_address_on_creation {
+        if v.value {
+            return Err(unsupported("AssignIpv6AddressOnCreation"));
+        }
+        a.assign_ipv6_address_on_creation = false;
+    } else if let Some(v) = req.enable_dns64 {
+        a.enable_dns64 = v.value;
+    } else if let Some(t) = req.private_dns_hostname_type_on_launch {
+        if t != "ip-name" && t != "resource-name" {
+            return Err(ApiError::invalid(format!(
+                "Value ({}) for parameter PrivateDnsHostnameTypeOnLaunch is invalid: use ip-name or resource-name",
+                t.chars().take(32).collect::<String>()
+            )));
+        }
+        a.private_dns_hostname_type = t;
+    } else if let Some(v) = req.enable_resource_name_dns_a_record_on_launch {
+        a.resource_name_dns_a_record = v.value;
+    } else if req.enable_resource_name_dns_aaaa_record_on_launch.is_some() {
+        return Err(unsupported("EnableResourceNameDnsAAAARecordOnLaunch"));
+    } else {
+        return Err(unsupported("That attribute"));
+    }
+    network::set_subnet_attributes(&mut ctx.tx, &subnet.id, &a).await?;
+    Ok(ReturnTrue::YES)
 }
 
 /// Checks a zone name against the region's zones.
@@ -448,13 +576,15 @@ pub(crate) async fn create_subnet(
         .iter()
         .map(|s| s.cidr)
         .collect();
-    check_subnet(&[vpc.cidr], &existing, cidr)?;
+    let blocks = super::vpc_cidr_blocks::blocks(ctx, &vpc).await?;
+    check_subnet(&blocks, &existing, cidr)?;
     let subnet = Subnet {
         id,
         vpc: vpc.id,
         account: ctx.caller.account.clone(),
         zone,
         cidr,
+        attributes: SubnetAttributes::default(),
     };
     network::insert_subnet(&mut ctx.tx, &subnet, ctx.meta.now).await?;
     super::network_acls::associate_default(ctx, &subnet).await?;

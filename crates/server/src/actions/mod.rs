@@ -31,6 +31,7 @@ mod tags;
 mod target_groups;
 mod targets;
 mod util;
+mod vpc_cidr_blocks;
 mod vpce;
 mod vpce_connections;
 mod vpce_dns;
@@ -167,15 +168,20 @@ actions! {
     write "DeleteVpc" => ec2::delete_vpc,
     write "ModifyVpcAttribute" => ec2::modify_vpc_attribute,
     read "DescribeVpcAttribute" => ec2::describe_vpc_attribute,
+    write "AssociateVpcCidrBlock" => vpc_cidr_blocks::associate_vpc_cidr_block,
+    write "DisassociateVpcCidrBlock" => vpc_cidr_blocks::disassociate_vpc_cidr_block,
     write "CreateSubnet" => ec2::create_subnet,
     read "DescribeSubnets" => ec2::describe_subnets,
     write "DeleteSubnet" => ec2::delete_subnet,
+    write "ModifySubnetAttribute" => ec2::modify_subnet_attribute,
     read "DescribeNetworkInterfaces" => enis::describe_network_interfaces,
     write "CreateSecurityGroup" => security_groups::create_security_group,
     read "DescribeSecurityGroups" => security_groups::describe_security_groups,
     write "DeleteSecurityGroup" => security_groups::delete_security_group,
     write "AuthorizeSecurityGroupIngress" => sg_rules::authorize_security_group_ingress,
     write "RevokeSecurityGroupIngress" => sg_rules::revoke_security_group_ingress,
+    write "AuthorizeSecurityGroupEgress" => sg_rules::authorize_security_group_egress,
+    write "RevokeSecurityGroupEgress" => sg_rules::revoke_security_group_egress,
     read "DescribeSecurityGroupRules" => sg_rules::describe_security_group_rules,
     read "DescribeRegions" => regions::describe_regions,
     read "DescribeAvailabilityZones" => regions::describe_availability_zones,

@@ -53,7 +53,7 @@ pub(crate) async fn create_main(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiE
         vpc: vpc.id,
         account: vpc.account.clone(),
         main: true,
-        routes: vec![local_route(vpc)],
+        routes: vec![local_route(&vpc.cidr)],
         associations: vec![RouteTableAssociation {
             id: RouteTableAssociationId::from_random(ctx.random()?),
             route_table: id,
@@ -64,9 +64,9 @@ pub(crate) async fn create_main(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiE
     Ok(())
 }
 
-fn local_route(vpc: &Vpc) -> Route {
+fn local_route(block: &ipnet::Ipv4Net) -> Route {
     Route {
-        destination: IpNet::V4(vpc.cidr),
+        destination: IpNet::V4(*block),
         target: RouteTarget::Local,
         origin: "CreateRouteTable".into(),
     }
@@ -246,7 +246,11 @@ pub(crate) async fn create_route_table(
         vpc: vpc.id,
         account: account.clone(),
         main: false,
-        routes: vec![local_route(&vpc)],
+        routes: super::vpc_cidr_blocks::blocks(ctx, &vpc)
+            .await?
+            .into_iter()
+            .map(|b| local_route(&b))
+            .collect(),
         associations: vec![],
     };
     routing::insert_route_table(&mut ctx.tx, &rt, ctx.meta.now).await?;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use underpass_domain::SecurityGroupId;
-use underpass_store::records::SecurityGroup;
+use underpass_store::records::{Direction, SecurityGroup};
 use underpass_store::{network, tags as tag_store, StoreError};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
@@ -72,6 +72,7 @@ pub(crate) async fn create_security_group(
         name: req.group_name,
         description: req.description,
         rules: vec![],
+        egress_rules: vec![],
     };
     network::insert_group(&mut ctx.tx, &group, ctx.meta.now)
         .await
@@ -79,6 +80,7 @@ pub(crate) async fn create_security_group(
             StoreError::Conflict(m) => ApiError::client("InvalidGroup.Duplicate", m),
             e => e.into(),
         })?;
+    super::sg_rules::add_default_egress(ctx, &id).await?;
     tags::save_new(ctx, &id.to_string(), "security-group", &tag_list).await?;
     Ok(CreateGroupResponse {
         group_id: id.to_string(),
@@ -208,8 +210,8 @@ pub(crate) async fn describe_security_groups(
             vpc_id: g.vpc.to_string(),
             owner_id: g.account.clone(),
             security_group_arn: ec2_arn(ctx, "security-group", g.id),
-            ip_permissions: permissions(g),
-            ip_permissions_egress: vec![],
+            ip_permissions: permissions(g, Direction::Ingress),
+            ip_permissions_egress: permissions(g, Direction::Egress),
             tags: tags::view(tags::of(&all_tags, &g.id.to_string())),
         })
         .collect();

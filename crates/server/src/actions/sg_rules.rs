@@ -1,15 +1,17 @@
 //! EC2 security-group rules: `IpPermissions` in and out, authorize, revoke, describe.
 //!
-//! Only inbound rules are modelled (agents check flows into the ENIs they own); groups show no
-//! egress rules. ICMP rules match every ICMP type and code, so a rule for one type is refused
-//! rather than silently widened.
+//! Agents enforce inbound rules (flows into the ENIs they own). Outbound rules are kept and shown
+//! as EC2 keeps them, with the allow-all rule every new group starts with (Terraform and the
+//! console revoke or replace it); nothing in Underpass opens connections from an ENI and replies
+//! are stateful, so they never decide a flow. ICMP rules match every ICMP type and code, so a
+//! rule for one type is refused rather than silently widened.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use underpass_domain::firewall::{parse_source_cidr, IngressRule, PortRange, Protocol, Source};
 use underpass_domain::{SecurityGroupId, SecurityGroupRuleId};
-use underpass_store::records::{SecurityGroup, SgRule};
+use underpass_store::records::{Direction, SecurityGroup, SgRule};
 use underpass_store::{network, StoreError};
 
 use super::describe::{paginate, scope, Filter, Filters, PageRequest, PageStyle};
@@ -166,6 +168,24 @@ async fn to_rules(
     Ok(out)
 }
 
+/// Gives a new group EC2's default outbound rule: all traffic to `0.0.0.0/0`.
+pub(crate) async fn add_default_egress(
+    ctx: &mut Ctx<'_>,
+    gid: &SecurityGroupId,
+) -> Result<(), ApiError> {
+    let rule = SgRule {
+        id: SecurityGroupRuleId::from_random(ctx.random()?),
+        rule: IngressRule {
+            protocol: Protocol::All,
+            ports: PortRange::ALL,
+            source: Source::Cidr(ipnet::IpNet::V4(ipnet::Ipv4Net::default())),
+        },
+        description: String::new(),
+    };
+    network::add_rules(&mut ctx.tx, gid, Direction::Egress, &[rule]).await?;
+    Ok(())
+}
+
 /// One rule as `DescribeSecurityGroupRules` shows it.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -193,7 +213,7 @@ fn ports_of(rule: &IngressRule) -> (i32, i32) {
     }
 }
 
-fn rule_view(g: &SecurityGroup, r: &SgRule) -> RuleView {
+fn rule_view(g: &SecurityGroup, r: &SgRule, direction: Direction) -> RuleView {
     let (from_port, to_port) = ports_of(&r.rule);
     let (mut v4, mut v6, mut group) = (None, None, None);
     match &r.rule.source {
@@ -211,7 +231,7 @@ fn rule_view(g: &SecurityGroup, r: &SgRule) -> RuleView {
         security_group_rule_id: r.id.to_string(),
         group_id: g.id.to_string(),
         group_owner_id: g.account.clone(),
-        is_egress: false,
+        is_egress: direction == Direction::Egress,
         ip_protocol: r.rule.protocol.as_str().into(),
         from_port,
         to_port,
@@ -222,10 +242,14 @@ fn rule_view(g: &SecurityGroup, r: &SgRule) -> RuleView {
     }
 }
 
-/// The rules of a group folded into EC2's `IpPermissions` (one per protocol and port range).
-pub(crate) fn permissions(g: &SecurityGroup) -> Vec<IpPermission> {
+/// Rules of a group folded into EC2's `IpPermissions` (one per protocol and port range).
+pub(crate) fn permissions(g: &SecurityGroup, direction: Direction) -> Vec<IpPermission> {
     let mut by_key: BTreeMap<(String, i32, i32), IpPermission> = BTreeMap::new();
-    for r in &g.rules {
+    let rules = match direction {
+        Direction::Ingress => &g.rules,
+        Direction::Egress => &g.egress_rules,
+    };
+    for r in rules {
         let (from, to) = ports_of(&r.rule);
         let proto = r.rule.protocol.as_str().to_owned();
         let p = by_key
@@ -279,12 +303,29 @@ pub(crate) async fn authorize_security_group_ingress(
     ctx: &mut Ctx<'_>,
     req: AuthorizeIngressRequest,
 ) -> Result<AuthorizeIngressResponse, ApiError> {
+    authorize(ctx, req, Direction::Ingress).await
+}
+
+/// `AuthorizeSecurityGroupEgress`: as ingress, for outbound rules (`IpRanges` are destinations).
+pub(crate) async fn authorize_security_group_egress(
+    ctx: &mut Ctx<'_>,
+    req: AuthorizeIngressRequest,
+) -> Result<AuthorizeIngressResponse, ApiError> {
+    authorize(ctx, req, Direction::Egress).await
+}
+
+async fn authorize(
+    ctx: &mut Ctx<'_>,
+    req: AuthorizeIngressRequest,
+    direction: Direction,
+) -> Result<AuthorizeIngressResponse, ApiError> {
     let gid: SecurityGroupId = parse_id(&req.group_id, "InvalidGroupId.Malformed")?;
-    ctx.authorize(
-        "ec2:AuthorizeSecurityGroupIngress",
-        &ec2_arn(ctx, "security-group", gid),
-    )
-    .await?;
+    let action = match direction {
+        Direction::Ingress => "ec2:AuthorizeSecurityGroupIngress",
+        Direction::Egress => "ec2:AuthorizeSecurityGroupEgress",
+    };
+    ctx.authorize(action, &ec2_arn(ctx, "security-group", gid))
+        .await?;
     let group = lookup::group(ctx, &req.group_id).await?;
     let mut rules = Vec::new();
     for (rule, description) in to_rules(ctx, &req.ip_permissions).await? {
@@ -294,7 +335,7 @@ pub(crate) async fn authorize_security_group_ingress(
             description,
         });
     }
-    network::add_rules(&mut ctx.tx, &gid, &rules)
+    network::add_rules(&mut ctx.tx, &gid, direction, &rules)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::client(
@@ -305,7 +346,10 @@ pub(crate) async fn authorize_security_group_ingress(
         })?;
     Ok(AuthorizeIngressResponse {
         r#return: true,
-        security_group_rules: rules.iter().map(|r| rule_view(&group, r)).collect(),
+        security_group_rules: rules
+            .iter()
+            .map(|r| rule_view(&group, r, direction))
+            .collect(),
     })
 }
 
@@ -324,12 +368,29 @@ pub(crate) async fn revoke_security_group_ingress(
     ctx: &mut Ctx<'_>,
     req: RevokeIngressRequest,
 ) -> Result<ReturnTrue, ApiError> {
+    revoke(ctx, req, Direction::Ingress).await
+}
+
+/// `RevokeSecurityGroupEgress`.
+pub(crate) async fn revoke_security_group_egress(
+    ctx: &mut Ctx<'_>,
+    req: RevokeIngressRequest,
+) -> Result<ReturnTrue, ApiError> {
+    revoke(ctx, req, Direction::Egress).await
+}
+
+async fn revoke(
+    ctx: &mut Ctx<'_>,
+    req: RevokeIngressRequest,
+    direction: Direction,
+) -> Result<ReturnTrue, ApiError> {
     let gid: SecurityGroupId = parse_id(&req.group_id, "InvalidGroupId.Malformed")?;
-    ctx.authorize(
-        "ec2:RevokeSecurityGroupIngress",
-        &ec2_arn(ctx, "security-group", gid),
-    )
-    .await?;
+    let action = match direction {
+        Direction::Ingress => "ec2:RevokeSecurityGroupIngress",
+        Direction::Egress => "ec2:RevokeSecurityGroupEgress",
+    };
+    ctx.authorize(action, &ec2_arn(ctx, "security-group", gid))
+        .await?;
     let group = lookup::group(ctx, &req.group_id).await?;
     let ids = match (
         req.ip_permissions.is_empty(),
@@ -352,7 +413,11 @@ pub(crate) async fn revoke_security_group_ingress(
         (false, true) => {
             let mut ids = Vec::new();
             for (rule, _) in to_rules(ctx, &req.ip_permissions).await? {
-                let found = group.rules.iter().find(|r| r.rule == rule).ok_or_else(|| {
+                let rules = match direction {
+                    Direction::Ingress => &group.rules,
+                    Direction::Egress => &group.egress_rules,
+                };
+                let found = rules.iter().find(|r| r.rule == rule).ok_or_else(|| {
                     ApiError::client(
                         "InvalidPermission.NotFound",
                         "The specified rule does not exist in this security group.",
@@ -365,7 +430,17 @@ pub(crate) async fn revoke_security_group_ingress(
             ids
         }
     };
-    network::remove_rules(&mut ctx.tx, &gid, &ids).await?;
+    network::remove_rules(&mut ctx.tx, &gid, direction, &ids)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound { id, .. } => ApiError::client(
+                "InvalidSecurityGroupRuleId.NotFound",
+                format!(
+                    "The security group rule ID '{id}' does not exist in this group and direction"
+                ),
+            ),
+            e => e.into(),
+        })?;
     Ok(ReturnTrue::YES)
 }
 
@@ -396,12 +471,25 @@ pub(crate) async fn describe_security_group_rules(
     req: DescribeRulesRequest,
 ) -> Result<DescribeRulesResponse, ApiError> {
     ctx.authorize("ec2:DescribeSecurityGroupRules", "*").await?;
-    let filters = Filters::new(&req.filters, &["group-id", "security-group-rule-id"])?;
+    let filters = Filters::new(
+        &req.filters,
+        &["group-id", "security-group-rule-id", "is-egress"],
+    )?;
     no_duplicates("SecurityGroupRuleIds", &req.security_group_rule_ids)?;
     let groups = own_groups(ctx).await?;
     let mut views: Vec<RuleView> = groups
         .iter()
-        .flat_map(|g| g.rules.iter().map(move |r| rule_view(g, r)))
+        .flat_map(|g| {
+            let inbound = g
+                .rules
+                .iter()
+                .map(move |r| rule_view(g, r, Direction::Ingress));
+            let outbound = g
+                .egress_rules
+                .iter()
+                .map(move |r| rule_view(g, r, Direction::Egress));
+            inbound.chain(outbound)
+        })
         .collect();
     for id in &req.security_group_rule_ids {
         parse_id::<SecurityGroupRuleId>(id, "InvalidSecurityGroupRuleId.Malformed")?;
@@ -419,6 +507,7 @@ pub(crate) async fn describe_security_group_rules(
         filters.matches(|name| match name {
             "group-id" => vec![v.group_id.clone()],
             "security-group-rule-id" => vec![v.security_group_rule_id.clone()],
+            "is-egress" => vec![v.is_egress.to_string()],
             _ => vec![],
         })
     });

@@ -413,6 +413,63 @@ def gateway_endpoints(p_ec2, c_ec2, vpc_id):
     p_ec2.delete_route_table(RouteTableId=b)
 
 
+def vpc_blocks_subnet_attributes_egress(p_ec2):
+    """AssociateVpcCidrBlock, ModifySubnetAttribute and outbound rules, as Terraform uses them."""
+    vpc = p_ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]
+    vid = vpc["VpcId"]
+    check([b["CidrBlock"] for b in vpc["CidrBlockAssociationSet"]] == ["10.70.0.0/16"], f"{vpc}")
+    r = p_ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.71.0.0/16")
+    assoc = r["CidrBlockAssociation"]
+    check(assoc["CidrBlockState"]["State"] == "associated" and assoc["AssociationId"].startswith("vpc-cidr-assoc-"),
+          f"{r}")
+    expect_error("InvalidVpc.Range", p_ec2.associate_vpc_cidr_block, VpcId=vid, CidrBlock="10.71.128.0/17")
+    got = p_ec2.describe_vpcs(VpcIds=[vid])["Vpcs"][0]["CidrBlockAssociationSet"]
+    check([b["CidrBlock"] for b in got] == ["10.70.0.0/16", "10.71.0.0/16"], f"{got}")
+    by_block = p_ec2.describe_vpcs(Filters=[{"Name": "cidr-block-association.cidr-block", "Values": ["10.71.0.0/16"]}])
+    check([v["VpcId"] for v in by_block["Vpcs"]] == [vid], f"{by_block}")
+    # A subnet may live in the new block; the main route table routes it locally.
+    sub = p_ec2.create_subnet(VpcId=vid, CidrBlock="10.71.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
+    main = p_ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"][0]
+    check({"DestinationCidrBlock": "10.71.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable",
+           "State": "active"} in main["Routes"], f"{main}")
+    expect_error("InvalidCidrBlock.InUse", p_ec2.disassociate_vpc_cidr_block, AssociationId=assoc["AssociationId"])
+    expect_error("OperationNotPermitted", p_ec2.disassociate_vpc_cidr_block,
+                 AssociationId=got[0]["AssociationId"])
+    # Subnet attributes, one per call.
+    p_ec2.modify_subnet_attribute(SubnetId=sub["SubnetId"], MapPublicIpOnLaunch={"Value": True})
+    p_ec2.modify_subnet_attribute(SubnetId=sub["SubnetId"], PrivateDnsHostnameTypeOnLaunch="resource-name")
+    s2 = p_ec2.describe_subnets(SubnetIds=[sub["SubnetId"]])["Subnets"][0]
+    check(s2["MapPublicIpOnLaunch"] is True and
+          s2["PrivateDnsNameOptionsOnLaunch"]["HostnameType"] == "resource-name", f"{s2}")
+    expect_error("InvalidParameterValue", p_ec2.modify_subnet_attribute, SubnetId=sub["SubnetId"],
+                 PrivateDnsHostnameTypeOnLaunch="fancy-name")
+    p_ec2.delete_subnet(SubnetId=sub["SubnetId"])
+    r = p_ec2.disassociate_vpc_cidr_block(AssociationId=assoc["AssociationId"])
+    check(r["CidrBlockAssociation"]["CidrBlockState"]["State"] == "disassociated", f"{r}")
+    main = p_ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"][0]
+    check(all(x.get("DestinationCidrBlock") != "10.71.0.0/16" for x in main["Routes"]), f"{main}")
+    expect_error("InvalidVpcCidrBlockAssociationID.NotFound", p_ec2.disassociate_vpc_cidr_block,
+                 AssociationId=assoc["AssociationId"])
+    # Outbound rules: the default allow-all, revoked as Terraform does, then one of our own.
+    g = p_ec2.create_security_group(GroupName="tf", Description="terraform-style", VpcId=vid)["GroupId"]
+    sg = p_ec2.describe_security_groups(GroupIds=[g])["SecurityGroups"][0]
+    check(sg["IpPermissionsEgress"] == [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                                         "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}]
+          or (len(sg["IpPermissionsEgress"]) == 1 and sg["IpPermissionsEgress"][0]["IpProtocol"] == "-1"
+              and sg["IpPermissionsEgress"][0]["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]), f"{sg}")
+    p_ec2.revoke_security_group_egress(GroupId=g, IpPermissions=[{"IpProtocol": "-1",
+                                                                  "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    r = p_ec2.authorize_security_group_egress(GroupId=g, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.70.0.0/16"}]}])
+    check(r["Return"] is True and r["SecurityGroupRules"][0]["IsEgress"] is True, f"{r}")
+    sg = p_ec2.describe_security_groups(GroupIds=[g])["SecurityGroups"][0]
+    check([(p["IpProtocol"], p.get("FromPort")) for p in sg["IpPermissionsEgress"]] == [("tcp", 443)], f"{sg}")
+    expect_error("InvalidPermission.NotFound", p_ec2.revoke_security_group_egress, GroupId=g,
+                 IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    p_ec2.delete_security_group(GroupId=g)
+    p_ec2.delete_vpc(VpcId=vid)
+
+
 def network_acls(p_ec2, vpc_id, subnet_id):
     acls = p_ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"]
     check(len(acls) == 1 and acls[0]["IsDefault"] is True, f"the default ACL {acls}")
@@ -767,6 +824,7 @@ def main():
     ec2_tags(p_ec2, c_ec2, vpc_id, subnet_id, service_id)
     route_tables(p_ec2, vpc_id, subnet_id)
     gateway_endpoints(p_ec2, c_ec2, vpc_id)
+    vpc_blocks_subnet_attributes_egress(p_ec2)
     network_acls(p_ec2, vpc_id, subnet_id)
     elb_tags(p_elb, client("elbv2", CONSUMER), lb_arn, tg_arn, subnet_id)
 
