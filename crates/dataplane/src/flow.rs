@@ -18,6 +18,7 @@ use underpass_domain::{EndpointId, EniId};
 use underpass_pki::Serial;
 use underpass_proto::tunnel::RefusalCode;
 
+use crate::alert::{AlertCounts, Alerting};
 use crate::copy::Meter;
 
 /// Receives flow events, on a thread of its own (it may block briefly; the data path does not
@@ -256,16 +257,20 @@ pub(crate) struct FlowEvents {
     tx: RwLock<Option<SyncSender<FlowEvent>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     dropped: DroppedFlowEvents,
+    alerts: AlertCounts,
 }
 
 impl FlowEvents {
     /// Starts the sink's thread with a queue of `capacity` events (at least 1).
     pub(crate) fn start(sink: impl FlowSink, capacity: usize) -> Self {
         let (tx, rx) = sync_channel::<FlowEvent>(capacity.max(1));
+        let alerts = AlertCounts::default();
+        let mut alerting = Alerting::new(alerts.clone());
         let spawned = std::thread::Builder::new()
             .name("underpass-flow-events".into())
             .spawn(move || {
                 for ev in rx {
+                    alerting.observe(&ev);
                     sink.record(ev);
                 }
             });
@@ -280,7 +285,13 @@ impl FlowEvents {
             tx: RwLock::new(tx),
             thread: Mutex::new(thread),
             dropped: DroppedFlowEvents::default(),
+            alerts,
         }
+    }
+
+    /// Refused attempts counted by alert kind.
+    pub(crate) fn alerts(&self) -> AlertCounts {
+        self.alerts.clone()
     }
 
     /// Queues an event; drops and counts it if the queue is full or closed. Never blocks.

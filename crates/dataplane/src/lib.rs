@@ -61,6 +61,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod alert;
 mod balancer;
 mod config;
 mod copy;
@@ -81,6 +82,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use underpass_pki::RevocationSet;
 use underpass_proto::sync::{AgentState, TargetHealth};
 
+pub use alert::{Alert, AlertCounts, AlertKind, AlertLimiter};
 pub use config::{Balancing, DataplaneConfig, HealthTiming, MAX_BUFFER_SIZE, MIN_BUFFER_SIZE};
 pub use error::{ApplyProblem, DataplaneError};
 pub use flow::{
@@ -239,6 +241,12 @@ impl Dataplane {
     /// which reports long flows window by window).
     pub fn live_flows_handle(&self) -> LiveFlows {
         self.ctx.flows.live()
+    }
+
+    /// Refused connection attempts counted by kind (each also a REJECT flow record, and a
+    /// rate-limited `underpass::alert` warning in the log).
+    pub fn alert_counts(&self) -> AlertCounts {
+        self.ctx.events.alerts()
     }
 
     /// A handle that follows [`Dataplane::dropped_flow_events`] (for the flow-log writer).

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use underpass_dataplane::{tcp_flags, FlowAction, FlowReason, FlowSide};
+use underpass_dataplane::{tcp_flags, AlertKind, FlowAction, FlowReason, FlowSide};
 use underpass_domain::firewall::{AclEntry, PortRange, Protocol, RuleAction};
 use underpass_domain::{ConnState, EndpointId};
 use underpass_proto::proxy_v2::{kind, ProxyHeader};
@@ -228,6 +228,10 @@ async fn a_security_group_that_does_not_allow_the_client_rejects_it() {
     assert!(ev.packets_in.is_some_and(|p| p >= 2), "SYN and ACK: {ev:?}");
     assert_eq!(target.accepted(), 0);
     assert!(pe.all().is_empty(), "nothing reached the gateway");
+    // The refusal is also an alert (RELIABILITY item 94), counted as a denial.
+    let alerts = consumer.alert_counts();
+    assert_eq!(alerts.get(AlertKind::Denied), 1);
+    assert_eq!(alerts.get(AlertKind::Unauthenticated), 0);
 
     // The allowed source still gets through.
     works(w.eni_addr()).await;

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
-use underpass_dataplane::{FlowAction, FlowReason};
+use underpass_dataplane::{AlertKind, FlowAction, FlowReason};
 use underpass_domain::{ConnState, ServiceId};
 use underpass_pki::{
     server_config, trust_roots, ClientAuth, RevocationSet, TlsCredentials, TlsOptions,
@@ -113,6 +113,9 @@ async fn a_gateway_with_a_certificate_from_another_ca_is_refused() {
         .await;
     assert_eq!(ev.reason, FlowReason::Tls);
     assert_eq!(target.accepted(), 0);
+    // A failed authentication is an alert (RELIABILITY item 94).
+    assert!(consumer.alert_counts().get(AlertKind::Unauthenticated) >= 1);
+    assert_eq!(consumer.alert_counts().get(AlertKind::Denied), 0);
     consumer.shutdown().await;
     provider.shutdown().await;
 }
@@ -180,6 +183,7 @@ async fn a_stalled_tls_client_is_closed_at_the_handshake_timeout() {
     })
     .await;
     assert_eq!(timeouts, 2);
+    assert_eq!(provider.alert_counts().get(AlertKind::Unauthenticated), 2);
 
     // Real agents still get through.
     let consumer = dataplane(&w.consumer_key, &ce);
