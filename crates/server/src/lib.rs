@@ -6,6 +6,7 @@
 mod actions;
 mod agent_api;
 pub mod api;
+pub mod audit;
 pub mod bootstrap;
 pub mod config;
 mod desired;
@@ -56,6 +57,7 @@ pub struct RunningServer {
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     agent_task: tokio::task::JoinHandle<()>,
+    audit_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -64,6 +66,8 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         let _ = self.agent_task.await;
+        self.state.audit.flush().await;
+        self.audit_task.abort();
         self.state.store.close().await;
     }
 }
@@ -101,6 +105,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
     // One revocation set, shared by the TLS verifier and the actions that revoke.
     let revocations = underpass_pki::RevocationSet::new();
     let tls = agent_tls(&booted.ca, &cfg, &booted.store, &revocations).await?;
+    let (audit, audit_task) = audit::AuditLog::start(booted.store.clone());
     let state = Arc::new(AppState::new(
         booted.store,
         booted.master,
@@ -108,6 +113,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
         revocations,
         cfg,
         revision,
+        audit,
     ));
     state.set_agent_addr(agent_addr);
     let app = api::router(state.clone())
@@ -136,6 +142,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
         shutdown,
         task,
         agent_task,
+        audit_task,
     })
 }
 

@@ -36,6 +36,8 @@ pub struct AppState {
     buckets: Mutex<HashMap<String, Bucket>>,
     /// Throttled calls so far (the audit log samples them).
     pub(crate) throttled: std::sync::atomic::AtomicU64,
+    /// The audit log's writer.
+    pub audit: crate::audit::AuditLog,
 }
 
 /// A token bucket: `tokens` refill at the key's rate up to twice the rate.
@@ -59,6 +61,7 @@ impl AppState {
         revocations: RevocationSet,
         cfg: ServerConfig,
         revision: i64,
+        audit: crate::audit::AuditLog,
     ) -> Self {
         let verifier = VerifierConfig {
             region: Some(cfg.region.clone()),
@@ -80,6 +83,7 @@ impl AppState {
             key_use: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
             throttled: std::sync::atomic::AtomicU64::new(0),
+            audit,
         }
     }
 

@@ -241,6 +241,7 @@ async fn users_policies_and_key_lifecycle() {
     assert!(me["UserId"].as_str().unwrap().starts_with("AIDA"));
 
     // The audit log saw all of it, refusals included.
+    env.server.state.audit.flush().await;
     let tail = underpass_store::iam::audit_tail(env.server.state.store.pool(), 200)
         .await
         .unwrap();

@@ -32,6 +32,7 @@ async fn one_noisy_key_is_throttled_and_others_are_not() {
         quiet.call("GetCallerIdentity", &json!({})).await.unwrap();
     }
     // Refusals are sampled into the audit log, not written one by one.
+    env.server.state.audit.flush().await;
     let tail = underpass_store::iam::audit_tail(env.server.state.store.pool(), 1000)
         .await
         .unwrap();

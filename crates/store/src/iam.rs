@@ -463,6 +463,27 @@ pub async fn audit(pool: &sqlx::SqlitePool, e: &AuditEntry) -> Result<(), StoreE
     Ok(())
 }
 
+/// Appends `entries` to the audit log in one transaction (one commit for a burst of calls).
+pub async fn audit_batch(
+    pool: &sqlx::SqlitePool,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    for e in entries {
+        sqlx::query("INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(to_ms(e.at))
+            .bind(&e.request_id)
+            .bind(&e.principal)
+            .bind(&e.action)
+            .bind(&e.outcome)
+            .bind(&e.error_code)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The last `limit` audit entries, newest first.
 pub async fn audit_tail(
     pool: &sqlx::SqlitePool,

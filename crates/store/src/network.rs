@@ -413,7 +413,8 @@ pub async fn delete_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<(), Store
     Ok(())
 }
 
-fn eni_row(row: &SqliteRow) -> Result<Eni, StoreError> {
+/// An interface from a `network_interfaces` row.
+pub(crate) fn eni_row(row: &SqliteRow) -> Result<Eni, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Eni {
         id: parse_col(row, "eni_id")?,

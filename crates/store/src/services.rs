@@ -1,5 +1,7 @@
 //! Load balancers, target groups, listeners, endpoint services, endpoints and their history.
 
+use std::collections::HashMap;
+
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -9,7 +11,7 @@ use crate::cols::{not_found, parse_col};
 use crate::network::enis_of;
 use crate::open::bump_revision;
 use crate::records::{
-    Endpoint, HealthCheck, Listener, LoadBalancer, PrivateDns, Service, Target, TargetGroup,
+    Endpoint, Eni, HealthCheck, Listener, LoadBalancer, PrivateDns, Service, Target, TargetGroup,
 };
 use crate::{from_ms, to_ms, StoreError, Tx};
 
@@ -579,8 +581,14 @@ pub async fn insert_endpoint(
 
 async fn endpoint_row(tx: &mut Tx, row: &SqliteRow) -> Result<Endpoint, StoreError> {
     let id: EndpointId = parse_col(row, "endpoint_id")?;
+    let enis = enis_of(tx, &id.to_string()).await?;
+    endpoint_from(row, enis)
+}
+
+fn endpoint_from(row: &SqliteRow, enis: Vec<Eni>) -> Result<Endpoint, StoreError> {
+    let id: EndpointId = parse_col(row, "endpoint_id")?;
     Ok(Endpoint {
-        enis: enis_of(tx, &id.to_string()).await?,
+        enis,
         id,
         account: row.try_get("account_id")?,
         vpc: parse_col(row, "vpc_id")?,
@@ -627,11 +635,28 @@ pub async fn list_endpoints(tx: &mut Tx, f: &EndpointFilter) -> Result<Vec<Endpo
     .bind(f.vpc.map(|v| v.to_string()))
     .fetch_all(&mut **tx)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(endpoint_row(tx, r).await?);
+    // The listed endpoints' interfaces in one query, not one per endpoint.
+    let eni_rows = sqlx::query(
+        "SELECT n.* FROM network_interfaces n JOIN endpoints e ON n.owner_id = e.endpoint_id \
+         WHERE (?1 IS NULL OR e.account_id = ?1) AND (?2 IS NULL OR e.service_id = ?2) AND (?3 IS NULL OR e.vpc_id = ?3) \
+         ORDER BY n.zone, n.eni_id",
+    )
+    .bind(f.account.as_deref())
+    .bind(f.service.map(|s| s.to_string()))
+    .bind(f.vpc.map(|v| v.to_string()))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut enis: HashMap<String, Vec<Eni>> = HashMap::new();
+    for r in &eni_rows {
+        let eni = crate::network::eni_row(r)?;
+        enis.entry(eni.owner.clone()).or_default().push(eni);
     }
-    Ok(out)
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("endpoint_id")?;
+            endpoint_from(r, enis.remove(&id).unwrap_or_default())
+        })
+        .collect()
 }
 
 /// Applies `event` to the endpoint's connection state, inside the transaction: the current

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use time::OffsetDateTime;
-use underpass_store::iam::{audit, AuditEntry};
+use underpass_store::iam::AuditEntry;
 
 pub use authn::CallerInfo;
 pub use error::ApiError;
@@ -179,9 +179,7 @@ pub(crate) async fn execute<'a>(
             % 100
             != 0;
     if !sampled_out {
-        if let Err(e) = audit(state.store.pool(), &entry).await {
-            tracing::warn!(error = %e, "audit log write failed");
-        }
+        state.audit.record(entry).await;
     }
     if let Err(e) = &result {
         tracing::info!(request_id, action = %action, code = %e.code, "request refused");
