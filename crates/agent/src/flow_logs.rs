@@ -4,8 +4,10 @@
 //! bounded queue: a slow writer never slows traffic; what the queue drops is counted and becomes
 //! `SKIPDATA`). The sink adds the event to the [`Aggregator`] under a short lock. A thread of the
 //! writer's own closes the aggregation windows when they are due (or on [`FlowLogWriter::flush`]),
-//! encodes each batch as gzip text and puts it through a [`Sink`] (today the local directory
-//! [`FileSink`] under the flow-log root; S3 and Parquet come next behind the same trait).
+//! encodes each batch as its flow log asks (gzip text or Parquet, EC2's `DestinationOptions`)
+//! and puts it through a [`Sink`]: a [`FileSink`] under the flow-log root for `file`
+//! destinations, an [`S3Sink`] built from [`FlowLogSettings::s3`] for `s3` ones. Sinks are
+//! built once per destination and kept.
 //!
 //! Long flows are reported window by window: when windows close, the writer samples the data
 //! plane's live flows ([`LiveFlows`]) and adds the bytes (and the kernel's segment counts) each
@@ -15,10 +17,12 @@
 //! other flow logs' current windows.
 //!
 //! Failures never reach the data plane. A batch that cannot be written (a full disk, a missing
-//! or read-only directory) stays in a bounded spool and is retried every second, under the same
-//! deterministic key, so a retry never duplicates it; when the spool is full the oldest batch is
-//! dropped, counted, and a `SKIPDATA` record for its window goes out with the next batch of its
-//! flow log (RELIABILITY item 88). Writing resumes by itself when space returns.
+//! or read-only directory, S3 down past the sink's bounded retries) stays in a bounded spool
+//! and is retried every second, under the same deterministic key, so a retry never duplicates
+//! it; a destination that fails holds back only its own batches. When the spool is full the
+//! oldest batch is dropped, counted, and a `SKIPDATA` record for its window goes out with the
+//! next batch of its flow log (RELIABILITY items 88 and 89). Writing resumes by itself when
+//! space (or the store) returns.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -31,10 +35,12 @@ use underpass_dataplane::{
     tcp_flags, DroppedFlowEvents, FlowAction, FlowEvent, FlowSide, FlowSink, LiveFlow, LiveFlows,
 };
 use underpass_flowlogs::{
-    encode_text, object_key, Action, Aggregator, Batch, Destination, FileSink, FlowLogFormat,
-    FlowLogSpec, InterfaceInfo, Observation, Sink, SinkError, TrafficType,
+    encode_parquet, encode_text, object_key, Action, Aggregator, Batch, Destination,
+    DestinationOptions, FileFormat, FileSink, FlowLogFormat, FlowLogSpec, InterfaceInfo,
+    Observation, ParquetError, S3Settings, S3Sink, Sink, SinkError, TrafficType,
 };
 use underpass_proto::sync::AgentState;
+use zeroize::Zeroizing;
 
 /// How often the writer wakes at least (spool retries, the drop counter).
 const TICK: Duration = Duration::from_secs(1);
@@ -50,6 +56,9 @@ pub struct FlowLogSettings {
     pub interval_override: Option<Duration>,
     /// Records the spool may hold before the oldest batch is dropped.
     pub spool_records: usize,
+    /// How to reach S3 (or an S3-compatible store) for `s3` destinations; without it their
+    /// batches fail with [`SinkError::NoS3Settings`] (and are spooled, then dropped).
+    pub s3: Option<S3Settings>,
 }
 
 impl FlowLogSettings {
@@ -59,7 +68,80 @@ impl FlowLogSettings {
             root,
             interval_override: None,
             spool_records: DEFAULT_SPOOL_RECORDS,
+            s3: None,
         }
+    }
+
+    /// S3 settings from the agent's flags (`endpoint`, `region`, `allow_http`) and the
+    /// standard AWS variables read through `env` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`). `None` when no credentials are set and no endpoint is given.
+    /// A plain `http://` endpoint is accepted on loopback addresses, elsewhere only with
+    /// `allow_http` (the requests are signed, not encrypted).
+    pub fn s3_from(
+        endpoint: Option<&str>,
+        region: &str,
+        allow_http: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<S3Settings>, SinkError> {
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+        let refuse = |why: String| Err(SinkError::S3Config(why));
+        let (key, secret) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"));
+        let (access_key_id, secret_access_key) =
+            match (key, secret) {
+                (Some(k), Some(s)) => (k, Zeroizing::new(s)),
+                (None, None) if endpoint.is_none() => return Ok(None),
+                (None, None) => return refuse(
+                    "an S3 endpoint is set but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not"
+                        .into(),
+                ),
+                _ => {
+                    return refuse(
+                        "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither".into(),
+                    )
+                }
+            };
+        if region.is_empty() {
+            return refuse("the S3 region is empty".into());
+        }
+        let mut plain_http = false;
+        if let Some(url) = endpoint {
+            let rest = if let Some(rest) = url.strip_prefix("http://") {
+                plain_http = true;
+                rest
+            } else if let Some(rest) = url.strip_prefix("https://") {
+                rest
+            } else {
+                return refuse(format!(
+                    "the S3 endpoint {url:?} must start with https:// (or http://)"
+                ));
+            };
+            let authority = rest.split('/').next().unwrap_or_default();
+            let host = match authority.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => authority.split(':').next().unwrap_or_default(),
+            };
+            if host.is_empty() {
+                return refuse(format!("the S3 endpoint {url:?} names no host"));
+            }
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if plain_http && !loopback && !allow_http {
+                return refuse(format!(
+                    "the S3 endpoint {url:?} is plain HTTP on a non-loopback host: use https://, \
+                     or allow it explicitly (--flow-logs-s3-allow-http)"
+                ));
+            }
+        }
+        Ok(Some(S3Settings {
+            endpoint: endpoint.map(str::to_owned),
+            region: region.to_owned(),
+            access_key_id,
+            secret_access_key,
+            session_token: env("AWS_SESSION_TOKEN").map(Zeroizing::new),
+            allow_http: plain_http,
+        }))
     }
 }
 
@@ -372,9 +454,12 @@ fn specs(state: &AgentState, interval_override: Option<Duration>) -> Vec<FlowLog
             let traffic: TrafficType = f.traffic_type.parse().map_err(|e| format!("{e}"))?;
             let destination = Destination::parse(&f.destination_type, &f.destination)
                 .map_err(|e| e.to_string())?;
-            if let Destination::S3 { .. } = destination {
-                return Err("S3 destinations are not written by this agent yet".into());
-            }
+            let options = DestinationOptions::parse(
+                &f.file_format,
+                f.hive_compatible_partitions,
+                f.per_hour_partition,
+            )
+            .map_err(|e| e.to_string())?;
             Ok(FlowLogSpec {
                 id: id.clone(),
                 account_id: f.account.clone(),
@@ -384,6 +469,7 @@ fn specs(state: &AgentState, interval_override: Option<Duration>) -> Vec<FlowLog
                 interval: interval_override
                     .unwrap_or(Duration::from_secs(u64::from(f.max_aggregation_interval))),
                 destination,
+                options,
                 interfaces: f
                     .interfaces
                     .iter()
@@ -414,6 +500,7 @@ struct Spool {
 
 fn run(shared: &Shared, rx: &Receiver<Cmd>) {
     let mut spool = Spool::default();
+    let mut sinks = Sinks::default();
     let mut seen_drops = 0u64;
     let mut reported: HashSet<String> = HashSet::new();
     loop {
@@ -454,7 +541,7 @@ fn run(shared: &Shared, rx: &Receiver<Cmd>) {
                 spool.batches.push_back(b);
             }
         }
-        write_spool(shared, &mut spool, &mut reported);
+        write_spool(shared, &mut spool, &mut sinks, &mut reported);
         if let Some(done) = done {
             let _ = done.send(());
         }
@@ -470,11 +557,68 @@ fn run(shared: &Shared, rx: &Receiver<Cmd>) {
     }
 }
 
-/// Writes spooled batches in order until one fails; then bounds the spool.
-fn write_spool(shared: &Shared, spool: &mut Spool, reported: &mut HashSet<String>) {
+/// The sinks built so far, by destination (an S3 client is worth keeping).
+#[derive(Default)]
+struct Sinks(HashMap<Destination, Arc<dyn Sink>>);
+
+/// The most sinks kept; past it the cache starts over (destinations come and go with states).
+const MAX_SINKS: usize = 64;
+
+impl Sinks {
+    fn get(
+        &mut self,
+        settings: &FlowLogSettings,
+        destination: &Destination,
+    ) -> Result<Arc<dyn Sink>, SinkError> {
+        if let Some(s) = self.0.get(destination) {
+            return Ok(s.clone());
+        }
+        let sink: Arc<dyn Sink> = match destination {
+            Destination::File { .. } => Arc::new(FileSink::new(&settings.root, destination)?),
+            Destination::S3 { .. } => {
+                let s3 = settings
+                    .s3
+                    .as_ref()
+                    .ok_or_else(|| SinkError::NoS3Settings(destination.value()))?;
+                Arc::new(S3Sink::new(destination, s3)?)
+            }
+        };
+        if self.0.len() >= MAX_SINKS {
+            self.0.clear();
+        }
+        self.0.insert(destination.clone(), sink.clone());
+        Ok(sink)
+    }
+}
+
+/// Why a batch was not written.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    /// The sink failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The Parquet encoder failed.
+    #[error("encoding Parquet: {0}")]
+    Parquet(#[from] ParquetError),
+}
+
+/// Writes spooled batches, oldest first; a destination that fails keeps the rest of its
+/// batches for the next round (in order), others go on. Then bounds the spool.
+fn write_spool(
+    shared: &Shared,
+    spool: &mut Spool,
+    sinks: &mut Sinks,
+    reported: &mut HashSet<String>,
+) {
     let writer = lock(&shared.writer_id).clone();
-    while let Some(batch) = spool.batches.front() {
-        match put(&shared.settings, batch, &writer) {
+    let mut failed: HashSet<Destination> = HashSet::new();
+    let mut i = 0;
+    while let Some(batch) = spool.batches.get(i) {
+        if failed.contains(&batch.destination) {
+            i += 1;
+            continue;
+        }
+        match put(&shared.settings, sinks, batch, &writer) {
             Ok(()) => {
                 let mut st = lock(&shared.stats);
                 st.objects += 1;
@@ -482,7 +626,7 @@ fn write_spool(shared: &Shared, spool: &mut Spool, reported: &mut HashSet<String
                 drop(st);
                 reported.remove(&batch.flow_log_id);
                 spool.records -= batch.records.len();
-                spool.batches.pop_front();
+                spool.batches.remove(i);
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -493,7 +637,9 @@ fn write_spool(shared: &Shared, spool: &mut Spool, reported: &mut HashSet<String
                 let mut st = lock(&shared.stats);
                 st.write_errors += 1;
                 st.last_error = Some(msg);
-                break;
+                drop(st);
+                failed.insert(batch.destination.clone());
+                i += 1;
             }
         }
     }
@@ -509,7 +655,17 @@ fn write_spool(shared: &Shared, spool: &mut Spool, reported: &mut HashSet<String
     }
 }
 
-fn put(settings: &FlowLogSettings, batch: &Batch, writer: &str) -> Result<(), SinkError> {
-    let sink = FileSink::new(&settings.root, &batch.destination)?;
-    sink.put(&object_key(batch, writer), &encode_text(batch))
+fn put(
+    settings: &FlowLogSettings,
+    sinks: &mut Sinks,
+    batch: &Batch,
+    writer: &str,
+) -> Result<(), WriteError> {
+    let sink = sinks.get(settings, &batch.destination)?;
+    let body = match batch.options.file_format {
+        FileFormat::PlainText => encode_text(batch),
+        FileFormat::Parquet => encode_parquet(batch)?,
+    };
+    sink.put(&object_key(batch, writer), &body)?;
+    Ok(())
 }

@@ -13,7 +13,6 @@ use hickory_proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
 use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
 
 /// Why the authority could not start or take a record.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +99,8 @@ impl StaticAuthority {
             addr: listen,
             source,
         };
-        let udp = UdpSocket::bind(listen).await.map_err(bind)?;
+        let (udp, tcp) = crate::server::bind_pair(listen).await.map_err(bind)?;
         let addr = udp.local_addr().map_err(bind)?;
-        let tcp = TcpListener::bind(addr).await.map_err(bind)?;
         let mut server = Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);

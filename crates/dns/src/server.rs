@@ -213,7 +213,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Binds UDP, then TCP on the same address and port (for port 0: retried until one free port
 /// serves both).
-async fn bind_pair(listen: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+pub(crate) async fn bind_pair(listen: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
     let mut last = None;
     for _ in 0..8 {
         let udp = UdpSocket::bind(listen).await?;

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::format::FlowLogFormat;
 use crate::record::{Action, FlowRecord, LogStatus};
-use crate::spec::{Destination, TrafficType};
+use crate::spec::{Destination, DestinationOptions, TrafficType};
 
 /// TCP flag bits as flow logs print them (`tcp-flags`).
 pub mod tcp_flags {
@@ -82,6 +82,8 @@ pub struct FlowLogSpec {
     pub interval: Duration,
     /// Where batches go.
     pub destination: Destination,
+    /// How they are written there (file format, partitions).
+    pub options: DestinationOptions,
     /// The interfaces it covers (on this agent).
     pub interfaces: Vec<InterfaceInfo>,
 }
@@ -130,6 +132,8 @@ pub struct Batch {
     pub region: String,
     /// Where it goes.
     pub destination: Destination,
+    /// How it is written there (file format, partitions).
+    pub options: DestinationOptions,
     /// The record format.
     pub format: FlowLogFormat,
     /// The window's start label, Unix seconds.
@@ -553,6 +557,7 @@ impl Aggregator {
             account_id: spec.account_id.clone(),
             region: spec.region.clone(),
             destination: spec.destination.clone(),
+            options: spec.options,
             format: spec.format.clone(),
             start,
             end,

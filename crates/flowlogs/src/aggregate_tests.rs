@@ -35,6 +35,7 @@ fn spec(id: &str, traffic: TrafficType, interval: u64, ifaces: &[&str]) -> FlowL
         traffic,
         interval: Duration::from_secs(interval),
         destination: Destination::File { dir: "dev".into() },
+        options: DestinationOptions::default(),
         interfaces: ifaces.iter().map(|i| iface(i)).collect(),
     }
 }

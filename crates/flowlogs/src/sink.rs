@@ -1,17 +1,27 @@
-//! Where encoded objects go: the [`Sink`] trait, and the local-directory sink.
+//! Where encoded objects go: the [`Sink`] trait, the local-directory [`FileSink`], and (in
+//! [`crate::S3Sink`]) S3-compatible object stores; all of them through the `object_store` crate.
 //!
 //! A sink stores whole objects under keys in AWS's layout ([`crate::object_key`]); a put is
-//! atomic: after `Ok` the object is complete and durable, after `Err` nothing of it is visible.
-//! [`FileSink`] writes a hidden temporary file beside the target (`.<name>.tmp…`), fsyncs it,
-//! renames it into place and fsyncs the directory, so a reader never sees a half-written object
-//! (RELIABILITY item 93) and a crash loses at most the object being written. An S3 sink (through
-//! `object_store`, with multipart completion as the commit point) and a Parquet encoder are the
-//! next implementations of the same trait.
+//! atomic: after `Ok` the object is complete and durable, after `Err` nothing of it is visible
+//! under its key. The trait is synchronous: the agent's writer is a plain thread.
+//!
+//! [`FileSink`] is an `object_store` `LocalFileSystem` rooted at the destination's directory.
+//! A put stores the object under a hidden temporary key beside the target
+//! (`.<name>.tmp-<pid>-<n>`; `object_store` itself stages that through `<…>#<n>` and a
+//! rename), fsyncs the file, renames it to its key and fsyncs the directory. A reader listing
+//! `*.log.gz` or `*.log.parquet` therefore never sees a half-written object, even after a
+//! `kill -9` or a power loss (RELIABILITY item 93); a crash leaves at most hidden temporary
+//! files behind. (`object_store`'s own put renames before any fsync, which is atomic against a
+//! process crash only: hence the extra step.)
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt as _, PutPayload};
 
 use crate::spec::{check_relative, Destination};
 
@@ -35,9 +45,36 @@ pub enum SinkError {
         /// The error.
         source: std::io::Error,
     },
-    /// The destination cannot be served by this sink (an S3 destination, for now).
-    #[error("destination {0} is not supported by this writer yet")]
+    /// The object store refused or failed (S3 down, throttling past the retries, a full disk
+    /// under a local store, a bucket that does not exist…).
+    #[error("{op} {key}: {source}")]
+    Store {
+        /// What was being done.
+        op: &'static str,
+        /// The object's key (in the store).
+        key: String,
+        /// The error.
+        source: object_store::Error,
+    },
+    /// The object store did not answer within the sink's bound.
+    #[error("{op} {key}: no answer within {secs} s")]
+    TimedOut {
+        /// What was being done.
+        op: &'static str,
+        /// The object's key (in the store).
+        key: String,
+        /// The bound.
+        secs: u64,
+    },
+    /// The destination cannot be served by this sink (an S3 destination for a [`FileSink`]).
+    #[error("destination {0} is not supported by this sink")]
     Unsupported(String),
+    /// An S3 destination on a writer that has no S3 settings.
+    #[error("destination {0} is in S3, and this writer has no S3 settings (set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, and the endpoint for an S3-compatible store)")]
+    NoS3Settings(String),
+    /// S3 settings the client refused (a malformed endpoint, say).
+    #[error("S3 settings refused: {0}")]
+    S3Config(String),
     /// A key or destination that could escape the sink's root.
     #[error("refusing the path {0:?}")]
     BadPath(String),
@@ -47,6 +84,8 @@ pub enum SinkError {
 #[derive(Debug, Clone)]
 pub struct FileSink {
     dir: PathBuf,
+    /// Opened at the first put (the directory may not exist before).
+    store: OnceLock<Arc<LocalFileSystem>>,
 }
 
 static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -60,6 +99,7 @@ impl FileSink {
                 let dir = check_relative(dir).map_err(|_| SinkError::BadPath(dir.clone()))?;
                 Ok(Self {
                     dir: root.join(dir),
+                    store: OnceLock::new(),
                 })
             }
             other => Err(SinkError::Unsupported(other.value())),
@@ -69,6 +109,19 @@ impl FileSink {
     /// The directory objects go to.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    fn store(&self) -> Result<&LocalFileSystem, SinkError> {
+        if let Some(s) = self.store.get() {
+            return Ok(s);
+        }
+        fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
+        let s = LocalFileSystem::new_with_prefix(&self.dir).map_err(|source| SinkError::Store {
+            op: "opening",
+            key: self.dir.display().to_string(),
+            source,
+        })?;
+        Ok(self.store.get_or_init(|| Arc::new(s)))
     }
 }
 
@@ -80,55 +133,77 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Si
     }
 }
 
+fn store_err<'a>(
+    op: &'static str,
+    key: &'a StorePath,
+) -> impl FnOnce(object_store::Error) -> SinkError + 'a {
+    move |source| SinkError::Store {
+        op,
+        key: key.to_string(),
+        source,
+    }
+}
+
+/// A key as a relative path of plain names (`[A-Za-z0-9._=-]`, none starting with `.`), as
+/// [`crate::object_key`] makes them; anything else is refused.
+pub(crate) fn checked_key(key: &str) -> Result<StorePath, SinkError> {
+    let ok = !key.is_empty()
+        && key.len() <= 1024
+        && !key.starts_with('/')
+        && key.split('/').all(|s| {
+            !s.is_empty()
+                && !s.starts_with('.')
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'='))
+        });
+    let refused = || SinkError::BadPath(key.chars().take(128).collect());
+    if !ok {
+        return Err(refused());
+    }
+    StorePath::parse(key).map_err(|_| refused())
+}
+
 impl Sink for FileSink {
     fn put(&self, key: &str, body: &[u8]) -> Result<(), SinkError> {
-        // Keys come from object_key; checked anyway, as a relative path of plain names.
-        let ok = !key.is_empty()
-            && !key.starts_with('/')
-            && key.split('/').all(|s| {
-                !s.is_empty()
-                    && s != "."
-                    && s != ".."
-                    && !s.starts_with('.')
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-            });
-        if !ok {
-            return Err(SinkError::BadPath(key.chars().take(128).collect()));
-        }
-        let path = self.dir.join(key);
-        let parent = path
-            .parent()
-            .ok_or_else(|| SinkError::BadPath(key.to_owned()))?;
-        fs::create_dir_all(parent).map_err(io("creating", parent))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = parent.join(format!(
+        let target = checked_key(key)?;
+        let store = self.store()?;
+        let name = target.filename().unwrap_or_default();
+        let temp_name = format!(
             ".{name}.tmp-{}-{}",
             std::process::id(),
             TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)
-                .map_err(io("creating", &temp))?;
-            f.write_all(body).map_err(io("writing", &temp))?;
-            f.sync_all().map_err(io("syncing", &temp))?;
-            drop(f);
-            fs::rename(&temp, &path).map_err(io("renaming into", &path))
-        })();
+        );
+        let temp = target.parent().unwrap_or_default().join(temp_name.as_str());
+        let temp_file = store
+            .path_to_filesystem(&temp)
+            .map_err(store_err("staging", &temp))?;
+        let parent_dir = temp_file
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| SinkError::BadPath(key.to_owned()))?;
+        let payload = PutPayload::from(bytes::Bytes::copy_from_slice(body));
+        // No tokio runtime here: LocalFileSystem then does its I/O inline, on this thread.
+        let written = futures_executor::block_on(async {
+            store
+                .put(&temp, payload)
+                .await
+                .map_err(store_err("writing", &temp))?;
+            fs::File::open(&temp_file)
+                .and_then(|f| f.sync_all())
+                .map_err(io("syncing", &temp_file))?;
+            store
+                .rename(&temp, &target)
+                .await
+                .map_err(store_err("renaming into", &target))
+        });
         if let Err(e) = written {
-            let _ = fs::remove_file(&temp);
+            let _ = fs::remove_file(&temp_file);
             return Err(e);
         }
         // The rename is durable once the directory is synced.
-        fs::File::open(parent)
+        fs::File::open(&parent_dir)
             .and_then(|d| d.sync_all())
-            .map_err(io("syncing", parent))?;
+            .map_err(io("syncing", &parent_dir))?;
         Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! What a flow log asks for: which traffic, how often, in which format, and where to.
+//! What a flow log asks for: which traffic, how often, in which format, where to, and how the
+//! objects are laid out there ([`DestinationOptions`]).
 //!
 //! The control plane validates these when a flow log is created; the agent validates the
 //! destination again before it writes anything (a path that escapes the flow-log root is never
@@ -123,6 +124,78 @@ impl Destination {
     }
 }
 
+/// The file format of a flow log's objects (EC2's `DestinationOptions.FileFormat`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum FileFormat {
+    /// Gzip text: a header line, then one space-separated record per line (`.log.gz`).
+    #[default]
+    PlainText,
+    /// Apache Parquet, Snappy-compressed, one column per field (`.log.parquet`).
+    Parquet,
+}
+
+impl FileFormat {
+    /// `plain-text` or `parquet`, as EC2 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PlainText => "plain-text",
+            Self::Parquet => "parquet",
+        }
+    }
+
+    /// The end of the object names: `.log.gz` or `.log.parquet`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::PlainText => ".log.gz",
+            Self::Parquet => ".log.parquet",
+        }
+    }
+}
+
+impl fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FileFormat {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        match s {
+            "plain-text" => Ok(Self::PlainText),
+            "parquet" => Ok(Self::Parquet),
+            other => Err(SpecError::FileFormat(clip(other))),
+        }
+    }
+}
+
+/// How objects are written (EC2's `DestinationOptions`); the default is EC2's: plain text,
+/// AWS's classic prefixes, one prefix per day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DestinationOptions {
+    /// `FileFormat`.
+    pub file_format: FileFormat,
+    /// `HiveCompatiblePartitions`: `aws-account-id=…/aws-service=…/…/year=…/month=…/day=…`.
+    pub hive_compatible_partitions: bool,
+    /// `PerHourPartition`: an hour level below the day.
+    pub per_hour_partition: bool,
+}
+
+impl DestinationOptions {
+    /// Parses the three settings (the file format as EC2 spells it).
+    pub fn parse(
+        file_format: &str,
+        hive_compatible_partitions: bool,
+        per_hour_partition: bool,
+    ) -> Result<Self, SpecError> {
+        Ok(Self {
+            file_format: file_format.parse()?,
+            hive_compatible_partitions,
+            per_hour_partition,
+        })
+    }
+}
+
 fn parse_s3(value: &str) -> Result<Destination, SpecError> {
     let bad = || SpecError::S3Arn(clip(value));
     let rest = value.strip_prefix("arn:aws:s3:::").ok_or_else(bad)?;
@@ -232,6 +305,9 @@ pub enum SpecError {
     /// Not `arn:aws:s3:::bucket[/prefix]` with a valid bucket name.
     #[error("LogDestination {0:?} is not an S3 bucket ARN (arn:aws:s3:::bucket[/prefix])")]
     S3Arn(String),
+    /// Not `plain-text` or `parquet`.
+    #[error("FileFormat {0:?} is not valid: expected plain-text or parquet")]
+    FileFormat(String),
     /// A path that could escape its root or is otherwise unusable.
     #[error("LogDestination {value:?} {why}")]
     Path {
@@ -259,6 +335,35 @@ mod tests {
         for bad in [0, 59, 61, 300, -60, i64::MAX] {
             assert_eq!(aggregation_interval(bad), Err(SpecError::Interval(bad)));
         }
+    }
+
+    #[test]
+    fn destination_options() {
+        let d = DestinationOptions::default();
+        assert_eq!(d.file_format, FileFormat::PlainText);
+        assert!(!d.hive_compatible_partitions && !d.per_hour_partition);
+        let p = DestinationOptions::parse("parquet", true, false).unwrap();
+        assert_eq!(p.file_format, FileFormat::Parquet);
+        assert!(p.hive_compatible_partitions && !p.per_hour_partition);
+        for f in [FileFormat::PlainText, FileFormat::Parquet] {
+            assert_eq!(f.as_str().parse::<FileFormat>().unwrap(), f);
+            assert_eq!(f.to_string(), f.as_str());
+        }
+        assert_eq!(FileFormat::PlainText.suffix(), ".log.gz");
+        assert_eq!(FileFormat::Parquet.suffix(), ".log.parquet");
+        for bad in ["", "Parquet", "plain_text", "text", "csv", "parquet\n"] {
+            assert_eq!(
+                DestinationOptions::parse(bad, false, false),
+                Err(SpecError::FileFormat(
+                    bad.chars()
+                        .map(|c| if c.is_control() { '?' } else { c })
+                        .collect()
+                )),
+                "{bad:?}"
+            );
+        }
+        let e = "ORC".parse::<FileFormat>().unwrap_err().to_string();
+        assert!(e.contains("plain-text or parquet"), "{e}");
     }
 
     #[test]

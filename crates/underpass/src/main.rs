@@ -67,6 +67,8 @@ enum Command {
     Sts(cmd::call::CallArgs),
     /// Underpass actions: accounts, agent join tokens, agents.
     Admin(cmd::call::CallArgs),
+    /// Flow logs: `query "<SQL>"` over the objects of a destination (a directory or S3).
+    Flowlogs(cmd::flowlogs::FlowLogsArgs),
 }
 
 fn init_logs(format: LogFormat) {
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
             Command::Iam(a) => cmd::call::run("iam", a).await,
             Command::Sts(a) => cmd::call::run("sts", a).await,
             Command::Admin(a) => cmd::call::run("underpass", a).await,
+            Command::Flowlogs(a) => cmd::flowlogs::run(a).await,
         }
     });
     match result {

@@ -1,6 +1,8 @@
 //! The real AWS CLI against the real binary: `scripts/aws-walkthrough-003.sh` (seed 003 with
-//! `aws ec2 …` and `aws elbv2 …`, two agents, curl → 200 through the endpoint), and the
-//! `underpass server --json` line automation reads.
+//! `aws ec2 …` and `aws elbv2 …`, two agents, curl → 200 through the endpoint),
+//! `scripts/aws-walkthrough-004.sh` (seed 004: IAM role, S3 gateway endpoint, flow logs to an
+//! S3 bucket on moto_server, the seed's REJECT query), and the `underpass server --json` line
+//! automation reads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -47,6 +49,34 @@ fn seed_003_with_the_aws_cli() {
     );
     assert!(
         stdout.contains("-> 200 (hello from the provider)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn seed_004_with_the_aws_cli() {
+    require("aws", &["--version"]);
+    require("curl", &["--version"]);
+    require("moto_server", &["--help"]);
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/aws-walkthrough-004.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("UNDERPASS", env!("CARGO_BIN_EXE_underpass"))
+        .env("WORK", dir.path())
+        .output()
+        .expect("run the walkthrough script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("walkthrough 004: ok"),
+        "walkthrough failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("from 127.0.0.9: refused (REJECT)"),
         "{stdout}"
     );
 }

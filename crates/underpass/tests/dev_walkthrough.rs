@@ -312,7 +312,7 @@ async fn dev_walkthrough_end_to_end() {
     let rules = consumer
         .call(
             "DescribeSecurityGroupRules",
-            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}]}),
+            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}, {"Name": "is-egress", "Values": ["false"]}]}),
         )
         .await
         .unwrap();

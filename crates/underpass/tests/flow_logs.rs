@@ -204,7 +204,7 @@ async fn requests_and_refusals_become_flow_records() {
     let rules = consumer
         .call(
             "DescribeSecurityGroupRules",
-            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}]}),
+            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}, {"Name": "is-egress", "Values": ["false"]}]}),
         )
         .await
         .unwrap();

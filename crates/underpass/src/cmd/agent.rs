@@ -55,6 +55,27 @@ pub(crate) struct AgentArgs {
     /// Replaces every flow log's aggregation interval (for tests; EC2 allows 60 or 600).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
     flow_log_interval_secs: Option<u64>,
+    /// The S3-compatible store that flow logs with an `s3` destination
+    /// (`arn:aws:s3:::BUCKET[/PREFIX]`) write to, e.g. `http://127.0.0.1:9000` for a local MinIO
+    /// (requests are then path-style: URL/BUCKET/KEY). Unset: AWS S3 itself. Credentials come
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for temporary ones, AWS_SESSION_TOKEN;
+    /// without them `s3` flow logs are not written (their batches are spooled, then dropped
+    /// with SKIPDATA).
+    #[arg(long, env = "UNDERPASS_FLOW_LOGS_S3_ENDPOINT", value_name = "URL")]
+    flow_logs_s3_endpoint: Option<String>,
+    /// The region requests to S3 are signed for (the bucket's region on AWS; most
+    /// S3-compatible stores accept us-east-1).
+    #[arg(
+        long,
+        env = "AWS_REGION",
+        default_value = "us-east-1",
+        value_name = "REGION"
+    )]
+    flow_logs_s3_region: String,
+    /// Accepts a plain `http://` S3 endpoint on a non-loopback host (requests are signed but not
+    /// encrypted; loopback endpoints are always accepted).
+    #[arg(long, env = "UNDERPASS_FLOW_LOGS_S3_ALLOW_HTTP")]
+    flow_logs_s3_allow_http: bool,
 }
 
 /// A running agent and its flow-log writer.
@@ -136,6 +157,14 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
         .flow_log_dir
         .clone()
         .unwrap_or_else(|| args.data_dir.join("flow-logs"));
+    let mut flow_logs = flow_log_settings(root, args.flow_log_interval_secs);
+    flow_logs.s3 = FlowLogSettings::s3_from(
+        args.flow_logs_s3_endpoint.as_deref(),
+        &args.flow_logs_s3_region,
+        args.flow_logs_s3_allow_http,
+        |k| std::env::var(k).ok(),
+    )
+    .context("flow-log S3 settings")?;
     let agent = start(
         args.server,
         args.data_dir,
@@ -144,16 +173,17 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
             port: args.dns_port,
             upstreams: args.dns_upstreams,
         },
-        flow_log_settings(root, args.flow_log_interval_secs),
+        flow_logs,
     )
     .await?;
     let e = &agent.running.enrollment;
+    let stop = crate::cmd::server::shutdown_signal();
     println!(
         "agent {} running in {} zone {}",
         e.agent_id, e.vpc_id, e.zone
     );
     let flusher = flush_on_sigusr1(vec![agent.flow_logs.clone()]);
-    crate::cmd::server::shutdown_signal().await;
+    stop.await;
     flusher.abort();
     agent.stop().await;
     Ok(0)

@@ -337,6 +337,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         ),
     }
 
+    let stop = crate::cmd::server::shutdown_signal();
     if args.json {
         let out = json!({
             "api_url": api_url,
@@ -363,7 +364,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     } else {
         print_walkthrough(&api_url, &state, endpoint, dns_server, &flow_log_dir);
     }
-    crate::cmd::server::shutdown_signal().await;
+    stop.await;
     tracing::info!("stopping");
     flusher.abort();
     consumer.stop().await;
@@ -394,7 +395,9 @@ export AWS_ACCESS_KEY_ID={ck} AWS_SECRET_ACCESS_KEY={cs}\n  underpass ec2 descri
 As the provider (AWS_ACCESS_KEY_ID={pk} AWS_SECRET_ACCESS_KEY={ps}):\n  \
 underpass ec2 describe-vpc-endpoint-connections\n  underpass ec2 reject-vpc-endpoint-connections --service-id {sid} --vpc-endpoint-ids {eid}\n\n\
 Flow logs of both VPCs (60 s windows, gzip text in AWS's S3 layout; `kill -USR1 {pid}` flushes now):\n  \
-find {flows} -name '*.log.gz' | xargs zcat\n\n\
+find {flows} -name '*.log.gz' | xargs zcat\n  \
+underpass flowlogs query \"SELECT srcaddr, dstaddr, dstport, action FROM vpc_flow_logs WHERE action = 'REJECT' AND protocol = 6\" --destination {flows}/dev\n  \
+underpass flowlogs query \"SELECT srcaddr, SUM(bytes) AS total FROM vpc_flow_logs GROUP BY srcaddr ORDER BY total DESC LIMIT 10\" --destination {flows}/dev\n\n\
 State lives in the data dir; the next start reuses it. Ctrl-C stops.",
         name = s.service_name,
         sid = s.service_id,

@@ -3,4 +3,5 @@
 pub(crate) mod agent;
 pub(crate) mod call;
 pub(crate) mod dev;
+pub(crate) mod flowlogs;
 pub(crate) mod server;

@@ -112,12 +112,28 @@ fn ready_line(
     .to_string())
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+/// Waits for Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled: call it before announcing readiness, or a signal sent right after
+/// the announcement could still find the default action (and kill the process uncleanly).
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async move {
+        tokio::select! {
+            () = next(term.as_mut()) => {}
+            () = next(int.as_mut()) => {}
+        }
+    }
+}
+
+/// The next delivery of `s`; never, when the handler could not be installed.
+async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
 
@@ -126,6 +142,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
     let server = underpass_server::start(cfg.clone())
         .await
         .context("starting the control plane")?;
+    let stop = shutdown_signal();
     if args.json {
         match ready_line(&cfg, &server) {
             Ok(line) => println!("{line}"),
@@ -141,7 +158,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
             server.api_addr, server.agent_addr
         );
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.stop().await;
     Ok(0)
