@@ -14,24 +14,8 @@
 #   UNDERPASS=/path/to/underpass WORK=/tmp/wt scripts/aws-walkthrough-004.sh
 # The last line is "walkthrough 004: ok" when every check passed.
 set -euo pipefail
-
-UNDERPASS="${UNDERPASS:-$(cd "$(dirname "$0")/.." && pwd)/target/debug/underpass}"
-WORK="${WORK:-$(mktemp -d)}"
-mkdir -p "$WORK"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-step() { printf '\n== %s\n' "$*"; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)'"$1"')'; }
-
-export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
-unset AWS_PROFILE AWS_SESSION_TOKEN
+# shellcheck source=lib/walkthrough.sh
+source "$(dirname "$0")/lib/walkthrough.sh"
 
 step "moto_server: the S3-compatible store of the flow logs"
 S3_PORT=$(free_port)
@@ -44,18 +28,7 @@ s3 s3api create-bucket --bucket vpc-flow-logs-demo >/dev/null || fail "cannot cr
 echo "bucket s3://vpc-flow-logs-demo on $S3_URL"
 
 step "underpass server --json"
-mkfifo "$WORK/server.out"
-"$UNDERPASS" server --json --data-dir "$WORK/server" --listen 127.0.0.1:0 --agent-listen 127.0.0.1:0 \
-  --tunnel-port "$(free_port)" --account-id 000000000000 >"$WORK/server.out" &
-PIDS+=($!)
-exec 3<"$WORK/server.out"
-read -r -t 30 READY <&3 || fail "the server printed no JSON line"
-URL=$(echo "$READY" | json '["api_url"]')
-export UNDERPASS_ENDPOINT_URL="$URL"
-as_admin() {
-  AWS_ACCESS_KEY_ID=$(echo "$READY" | json '["access_key_id"]') \
-  AWS_SECRET_ACCESS_KEY=$(echo "$READY" | json '["secret_access_key"]') "$@"
-}
+start_server
 KEYS=$(as_admin "$UNDERPASS" admin create-account --account-id 555555555555 --name demo --output json)
 as_demo() {
   AWS_ACCESS_KEY_ID=$(echo "$KEYS" | json '["AccessKey"]["AccessKeyId"]') \

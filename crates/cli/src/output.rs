@@ -11,19 +11,7 @@ pub enum Output {
     Json,
 }
 
-/// Escapes control and bidirectional-override characters so a resource name cannot rewrite
-/// the terminal (RELIABILITY item 8).
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)),
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}'..='\u{200f}' => {
-                format!("\\u{{{:x}}}", u32::from(c))
-            }
-            c => c.to_string(),
-        })
-        .collect()
-}
+pub use underpass_domain::text::sanitize;
 
 fn cell(v: &Value) -> String {
     match v {

@@ -123,6 +123,8 @@ resource_ids! {
     PrefixListId = "pl-";
     /// A flow log: `fl-…`.
     FlowLogId = "fl-";
+    /// An endpoint connection notification: `vpce-nfn-…`.
+    ConnectionNotificationId = "vpce-nfn-";
     /// An agent: `agent-…`.
     AgentId = "agent-";
 }

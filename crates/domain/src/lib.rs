@@ -11,6 +11,7 @@ pub mod dns;
 pub mod firewall;
 pub mod ids;
 pub mod net;
+pub mod text;
 
 pub use account::{AccessKeyId, AccessKeyKind, AccountId, IdError};
 pub use arn::{Arn, ArnError, PrincipalArn};

@@ -3,83 +3,20 @@
 //! 1 million records per second. Run: `cargo bench -p underpass-flowlogs --bench parquet`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use underpass_flowlogs::{
-    encode_parquet, Action, Batch, Destination, DestinationOptions, FileFormat, FlowLogFormat,
-    FlowRecord, LogStatus,
+    encode_parquet, Batch, Destination, DestinationOptions, FileFormat, FlowLogFormat, FlowRecord,
+    Synthetic,
 };
 
 const RECORDS: usize = 1_000_000;
 
-/// Records as an agent with 50 interfaces and a few thousand clients produces them: ingress
-/// and egress pairs, some REJECTs, a few NODATA records.
+/// Records as an agent with 50 interfaces and a few thousand clients produces them (the
+/// library's synthetic generator: ingress and egress pairs, some REJECTs, a few NODATA records).
 fn records() -> Vec<FlowRecord> {
-    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    (0..RECORDS)
-        .map(|i| {
-            let r = next();
-            let eni = format!("eni-0{:016x}", r % 50);
-            let start = 1_700_000_000 + (r >> 8) % 600;
-            if i % 1000 == 999 {
-                return FlowRecord::status_only(
-                    5,
-                    "123456789012",
-                    &eni,
-                    1_700_000_000,
-                    1_700_000_600,
-                    LogStatus::NoData,
-                );
-            }
-            let client = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | ((r >> 16) as u32 & 0xffff)));
-            let server = IpAddr::V4(Ipv4Addr::new(172, 31, (r % 50) as u8, 10));
-            let port = 1024 + ((r >> 32) % 60_000) as u16;
-            let reject = r % 50 == 0;
-            let egress = i % 2 == 1 && !reject;
-            let (src, dst, sport, dport) = if egress {
-                (server, client, 443, port)
-            } else {
-                (client, server, port, 443)
-            };
-            FlowRecord {
-                version: Some(5),
-                account_id: Some("123456789012".into()),
-                interface_id: Some(eni),
-                srcaddr: Some(src),
-                dstaddr: Some(dst),
-                srcport: Some(sport),
-                dstport: Some(dport),
-                protocol: Some(6),
-                packets: Some(1 + (r >> 40) % 5000),
-                bytes: Some(40 + (r >> 20) % 10_000_000),
-                start: Some(start),
-                end: Some(start + (r >> 50) % 60),
-                action: Some(if reject {
-                    Action::Reject
-                } else {
-                    Action::Accept
-                }),
-                log_status: Some(LogStatus::Ok),
-                vpc_id: Some("vpc-0123456789abcdef0".into()),
-                subnet_id: Some(format!("subnet-0{:016x}", r % 6)),
-                instance_id: None,
-                tcp_flags: Some(if reject { 2 } else { 19 }),
-                traffic_type: Some("IPv4".into()),
-                pkt_srcaddr: Some(src),
-                pkt_dstaddr: Some(dst),
-                region: Some("us-east-1".into()),
-                az_id: Some(format!("use1-az{}", r % 6 + 1)),
-                flow_direction: Some(if egress { "egress" } else { "ingress" }.into()),
-                ..FlowRecord::default()
-            }
-        })
+    let mut g = Synthetic::new(1, 5);
+    (0..RECORDS as u64)
+        .map(|i| g.record(i, 1_700_000_000))
         .collect()
 }
 

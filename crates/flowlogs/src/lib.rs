@@ -30,6 +30,7 @@ mod record;
 mod s3;
 mod sink;
 mod spec;
+mod synthetic;
 
 pub use aggregate::{
     tcp_flags, Aggregator, AggregatorStats, Batch, FlowLogSpec, InterfaceInfo, Observation,
@@ -49,6 +50,7 @@ pub use spec::{
     aggregation_interval, check_relative, Destination, DestinationOptions, FileFormat, SpecError,
     TrafficType, AGGREGATION_INTERVALS,
 };
+pub use synthetic::{Synthetic, SYNTHETIC_ACCOUNT};
 
 #[cfg(test)]
 mod aggregate_tests;

@@ -6,6 +6,8 @@ use datafusion::arrow::json::{writer::JsonArray, WriterBuilder as JsonWriterBuil
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+use underpass_domain::text::sanitize;
+
 use crate::QueryError;
 
 /// How to print a result.
@@ -21,21 +23,6 @@ pub enum OutputFormat {
 
 fn err(e: impl std::fmt::Display) -> QueryError {
     QueryError::Format(e.to_string())
-}
-
-/// Escapes control and bidirectional-override characters so a value cannot rewrite the
-/// terminal (RELIABILITY item 8); the same rule as `underpass_cli::output::sanitize`, which
-/// this crate does not depend on (the CLI client crate brings an HTTP client along).
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)),
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}'..='\u{200f}' => {
-                format!("\\u{{{:x}}}", u32::from(c))
-            }
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 fn table(batches: &[RecordBatch]) -> Result<String, QueryError> {

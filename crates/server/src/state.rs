@@ -169,6 +169,7 @@ impl AppState {
 #[derive(Default)]
 pub struct Metrics {
     calls: Mutex<BTreeMap<(String, String), u64>>,
+    notifications: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -184,8 +185,26 @@ impl Metrics {
         *m.entry((action.to_owned(), code.to_owned())).or_default() += 1;
     }
 
+    /// Counts one delivered endpoint connection notification of `event`.
+    pub(crate) fn notified(&self, event: &'static str) {
+        let mut m = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(event).or_default() += 1;
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        let mut out = self.render_calls();
+        let m = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
+        out.push_str("# HELP underpass_connection_notifications_total Endpoint connection notifications delivered, by event.\n# TYPE underpass_connection_notifications_total counter\n");
+        for (event, n) in m.iter() {
+            out.push_str(&format!(
+                "underpass_connection_notifications_total{{event=\"{event}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+
+    fn render_calls(&self) -> String {
         let m = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::from("# HELP underpass_api_requests_total API calls by action and result code.\n# TYPE underpass_api_requests_total counter\n");
         for ((action, code), n) in m.iter() {

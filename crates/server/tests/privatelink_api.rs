@@ -82,6 +82,15 @@ async fn walkthrough_provider_consumer_accept_reject_delete() {
         json!([{"PrincipalType": "Account", "Principal": format!("arn:aws:iam::{CONSUMER}:root"), "ServiceId": sid}])
     );
 
+    // The provider hears about every connection event of the service.
+    ok(
+        &provider,
+        "CreateVpcEndpointConnectionNotification",
+        json!({"ServiceId": sid, "ConnectionNotificationArn": format!("arn:aws:sns:us-east-1:{PROVIDER}:events"),
+               "ConnectionEvents": ["Connect", "Accept", "Reject", "Delete"]}),
+    )
+    .await;
+
     // Consumer: finds the service by name, creates an endpoint: pendingAcceptance.
     let con = consumer_network(&consumer).await;
     let found = ok(
@@ -262,6 +271,21 @@ async fn walkthrough_provider_consumer_accept_reject_delete() {
     assert_eq!(
         unsuccessful(&r),
         vec![(ep_id.clone(), "IncorrectState".to_owned())]
+    );
+
+    // Each event was delivered to the notification (as many deletions as endpoints deleted).
+    let metrics = env.server.state.metrics.render();
+    for event in ["Connect", "Accept", "Reject"] {
+        assert!(
+            metrics.contains(&format!(
+                "underpass_connection_notifications_total{{event=\"{event}\"}}"
+            )),
+            "{event} not delivered:\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("underpass_connection_notifications_total{event=\"Delete\"} 2"),
+        "{metrics}"
     );
 
     let h = history_of(&env, &ep_id).await;

@@ -16,6 +16,7 @@ pub mod flow_logs;
 pub mod gateway_endpoints;
 pub mod iam;
 pub mod network;
+pub mod notifications;
 mod open;
 pub mod policies;
 pub mod records;

@@ -26,27 +26,35 @@ fn require(cmd: &str, args: &[&str]) {
     );
 }
 
-#[test]
-fn seed_003_with_the_aws_cli() {
-    require("aws", &["--version"]);
-    require("curl", &["--version"]);
+/// Runs `scripts/<name>` against the test binary in a fresh work dir; returns its stdout once
+/// it ended well with `<last>` as its last line.
+fn walkthrough(name: &str, last: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/aws-walkthrough-003.sh");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(name);
     let out = Command::new("bash")
         .arg(&script)
         .env("UNDERPASS", env!("CARGO_BIN_EXE_underpass"))
         .env("WORK", dir.path())
         .output()
         .expect("run the walkthrough script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(
-        out.status.success() && stdout.trim_end().ends_with("walkthrough 003: ok"),
-        "walkthrough failed ({}):\n{stdout}\n{stderr}",
+        out.status.success() && stdout.trim_end().ends_with(last),
+        "{name} failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    stdout
+}
+
+#[test]
+fn seed_003_with_the_aws_cli() {
+    require("aws", &["--version"]);
+    require("curl", &["--version"]);
+    let stdout = walkthrough("aws-walkthrough-003.sh", "walkthrough 003: ok");
     assert!(
         stdout.contains("-> 200 (hello from the provider)"),
         "{stdout}"
@@ -58,27 +66,12 @@ fn seed_004_with_the_aws_cli() {
     require("aws", &["--version"]);
     require("curl", &["--version"]);
     require("moto_server", &["--help"]);
-    let dir = tempfile::tempdir().unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/aws-walkthrough-004.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .env("UNDERPASS", env!("CARGO_BIN_EXE_underpass"))
-        .env("WORK", dir.path())
-        .output()
-        .expect("run the walkthrough script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("walkthrough 004: ok"),
-        "walkthrough failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
+    let stdout = walkthrough("aws-walkthrough-004.sh", "walkthrough 004: ok");
     assert!(
         stdout.contains("from 127.0.0.9: refused (REJECT)"),
         "{stdout}"
     );
+    assert!(stdout.contains("127.0.0.9  127.74.1.4  9000"), "{stdout}");
 }
 
 fn json_line(data: &str, extra: &[&str]) -> Value {

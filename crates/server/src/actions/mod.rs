@@ -36,6 +36,7 @@ mod vpce;
 mod vpce_connections;
 mod vpce_dns;
 mod vpce_gateway;
+mod vpce_notifications;
 mod vpce_permissions;
 mod vpce_services;
 
@@ -246,6 +247,10 @@ actions! {
     read "DescribeVpcEndpoints" => vpce::describe_vpc_endpoints,
     write "ModifyVpcEndpoint" => vpce::modify_vpc_endpoint,
     write "DeleteVpcEndpoints" => vpce::delete_vpc_endpoints,
+    write "CreateVpcEndpointConnectionNotification" => vpce_notifications::create_vpc_endpoint_connection_notification,
+    read "DescribeVpcEndpointConnectionNotifications" => vpce_notifications::describe_vpc_endpoint_connection_notifications,
+    write "ModifyVpcEndpointConnectionNotification" => vpce_notifications::modify_vpc_endpoint_connection_notification,
+    write "DeleteVpcEndpointConnectionNotifications" => vpce_notifications::delete_vpc_endpoint_connection_notifications,
     // A read action that upgrades itself: the TXT lookup runs without the write lock.
     read "StartVpcEndpointServicePrivateDnsVerification" => vpce_dns::start_vpc_endpoint_service_private_dns_verification,
 

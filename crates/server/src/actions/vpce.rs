@@ -449,6 +449,12 @@ pub(crate) async fn create_vpc_endpoint(
         .map_err(ApiError::internal)?;
     }
     tags::save_new(ctx, &id.to_string(), "vpc-endpoint", &tag_list).await?;
+    let created = services::get_endpoint(&mut ctx.tx, &id).await?;
+    super::vpce_notifications::notify(ctx, &created, "Connect").await?;
+    if state == ConnState::Pending {
+        // Accepted without asking: the service's watchers hear the acceptance too.
+        super::vpce_notifications::notify(ctx, &created, "Accept").await?;
+    }
     if let Some(token) = &req.client_token {
         iam_store::save_client_token(
             &mut ctx.tx,
@@ -461,7 +467,6 @@ pub(crate) async fn create_vpc_endpoint(
         )
         .await?;
     }
-    let created = services::get_endpoint(&mut ctx.tx, &id).await?;
     Ok(CreateEndpointResponse {
         vpc_endpoint: endpoint_view(ctx, &created).await?,
         client_token: req.client_token,
@@ -832,6 +837,7 @@ pub(crate) async fn delete_vpc_endpoints(
         services::transition(&mut ctx.tx, &e.id, ConnEvent::Removed, &actor, ctx.meta.now)
             .await?
             .map_err(ApiError::internal)?;
+        super::vpce_notifications::notify(ctx, &e, "Delete").await?;
         tag_store::remove_all(&mut ctx.tx, &e.id.to_string()).await?;
     }
     Ok(UnsuccessfulResponse { unsuccessful })

@@ -168,6 +168,11 @@ async fn decide(
                 }
                 Err(illegal) => return Err(ApiError::internal(illegal)),
             }
+            match event {
+                ConnEvent::Accept => super::vpce_notifications::notify(ctx, &e, "Accept").await?,
+                ConnEvent::Reject => super::vpce_notifications::notify(ctx, &e, "Reject").await?,
+                _ => {}
+            }
         }
     }
     Ok(UnsuccessfulResponse { unsuccessful })

@@ -470,6 +470,40 @@ def vpc_blocks_subnet_attributes_egress(p_ec2):
     p_ec2.delete_vpc(VpcId=vid)
 
 
+def connection_notifications(p_ec2, c_ec2, service_id, ep_id):
+    topic = f"arn:aws:sns:us-east-1:{PROVIDER_ACCOUNT}:endpoint-events"
+    n = p_ec2.create_vpc_endpoint_connection_notification(
+        ServiceId=service_id, ConnectionNotificationArn=topic, ConnectionEvents=["Connect", "Accept"]
+    )["ConnectionNotification"]
+    check(n["ConnectionNotificationId"].startswith("vpce-nfn-") and n["ServiceId"] == service_id
+          and n["ConnectionEvents"] == ["Accept", "Connect"] and n["ConnectionNotificationState"] == "Enabled"
+          and n["ConnectionNotificationType"] == "Topic", f"{n}")
+    nid = n["ConnectionNotificationId"]
+    c = c_ec2.create_vpc_endpoint_connection_notification(
+        VpcEndpointId=ep_id, ConnectionNotificationArn=f"arn:aws:sns:us-east-1:{CONSUMER_ACCOUNT}:mine",
+        ConnectionEvents=["Reject"])["ConnectionNotification"]
+    check(c["VpcEndpointId"] == ep_id and "ServiceId" not in c, f"{c}")
+    expect_error("InvalidParameter", p_ec2.create_vpc_endpoint_connection_notification, ServiceId=service_id,
+                 ConnectionNotificationArn="arn:aws:sqs:us-east-1:123456789012:q", ConnectionEvents=["Accept"])
+    expect_error("InvalidParameter", c_ec2.create_vpc_endpoint_connection_notification, VpcEndpointId=ep_id,
+                 ConnectionNotificationArn=topic, ConnectionEvents=["Connect"])  # not an endpoint event
+    expect_error("InvalidVpcEndpointServiceId.NotFound", c_ec2.create_vpc_endpoint_connection_notification,
+                 ServiceId=service_id, ConnectionNotificationArn=topic, ConnectionEvents=["Accept"])
+    r = p_ec2.modify_vpc_endpoint_connection_notification(ConnectionNotificationId=nid,
+                                                          ConnectionEvents=["Accept", "Reject", "Delete"])
+    check(r["ReturnValue"] is True, f"{r}")
+    got = p_ec2.describe_vpc_endpoint_connection_notifications(
+        Filters=[{"Name": "service-id", "Values": [service_id]}])["ConnectionNotificationSet"]
+    check([x["ConnectionEvents"] for x in got] == [["Accept", "Delete", "Reject"]], f"{got}")
+    check(c_ec2.describe_vpc_endpoint_connection_notifications()["ConnectionNotificationSet"][0]
+          ["ConnectionNotificationId"] == c["ConnectionNotificationId"], "each account sees its own")
+    r = p_ec2.delete_vpc_endpoint_connection_notifications(ConnectionNotificationIds=[nid, c["ConnectionNotificationId"]])
+    check([u["ResourceId"] for u in r["Unsuccessful"]] == [c["ConnectionNotificationId"]], f"{r}")
+    expect_error("InvalidConnectionNotification", p_ec2.describe_vpc_endpoint_connection_notifications,
+                 ConnectionNotificationId=nid)
+    c_ec2.delete_vpc_endpoint_connection_notifications(ConnectionNotificationIds=[c["ConnectionNotificationId"]])
+
+
 def network_acls(p_ec2, vpc_id, subnet_id):
     acls = p_ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"]
     check(len(acls) == 1 and acls[0]["IsDefault"] is True, f"the default ACL {acls}")
@@ -695,6 +729,7 @@ def main():
     check(len(conns) == 1, f"connections {conns}")
     check(conns[0]["VpcEndpointId"] == ep_id and conns[0]["VpcEndpointOwner"] == CONSUMER_ACCOUNT, "conn ids")
     check(conns[0]["VpcEndpointState"] == "pendingAcceptance", "conn state")
+    connection_notifications(p_ec2, c_ec2, service_id, ep_id)
     r = p_ec2.accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[ep_id])
     check(r.get("Unsuccessful", []) == [], f"accept {r}")
     r = c_ec2.describe_vpc_endpoints(VpcEndpointIds=[ep_id])

@@ -218,75 +218,6 @@ pub(crate) async fn run(args: FlowLogsArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// A small xorshift generator: fast, and the same records for the same seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// One synthetic record of the window starting at `window`.
-fn synthetic(rng: &mut Rng, i: u64, window: u64) -> underpass_flowlogs::FlowRecord {
-    use std::net::{IpAddr, Ipv4Addr};
-    use underpass_flowlogs::{Action, FlowRecord, LogStatus};
-    let r = rng.next();
-    let eni = format!("eni-0{:016x}", r % 50);
-    if i % 1000 == 999 {
-        return FlowRecord::status_only(
-            2,
-            "123456789012",
-            &eni,
-            window,
-            window + 600,
-            LogStatus::NoData,
-        );
-    }
-    let client = IpAddr::V4(Ipv4Addr::from(
-        0x0a00_0000 | u32::try_from((r >> 16) & 0xfff).unwrap_or(0),
-    ));
-    let server = IpAddr::V4(Ipv4Addr::new(
-        172,
-        31,
-        u8::try_from(r % 50).unwrap_or(0),
-        10,
-    ));
-    let port = 1024 + u16::try_from((r >> 32) % 60_000).unwrap_or(0);
-    let reject = r % 50 == 0;
-    let egress = i % 2 == 1 && !reject;
-    let (src, dst, sport, dport) = if egress {
-        (server, client, 443, port)
-    } else {
-        (client, server, port, 443)
-    };
-    let start = window + (r >> 8) % 540;
-    FlowRecord {
-        version: Some(2),
-        account_id: Some("123456789012".into()),
-        interface_id: Some(eni),
-        srcaddr: Some(src),
-        dstaddr: Some(dst),
-        srcport: Some(sport),
-        dstport: Some(dport),
-        protocol: Some(if r % 97 == 0 { 17 } else { 6 }),
-        packets: Some(1 + (r >> 40) % 5000),
-        bytes: Some(40 + (r >> 20) % 10_000_000),
-        start: Some(start),
-        end: Some(start + (r >> 50) % 60),
-        action: Some(if reject {
-            Action::Reject
-        } else {
-            Action::Accept
-        }),
-        log_status: Some(LogStatus::Ok),
-        ..FlowRecord::default()
-    }
-}
-
 fn generate(args: GenerateArgs) -> anyhow::Result<u8> {
     use underpass_flowlogs::{
         encode_parquet, encode_text, object_key, Batch, Destination, DestinationOptions,
@@ -306,7 +237,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<u8> {
     // Windows end on 2026-11-25; objects are spread evenly over the days.
     const LAST_DAY: u64 = 1_795_564_800; // 2026-11-25T00:00:00Z
     let objects = args.records.div_ceil(args.per_object);
-    let mut rng = Rng(args.seed.max(1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut synthetic = underpass_flowlogs::Synthetic::new(args.seed, 2);
     let started = std::time::Instant::now();
     let (mut written, mut bytes) = (0u64, 0u64);
     for o in 0..objects {
@@ -314,7 +245,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<u8> {
         let window = LAST_DAY - day * 86_400 + (o % 144) * 600;
         let n = args.per_object.min(args.records - written);
         let records = (0..n)
-            .map(|i| synthetic(&mut rng, written + i, window))
+            .map(|i| synthetic.record(written + i, window))
             .collect();
         let batch = Batch {
             flow_log_id: "fl-0123456789abcdef0".into(),
