@@ -334,3 +334,45 @@ async fn queries_an_s3_bucket_on_moto() {
     );
     assert_eq!(json_rows(&out), json!([{"n": 4}]));
 }
+
+#[test]
+fn generated_records_are_what_the_query_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("gen");
+    let out = out_dir.to_str().unwrap();
+    let gen = Command::new(env!("CARGO_BIN_EXE_underpass"))
+        .args([
+            "flowlogs",
+            "generate",
+            "--out",
+            out,
+            "--records",
+            "5000",
+            "--per-object",
+            "1000",
+            "--days",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run underpass");
+    assert!(gen.status.success(), "{gen:?}");
+    let summary: Value = serde_json::from_slice(&gen.stdout).unwrap();
+    assert_eq!(summary["records"], 5000);
+    assert_eq!(summary["objects"], 5);
+    assert!(summary["write_records_per_second"].as_f64().unwrap() > 0.0);
+    let q = |sql: &str| {
+        let o = underpass(&[sql, "--destination", out, "--output", "json"], &[]);
+        json_rows(&o)
+    };
+    assert_eq!(q("SELECT COUNT(*) AS n FROM vpc_flow_logs")[0]["n"], 5000);
+    // Two days, the last one 2026-11-25; NODATA records (one per thousand) carry no action.
+    let days = q("SELECT CAST(date AS VARCHAR) AS d, COUNT(*) AS n FROM vpc_flow_logs GROUP BY date ORDER BY d");
+    let days = days.as_array().unwrap();
+    assert_eq!(days.len(), 2, "{days:?}");
+    assert_eq!(days[1]["d"], "2026-11-25");
+    assert_eq!(
+        q("SELECT COUNT(*) AS n FROM vpc_flow_logs WHERE action IS NULL")[0]["n"],
+        5
+    );
+}
