@@ -309,33 +309,7 @@ async fn dev_walkthrough_end_to_end() {
 
     // Security groups: allow only 127.0.0.9; a client from 127.0.0.1 is refused, 127.0.0.9 passes.
     let sg = ep0["Groups"][0]["GroupId"].as_str().unwrap();
-    let rules = consumer
-        .call(
-            "DescribeSecurityGroupRules",
-            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}, {"Name": "is-egress", "Values": ["false"]}]}),
-        )
-        .await
-        .unwrap();
-    let rule_ids: Vec<&str> = rules["SecurityGroupRules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["SecurityGroupRuleId"].as_str().unwrap())
-        .collect();
-    consumer
-        .call(
-            "AuthorizeSecurityGroupIngress",
-            &json!({"GroupId": sg, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": endpoint.port(), "ToPort": endpoint.port(), "IpRanges": [{"CidrIp": "127.0.0.9/32"}]}]}),
-        )
-        .await
-        .unwrap();
-    consumer
-        .call(
-            "RevokeSecurityGroupIngress",
-            &json!({"GroupId": sg, "SecurityGroupRuleIds": rule_ids}),
-        )
-        .await
-        .unwrap();
+    common::admit_only(&consumer, sg, endpoint.port(), "127.0.0.9/32").await;
     let allowed_src = Some("127.0.0.9".parse().unwrap());
     assert!(
         eventually(

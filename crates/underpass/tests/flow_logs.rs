@@ -201,34 +201,7 @@ async fn requests_and_refusals_become_flow_records() {
 
     // The security group now admits 127.0.0.9 only: a client from 127.0.0.66 is refused.
     let sg = ep0["Groups"][0]["GroupId"].as_str().unwrap();
-    let rules = consumer
-        .call(
-            "DescribeSecurityGroupRules",
-            &json!({"Filters": [{"Name": "group-id", "Values": [sg]}, {"Name": "is-egress", "Values": ["false"]}]}),
-        )
-        .await
-        .unwrap();
-    let rule_ids: Vec<&str> = rules["SecurityGroupRules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["SecurityGroupRuleId"].as_str().unwrap())
-        .collect();
-    consumer
-        .call(
-            "AuthorizeSecurityGroupIngress",
-            &json!({"GroupId": sg, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": endpoint.port(),
-                    "ToPort": endpoint.port(), "IpRanges": [{"CidrIp": "127.0.0.9/32"}]}]}),
-        )
-        .await
-        .unwrap();
-    consumer
-        .call(
-            "RevokeSecurityGroupIngress",
-            &json!({"GroupId": sg, "SecurityGroupRuleIds": rule_ids}),
-        )
-        .await
-        .unwrap();
+    common::admit_only(&consumer, sg, endpoint.port(), "127.0.0.9/32").await;
     assert!(
         eventually(Duration::from_secs(10), async || {
             !matches!(request(endpoint, ip("127.0.0.66")).await, Ok((_, _, _, s)) if s.contains("200"))

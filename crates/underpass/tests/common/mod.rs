@@ -229,3 +229,36 @@ pub(crate) async fn http_backend(addr: &str) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Replaces the inbound rules of security group `sg` with one: TCP `port` from `cidr` only
+/// (the new rule first, then the old ones revoked, as an operator would).
+#[allow(dead_code)] // not every test binary that includes this module narrows a group
+pub(crate) async fn admit_only(consumer: &underpass_cli::Client, sg: &str, port: u16, cidr: &str) {
+    let rules = consumer
+        .call(
+            "DescribeSecurityGroupRules",
+            &serde_json::json!({"Filters": [{"Name": "group-id", "Values": [sg]}, {"Name": "is-egress", "Values": ["false"]}]}),
+        )
+        .await
+        .unwrap();
+    let rule_ids: Vec<&str> = rules["SecurityGroupRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["SecurityGroupRuleId"].as_str().unwrap())
+        .collect();
+    consumer
+        .call(
+            "AuthorizeSecurityGroupIngress",
+            &serde_json::json!({"GroupId": sg, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}]}),
+        )
+        .await
+        .unwrap();
+    consumer
+        .call(
+            "RevokeSecurityGroupIngress",
+            &serde_json::json!({"GroupId": sg, "SecurityGroupRuleIds": rule_ids}),
+        )
+        .await
+        .unwrap();
+}
