@@ -158,6 +158,9 @@ pub struct FlowLogStats {
     pub write_errors: u64,
     /// The last write error, if any.
     pub last_error: Option<String>,
+    /// Records not kept (the per-window bound, events the data plane's queue dropped,
+    /// batches the full spool dropped): each is behind a `SKIPDATA` record.
+    pub skipped: u64,
 }
 
 enum Cmd {
@@ -294,7 +297,11 @@ impl FlowLogWriter {
 
     /// What the writer did so far.
     pub fn stats(&self) -> FlowLogStats {
-        lock(&self.shared.stats).clone()
+        let skipped = lock(&self.shared.aggregator).aggregator.stats().skipped;
+        FlowLogStats {
+            skipped,
+            ..lock(&self.shared.stats).clone()
+        }
     }
 
     /// Closes every window, writes what it can, and stops the thread (blocking).

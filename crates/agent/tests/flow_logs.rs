@@ -4,99 +4,18 @@
 //! drops the oldest batch and says so with SKIPDATA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{eni, event, state, state_with};
 use underpass_agent::{FlowLogSettings, FlowLogWriter};
-use underpass_dataplane::{tcp_flags, FlowAction, FlowEvent, FlowReason, FlowSide, FlowSink};
-use underpass_domain::{AgentId, EndpointId, EniId, FlowLogId, SubnetId, VpcId};
+use underpass_dataplane::{tcp_flags, FlowAction, FlowSink};
+use underpass_domain::{FlowLogId, SubnetId};
 use underpass_flowlogs::{decode_parquet, decode_text, Action, Field, FlowRecord, LogStatus};
-use underpass_proto::sync::{AgentInfo, AgentState, FlowLogConfig, FlowLogInterface, TrustBundle};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn eni() -> EniId {
-    EniId::from_random(0xe1)
-}
-
-fn state(dir: &str, traffic: &str, format: &str) -> AgentState {
-    state_with(("file", dir), traffic, format, ("plain-text", false, false))
-}
-
-/// A state with one flow log to `destination` (type, value), written with `options`
-/// (file format, Hive-compatible, per hour).
-fn state_with(
-    destination: (&str, &str),
-    traffic: &str,
-    format: &str,
-    options: (&str, bool, bool),
-) -> AgentState {
-    AgentState {
-        revision: 1,
-        agent: AgentInfo {
-            id: AgentId::from_random(1),
-            account: "222222222222".into(),
-            vpc: VpcId::from_random(2),
-            zone: "us-east-1a".into(),
-        },
-        trust: TrustBundle {
-            ca_pems: vec![],
-            revoked_serials: vec![],
-        },
-        endpoints: vec![],
-        gateways: vec![],
-        dns: None,
-        flow_logs: vec![FlowLogConfig {
-            flow_log_id: FlowLogId::from_random(0xf1),
-            account: "222222222222".into(),
-            region: "us-east-1".into(),
-            traffic_type: traffic.into(),
-            max_aggregation_interval: 600,
-            log_format: format.into(),
-            destination_type: destination.0.into(),
-            destination: destination.1.into(),
-            file_format: options.0.into(),
-            hive_compatible_partitions: options.1,
-            per_hour_partition: options.2,
-            interfaces: vec![FlowLogInterface {
-                eni_id: eni(),
-                account: "222222222222".into(),
-                vpc_id: VpcId::from_random(2),
-                subnet_id: SubnetId::from_random(3),
-                zone: "us-east-1a".into(),
-            }],
-        }],
-    }
-}
-
-fn event(port: u16, action: FlowAction) -> FlowEvent {
-    let now = SystemTime::now();
-    let mono = Instant::now();
-    FlowEvent {
-        flow_id: u64::from(port),
-        side: FlowSide::Endpoint,
-        interface_id: eni(),
-        endpoint_id: Some(EndpointId::from_random(4)),
-        src: SocketAddr::new([127, 0, 0, 55].into(), port),
-        dst: "127.20.1.4:8080".parse().unwrap(),
-        client: None,
-        target: None,
-        protocol: 6,
-        bytes_in: 32,
-        bytes_out: 180,
-        packets_in: None,
-        packets_out: None,
-        start: now,
-        end: now,
-        start_instant: mono,
-        end_instant: mono,
-        tcp_flags_in: tcp_flags::SYN | tcp_flags::FIN,
-        tcp_flags_out: tcp_flags::SYN_ACK | tcp_flags::FIN,
-        action,
-        reason: FlowReason::Closed,
-    }
-}
 
 /// Reads an object of either format (by its name).
 fn decode_object(name: &str, bytes: &[u8]) -> Vec<FlowRecord> {

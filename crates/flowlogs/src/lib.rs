@@ -45,7 +45,7 @@ pub use format::{FlowLogFormat, FormatError, DEFAULT_FORMAT};
 pub use layout::{decode_text, encode_text, object_key, DecodeError, MAX_TEXT_OBJECT};
 pub use record::{Action, FlowRecord, LogStatus, ParseError};
 pub use s3::{S3Settings, S3Sink, PUT_DEADLINE};
-pub use sink::{FileSink, Sink, SinkError};
+pub use sink::{sweep_stale_temps, FileSink, Sink, SinkError, STALE_TEMP};
 pub use spec::{
     aggregation_interval, check_relative, Destination, DestinationOptions, FileFormat, SpecError,
     TrafficType, AGGREGATION_INTERVALS,

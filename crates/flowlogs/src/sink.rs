@@ -11,13 +11,16 @@
 //! rename), fsyncs the file, renames it to its key and fsyncs the directory. A reader listing
 //! `*.log.gz` or `*.log.parquet` therefore never sees a half-written object, even after a
 //! `kill -9` or a power loss (RELIABILITY item 93); a crash leaves at most hidden temporary
-//! files behind. (`object_store`'s own put renames before any fsync, which is atomic against a
-//! process crash only: hence the extra step.)
+//! files behind, and the next [`FileSink`] on the directory removes those that are older than
+//! [`STALE_TEMP`] (no put takes that long; a younger one may be another writer's, in flight).
+//! (`object_store`'s own put renames before any fsync, which is atomic against a process crash
+//! only: hence the extra step.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
@@ -116,6 +119,11 @@ impl FileSink {
             return Ok(s);
         }
         fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
+        let removed = sweep_stale_temps(&self.dir, SystemTime::now());
+        if removed > 0 {
+            tracing::info!(dir = %self.dir.display(), removed,
+                "removed temporary files a crashed writer left");
+        }
         let s = LocalFileSystem::new_with_prefix(&self.dir).map_err(|source| SinkError::Store {
             op: "opening",
             key: self.dir.display().to_string(),
@@ -123,6 +131,40 @@ impl FileSink {
         })?;
         Ok(self.store.get_or_init(|| Arc::new(s)))
     }
+}
+
+/// A hidden temporary file this old is a crashed writer's leftover.
+pub const STALE_TEMP: Duration = Duration::from_secs(600);
+
+/// Removes, under `dir`, the temporary files of puts that never finished (hidden names with
+/// `.tmp-`, as [`FileSink::put`] and `object_store` stage them) last modified more than
+/// [`STALE_TEMP`] before `now`; returns how many. Failures are skipped: a leftover only
+/// wastes space, and objects are never touched.
+pub fn sweep_stale_temps(dir: &Path, now: SystemTime) -> usize {
+    let mut removed = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                todo.push(e.path());
+            } else if kind.is_file() && name.starts_with('.') && name.contains(".tmp-") {
+                let stale = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_TEMP));
+                if stale && fs::remove_file(e.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SinkError + 'a {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use underpass_flowlogs::{
     decode_parquet, encode_parquet, Batch, Destination, DestinationOptions, FileFormat, FileSink,
-    FlowLogFormat, FlowRecord, Sink,
+    FlowLogFormat, FlowRecord, Sink, STALE_TEMP,
 };
 
 /// Set (to the flow-log root) in the re-run child.
@@ -184,4 +184,29 @@ fn kill_9_while_writing_parquet_never_leaves_a_visible_partial_object() {
     // Each child announced itself after its first put returned: that object must be there.
     assert!(visible >= kills, "{visible} objects after {kills} kills");
     eprintln!("{kills} kills: {visible} complete objects, {hidden} hidden temporary files left");
+
+    // The next writer on the directory removes the leftovers once they are stale, and leaves
+    // a young temporary file (another writer's put in flight) and every object alone.
+    let long_ago = SystemTime::now() - STALE_TEMP - Duration::from_secs(60);
+    for p in files(root.path()) {
+        if p.file_name().unwrap().to_string_lossy().starts_with('.') {
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(long_ago).unwrap();
+        }
+    }
+    let young = root.path().join("dev/AWSLogs/.young.log.parquet.tmp-1-1");
+    std::fs::write(&young, b"in flight").unwrap();
+    let sink = FileSink::new(root.path(), &Destination::File { dir: "dev".into() }).unwrap();
+    sink.put(
+        "AWSLogs/after.log.parquet",
+        &encode_parquet(&batch(10, 0)).unwrap(),
+    )
+    .unwrap();
+    let left: Vec<PathBuf> = files(root.path())
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(left, vec![young], "only the young temporary file is left");
+    let (after, _) = check(root.path(), &mut seen);
+    assert_eq!(after, visible + 1, "every object is still there");
 }
