@@ -69,7 +69,10 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
             }
         }
         if !entries.is_empty() {
-            if let Err(e) = audit_batch(store.pool(), &entries).await {
+            let turn = store.writer_turn().await;
+            let written = audit_batch(store.pool(), &entries).await;
+            drop(turn);
+            if let Err(e) = written {
                 tracing::warn!(error = %e, lost = entries.len(), "audit log write failed");
             }
             entries.clear();

@@ -12,6 +12,7 @@ use common::privatelink::{
 };
 use common::{account, code, env, free_ips, group, ok, provider_network, subnet, vpc};
 use serde_json::{json, Value};
+use underpass_cli::Client;
 use underpass_domain::ConnState;
 
 #[tokio::test]
@@ -847,4 +848,137 @@ async fn endpoint_without_groups_gets_the_vpc_default_group() {
     let default = groups["SecurityGroups"][0]["GroupId"].as_str().unwrap();
     assert_eq!(ep["Groups"].as_array().unwrap().len(), 1, "{ep}");
     assert_eq!(ep["Groups"][0]["GroupId"], default);
+}
+
+/// Every page of `params` (MaxResults 5), following NextToken: the endpoint ids, page by page.
+async fn pages_of(c: &Client, params: Value) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..100 {
+        let mut p = params.clone();
+        p["MaxResults"] = json!(5);
+        if let Some(t) = &token {
+            p["NextToken"] = json!(t);
+        }
+        let r = ok(c, "DescribeVpcEndpoints", p).await;
+        pages.push(
+            r["VpcEndpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["VpcEndpointId"].as_str().unwrap().to_owned())
+                .collect(),
+        );
+        match r["NextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return pages,
+        }
+    }
+    panic!("paging did not end");
+}
+
+#[tokio::test]
+async fn describe_endpoints_pages_interface_and_gateway_endpoints_by_id_with_filters() {
+    let env = env().await;
+    let provider = account(&env, PROVIDER).await;
+    let consumer = account(&env, CONSUMER).await;
+    let p = provider_network(&provider, "pages").await;
+    let (sid, name) = service(&provider, &p.lb, false).await;
+    allow(&provider, &sid, "*").await;
+    let con = consumer_network(&consumer).await;
+    let mut interfaces = Vec::new();
+    for i in 0..9 {
+        let mut params = endpoint_params(&con, &name);
+        if i % 3 == 0 {
+            params["TagSpecifications"] = json!([{"ResourceType": "vpc-endpoint",
+                "Tags": [{"Key": "team", "Value": "blue"}]}]);
+        }
+        let ep = create_endpoint(&consumer, params).await;
+        interfaces.push(ep["VpcEndpointId"].as_str().unwrap().to_owned());
+    }
+    let mut gateways = Vec::new();
+    for service in ["s3", "dynamodb", "s3", "dynamodb"] {
+        let ep = create_endpoint(
+            &consumer,
+            json!({"VpcEndpointType": "Gateway", "VpcId": con.vpc,
+                   "ServiceName": format!("com.underpass.us-east-1.{service}"),
+                   "TagSpecifications": [{"ResourceType": "vpc-endpoint",
+                       "Tags": [{"Key": "team", "Value": "blue"}]}]}),
+        )
+        .await;
+        gateways.push(ep["VpcEndpointId"].as_str().unwrap().to_owned());
+    }
+    let mut all: Vec<String> = interfaces.iter().chain(&gateways).cloned().collect();
+    all.sort();
+    let whole = ok(&consumer, "DescribeVpcEndpoints", json!({})).await;
+    let ids = |r: &Value| -> Vec<String> {
+        r["VpcEndpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["VpcEndpointId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&whole), all, "one call lists every endpoint, by id");
+    assert!(whole.get("NextToken").is_none(), "{whole}");
+
+    // Unfiltered pages: both kinds interleaved by id, 5 a page, nothing twice or missed.
+    let pages = pages_of(&consumer, json!({})).await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![5, 5, 3]
+    );
+    assert_eq!(pages.concat(), all);
+
+    // Filtered pages: a filter drops items inside a page's read, and the pages still fill.
+    let mut blue: Vec<String> = interfaces
+        .iter()
+        .step_by(3)
+        .chain(&gateways)
+        .cloned()
+        .collect();
+    blue.sort();
+    let pages = pages_of(
+        &consumer,
+        json!({"Filters": [{"Name": "tag:team", "Values": ["blue"]}]}),
+    )
+    .await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 2]);
+    assert_eq!(pages.concat(), blue);
+    let mut sorted_interfaces = interfaces.clone();
+    sorted_interfaces.sort();
+    let pages = pages_of(
+        &consumer,
+        json!({"Filters": [{"Name": "vpc-endpoint-type", "Values": ["Interface"]},
+                           {"Name": "service-name", "Values": [name]}]}),
+    )
+    .await;
+    assert_eq!(pages.concat(), sorted_interfaces);
+    let pages = pages_of(
+        &consumer,
+        json!({"Filters": [{"Name": "service-name", "Values": ["*.s3"]}]}),
+    )
+    .await;
+    let mut s3: Vec<String> = gateways.iter().step_by(2).cloned().collect();
+    s3.sort();
+    assert_eq!(pages, vec![s3]);
+
+    // A token is bound to its filters.
+    let first = ok(
+        &consumer,
+        "DescribeVpcEndpoints",
+        json!({"MaxResults": 5, "Filters": [{"Name": "tag:team", "Values": ["blue"]}]}),
+    )
+    .await;
+    let token = first["NextToken"].as_str().unwrap();
+    let r = consumer
+        .call(
+            "DescribeVpcEndpoints",
+            &json!({"MaxResults": 5, "NextToken": token}),
+        )
+        .await;
+    assert_eq!(code(r), "InvalidPaginationToken");
+    // The provider sees none of the consumer's endpoints.
+    let theirs = ok(&provider, "DescribeVpcEndpoints", json!({})).await;
+    assert_eq!(ids(&theirs), Vec::<String>::new());
 }

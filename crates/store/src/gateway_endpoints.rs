@@ -86,11 +86,35 @@ pub async fn list(tx: &mut Tx, account: Option<&str>) -> Result<Vec<GatewayEndpo
     .bind(account)
     .fetch_all(&mut **tx)
     .await?;
+    read_all(tx, &rows).await
+}
+
+async fn read_all(tx: &mut Tx, rows: &[SqliteRow]) -> Result<Vec<GatewayEndpoint>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         out.push(read(tx, r).await?);
     }
     Ok(out)
+}
+
+/// At most `limit` gateway endpoints of `account` with ids after `after` (from the first when
+/// `None`), by id: one page of a keyset paging.
+pub async fn page(
+    tx: &mut Tx,
+    account: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<GatewayEndpoint>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM gateway_endpoints WHERE account_id = ?1 AND (?2 IS NULL OR endpoint_id > ?2) \
+         ORDER BY endpoint_id LIMIT ?3",
+    )
+    .bind(account)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    read_all(tx, &rows).await
 }
 
 /// Replaces the route tables of `id`.

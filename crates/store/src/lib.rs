@@ -25,7 +25,7 @@ pub mod services;
 pub mod tags;
 
 pub use error::StoreError;
-pub use open::{Store, StoreConfig, Tx};
+pub use open::{Store, StoreConfig, Tx, WriterTurn};
 
 /// Milliseconds since the Unix epoch: how the store writes times.
 pub fn to_ms(t: time::OffsetDateTime) -> i64 {

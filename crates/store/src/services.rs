@@ -646,8 +646,13 @@ pub async fn list_endpoints(tx: &mut Tx, f: &EndpointFilter) -> Result<Vec<Endpo
     .bind(f.vpc.map(|v| v.to_string()))
     .fetch_all(&mut **tx)
     .await?;
+    with_enis(&rows, &eni_rows)
+}
+
+/// Endpoint rows with their interfaces' rows, as endpoints.
+fn with_enis(rows: &[SqliteRow], eni_rows: &[SqliteRow]) -> Result<Vec<Endpoint>, StoreError> {
     let mut enis: HashMap<String, Vec<Eni>> = HashMap::new();
-    for r in &eni_rows {
+    for r in eni_rows {
         let eni = crate::network::eni_row(r)?;
         enis.entry(eni.owner.clone()).or_default().push(eni);
     }
@@ -657,6 +662,36 @@ pub async fn list_endpoints(tx: &mut Tx, f: &EndpointFilter) -> Result<Vec<Endpo
             endpoint_from(r, enis.remove(&id).unwrap_or_default())
         })
         .collect()
+}
+
+/// At most `limit` interface endpoints of `account` with ids after `after` (from the first when
+/// `None`), by id, with their interfaces: one page of a keyset paging, so a page reads only
+/// its own rows however many endpoints the account has.
+pub async fn page_endpoints(
+    tx: &mut Tx,
+    account: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Endpoint>, StoreError> {
+    const PAGE: &str = "SELECT endpoint_id FROM endpoints WHERE account_id = ?1 \
+         AND (?2 IS NULL OR endpoint_id > ?2) ORDER BY endpoint_id LIMIT ?3";
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM endpoints WHERE endpoint_id IN ({PAGE}) ORDER BY endpoint_id"
+    ))
+    .bind(account)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let eni_rows = sqlx::query(&format!(
+        "SELECT * FROM network_interfaces WHERE owner_id IN ({PAGE}) ORDER BY zone, eni_id"
+    ))
+    .bind(account)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    with_enis(&rows, &eni_rows)
 }
 
 /// Applies `event` to the endpoint's connection state, inside the transaction: the current

@@ -104,6 +104,34 @@ pub async fn of_account(tx: &mut Tx, account: &str) -> Result<Vec<TagRow>, Store
         .collect()
 }
 
+/// The tags of the account's resources `ids`, grouped by resource (those without tags are
+/// absent): for one page of a `Describe*` answer.
+pub async fn by_resources(
+    tx: &mut Tx,
+    account: &str,
+    ids: &[String],
+) -> Result<BTreeMap<String, Vec<(String, String)>>, StoreError> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows = sqlx::query(
+        "SELECT resource_id, key, value FROM tags WHERE account_id = ?1 \
+         AND resource_id IN (SELECT value FROM json_each(?2)) ORDER BY resource_id, key",
+    )
+    .bind(account)
+    .bind(list)
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in &rows {
+        out.entry(r.try_get("resource_id")?)
+            .or_default()
+            .push((r.try_get("key")?, r.try_get("value")?));
+    }
+    Ok(out)
+}
+
 /// Every tag of an account's resources, grouped by resource: for `Describe*` answers and their
 /// `tag:` filters in one query.
 pub async fn by_resource(

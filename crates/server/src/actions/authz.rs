@@ -6,7 +6,7 @@ use underpass_auth::iam::{
     RequestContext, ResourcePolicy,
 };
 use underpass_domain::PrincipalArn;
-use underpass_store::{iam as iam_store, Tx};
+use underpass_store::{iam as iam_store, Tx, WriterTurn};
 
 use super::Meta;
 use crate::api::{ApiError, CallerInfo};
@@ -20,6 +20,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) meta: Meta,
     writes: bool,
     identity: Option<Vec<NamedPolicy>>,
+    /// Held from `BEGIN IMMEDIATE` to commit: writers take turns (see `Store::writer_turn`).
+    turn: Option<WriterTurn>,
 }
 
 impl<'a> Ctx<'a> {
@@ -29,6 +31,7 @@ impl<'a> Ctx<'a> {
         caller: &'a CallerInfo,
         meta: Meta,
     ) -> Result<Self, ApiError> {
+        let turn = state.store.writer_turn().await;
         let tx = state.store.begin().await?;
         Ok(Self {
             state,
@@ -37,6 +40,7 @@ impl<'a> Ctx<'a> {
             meta,
             writes: true,
             identity: None,
+            turn: Some(turn),
         })
     }
 
@@ -54,6 +58,7 @@ impl<'a> Ctx<'a> {
             meta,
             writes: false,
             identity: None,
+            turn: None,
         })
     }
 
@@ -61,11 +66,15 @@ impl<'a> Ctx<'a> {
     /// taken now. For actions that must not hold the write lock across a slow outside call
     /// (a DNS lookup): read, call out, then upgrade and re-read what they change.
     pub(crate) async fn upgrade_to_write(&mut self) -> Result<(), ApiError> {
+        // The snapshot is held while waiting for the turn (WAL readers block no writer); only
+        // the rare actions that call out upgrade, so they cannot use up the pool.
+        let turn = self.state.store.writer_turn().await;
         let tx = self.state.store.begin().await?;
         let read = std::mem::replace(&mut self.tx, tx);
         read.rollback()
             .await
             .map_err(underpass_store::StoreError::from)?;
+        self.turn = Some(turn);
         self.writes = true;
         Ok(())
     }
@@ -78,6 +87,7 @@ impl<'a> Ctx<'a> {
             .commit()
             .await
             .map_err(underpass_store::StoreError::from)?;
+        drop(self.turn);
         if writes {
             state.publish_revision().await;
         }

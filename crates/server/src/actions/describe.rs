@@ -78,6 +78,11 @@ impl Filters {
         Ok(Self(out))
     }
 
+    /// Whether a filter on `name` was given.
+    pub(crate) fn names(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
     /// Whether an item matches; `values_of(name)` gives the item's values for a filter name.
     pub(crate) fn matches(&self, values_of: impl Fn(&str) -> Vec<String>) -> bool {
         self.0.iter().all(|(name, globs)| {
@@ -162,6 +167,45 @@ pub(crate) struct PageRequest<'a> {
     pub(crate) style: PageStyle,
 }
 
+/// Where a page starts and how long it is: the request's size and token, checked.
+pub(crate) struct Cursor {
+    /// Items on the page.
+    pub(crate) size: usize,
+    /// The key of the previous page's last item (the page starts after it).
+    pub(crate) after: Option<String>,
+    bind: Vec<u8>,
+    now: i64,
+}
+
+impl Cursor {
+    /// Checks `req`'s size and opens its token (bound to the caller and the request's scope).
+    pub(crate) fn new(ctx: &Ctx<'_>, req: &PageRequest<'_>) -> Result<Self, ApiError> {
+        let (lo, hi) = req.style.bounds();
+        let size = match req.size {
+            Some(n) if !(lo..=hi).contains(&n) => return Err(req.style.bad_size(n)),
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => usize::try_from(req.style.default_size()).unwrap_or(usize::MAX),
+        };
+        let bind = binding(ctx, &req.scope);
+        let now = ctx.meta.now.unix_timestamp();
+        let after = match req.token {
+            None => None,
+            Some(t) => Some(open_token(t, &bind, now).ok_or_else(|| req.style.bad_token())?),
+        };
+        Ok(Self {
+            size,
+            after,
+            bind,
+            now,
+        })
+    }
+
+    /// The token of the page that follows the item keyed `last`.
+    pub(crate) fn token_after(&self, last: &str) -> Result<String, ApiError> {
+        seal_token(last, &self.bind, self.now + TOKEN_LIFETIME_SECS)
+    }
+}
+
 /// Orders `items` by `key` and cuts the page the request asks for; returns it with the token
 /// of the next page, if there is one.
 pub(crate) fn paginate<T>(
@@ -170,28 +214,17 @@ pub(crate) fn paginate<T>(
     mut items: Vec<T>,
     key: impl Fn(&T) -> String,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let (lo, hi) = req.style.bounds();
-    let size = match req.size {
-        Some(n) if !(lo..=hi).contains(&n) => return Err(req.style.bad_size(n)),
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        None => usize::try_from(req.style.default_size()).unwrap_or(usize::MAX),
-    };
-    let bind = binding(ctx, &req.scope);
-    let now = ctx.meta.now.unix_timestamp();
-    let after = match req.token {
-        None => None,
-        Some(t) => Some(open_token(t, &bind, now).ok_or_else(|| req.style.bad_token())?),
-    };
+    let cursor = Cursor::new(ctx, req)?;
     items.sort_by_cached_key(|t| key(t));
-    let start = match &after {
+    let start = match &cursor.after {
         Some(a) => items.partition_point(|t| key(t).as_str() <= a.as_str()),
         None => 0,
     };
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();
-    let next = if rest.len() > size {
-        rest.truncate(size);
+    let next = if rest.len() > cursor.size {
+        rest.truncate(cursor.size);
         rest.last()
-            .map(|last| seal_token(&key(last), &bind, now + TOKEN_LIFETIME_SECS))
+            .map(|last| cursor.token_after(&key(last)))
             .transpose()?
     } else {
         None

@@ -25,7 +25,8 @@ use underpass_store::services::{self, EndpointFilter};
 use underpass_store::{network, tags as tag_store, StoreError};
 
 use super::describe::{
-    check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
+    check_client_token, fingerprint, paginate, scope, Cursor, Filter, Filters, PageRequest,
+    PageStyle,
 };
 use super::enis::GroupRef;
 use super::lookup::{
@@ -153,29 +154,66 @@ async fn check_private_dns(
 
 async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, ApiError> {
     let tag_list = tag_store::of(&mut ctx.tx, &e.id.to_string()).await?;
-    endpoint_view_with(ctx, e, &tag_list).await
+    endpoint_view_with(ctx, &mut ViewCache::default(), e, &tag_list).await
 }
 
-/// As [`endpoint_view`], with the endpoint's tags already read (a listing reads them all at
-/// once).
-async fn endpoint_view_with(
-    ctx: &mut Ctx<'_>,
-    e: &Endpoint,
-    tag_list: &[(String, String)],
-) -> Result<EndpointView, ApiError> {
-    let service = services::get_service(&mut ctx.tx, &e.service).await?;
-    let dns_entries = dns_entries(ctx, e, &service);
-    let service_name = service.name;
-    let mut groups = Vec::with_capacity(e.security_groups.len());
-    for g in &e.security_groups {
+/// Services and security-group names read once per request: a page of endpoints mostly
+/// shares a few of each.
+#[derive(Default)]
+struct ViewCache {
+    services: std::collections::HashMap<underpass_domain::ServiceId, Service>,
+    groups: std::collections::HashMap<SecurityGroupId, String>,
+}
+
+impl ViewCache {
+    async fn service(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: &underpass_domain::ServiceId,
+    ) -> Result<&Service, ApiError> {
+        if !self.services.contains_key(id) {
+            let s = services::get_service(&mut ctx.tx, id).await?;
+            self.services.insert(*id, s);
+        }
+        self.services
+            .get(id)
+            .ok_or_else(|| ApiError::internal("service cache"))
+    }
+
+    async fn group_name(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        g: &SecurityGroupId,
+    ) -> Result<String, ApiError> {
+        if let Some(name) = self.groups.get(g) {
+            return Ok(name.clone());
+        }
         let name = match network::get_group(&mut ctx.tx, g).await {
             Ok(g) => g.name,
             Err(StoreError::NotFound { .. }) => String::new(),
             Err(err) => return Err(err.into()),
         };
+        self.groups.insert(*g, name.clone());
+        Ok(name)
+    }
+}
+
+/// As [`endpoint_view`], with the endpoint's tags already read (a listing reads them all at
+/// once) and the request's cache of services and group names.
+async fn endpoint_view_with(
+    ctx: &mut Ctx<'_>,
+    cache: &mut ViewCache,
+    e: &Endpoint,
+    tag_list: &[(String, String)],
+) -> Result<EndpointView, ApiError> {
+    let service = cache.service(ctx, &e.service).await?;
+    let dns_entries = dns_entries(ctx, e, service);
+    let service_name = service.name.clone();
+    let mut groups = Vec::with_capacity(e.security_groups.len());
+    for g in &e.security_groups {
         groups.push(GroupRef {
             group_id: g.to_string(),
-            group_name: name,
+            group_name: cache.group_name(ctx, g).await?,
         });
     }
     Ok(EndpointView {
@@ -597,20 +635,18 @@ pub(crate) async fn describe_vpc_endpoints(
     let filters = Filters::new(&req.filters, ENDPOINT_FILTERS)?;
     no_duplicates("VpcEndpointIds", &req.vpc_endpoint_ids)?;
     let account = ctx.caller.account.clone();
-    let mut list: Vec<Listed> = Vec::new();
-    if req.vpc_endpoint_ids.is_empty() {
-        let interfaces = services::list_endpoints(
-            &mut ctx.tx,
-            &EndpointFilter {
-                account: Some(account.clone()),
-                ..EndpointFilter::default()
-            },
-        )
-        .await?;
-        list.extend(interfaces.into_iter().map(Listed::Interface));
-        let gateways = gateway_endpoints::list(&mut ctx.tx, Some(&account)).await?;
-        list.extend(gateways.into_iter().map(Listed::Gateway));
+    let page = PageRequest {
+        size: req.max_results,
+        token: req.next_token.as_deref(),
+        scope: scope("DescribeVpcEndpoints", &req),
+        style: PageStyle::Ec2,
+    };
+    let mut cache = ViewCache::default();
+    let (list, next_token) = if req.vpc_endpoint_ids.is_empty() {
+        let cursor = Cursor::new(ctx, &page)?;
+        keyset_page(ctx, &mut cache, &cursor, &filters, &account).await?
     } else {
+        let mut list: Vec<Listed> = Vec::new();
         for id in &req.vpc_endpoint_ids {
             let eid: EndpointId = parse_id(id, "InvalidVpcEndpointId.Malformed")?;
             match vpce_gateway::find(ctx, &eid).await? {
@@ -618,62 +654,130 @@ pub(crate) async fn describe_vpc_endpoints(
                 None => list.push(Listed::Interface(lookup::endpoint(ctx, id).await?)),
             }
         }
-    }
-    let mut names = std::collections::BTreeMap::new();
-    for l in &list {
-        if let Listed::Interface(e) = l {
-            if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(e.service) {
-                slot.insert(services::get_service(&mut ctx.tx, &e.service).await?.name);
+        let ids: Vec<String> = list.iter().map(|l| l.id().to_string()).collect();
+        let all_tags = tag_store::by_resources(&mut ctx.tx, &account, &ids).await?;
+        let mut kept = Vec::with_capacity(list.len());
+        for l in list {
+            let t = all_tags
+                .get(&l.id().to_string())
+                .cloned()
+                .unwrap_or_default();
+            if keeps(ctx, &mut cache, &filters, &l, &t).await? {
+                kept.push((l, t));
             }
         }
-    }
-    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
-    let list: Vec<Listed> = list
-        .into_iter()
-        .filter(|l| {
-            let t = tags::of(&all_tags, &l.id().to_string());
-            filters.matches(|name| {
-                if let Some(values) = tags::filter_values(name, t) {
-                    return values;
-                }
-                match (name, l) {
-                    ("vpc-endpoint-id", _) => vec![l.id().to_string()],
-                    ("vpc-id", Listed::Interface(e)) => vec![e.vpc.to_string()],
-                    ("vpc-id", Listed::Gateway(g)) => vec![g.vpc.to_string()],
-                    ("service-name", Listed::Interface(e)) => {
-                        names.get(&e.service).cloned().into_iter().collect()
-                    }
-                    ("service-name", Listed::Gateway(g)) => vec![g.service_name.clone()],
-                    ("vpc-endpoint-state", Listed::Interface(e)) => {
-                        vec![e.state.as_str().to_owned()]
-                    }
-                    ("vpc-endpoint-state", Listed::Gateway(_)) => vec!["available".into()],
-                    ("vpc-endpoint-type", Listed::Interface(e)) => vec![e.endpoint_type.clone()],
-                    ("vpc-endpoint-type", Listed::Gateway(_)) => vec!["Gateway".into()],
-                    _ => vec![],
-                }
-            })
-        })
-        .collect();
-    let page = PageRequest {
-        size: req.max_results,
-        token: req.next_token.as_deref(),
-        scope: scope("DescribeVpcEndpoints", &req),
-        style: PageStyle::Ec2,
+        paginate(ctx, &page, kept, |(l, _)| l.id().to_string())?
     };
-    let (list, next_token) = paginate(ctx, &page, list, |l| l.id().to_string())?;
     let mut vpc_endpoints = Vec::with_capacity(list.len());
-    for l in &list {
-        let t = tags::of(&all_tags, &l.id().to_string()).to_vec();
+    for (l, t) in &list {
         vpc_endpoints.push(match l {
-            Listed::Interface(e) => endpoint_view_with(ctx, e, &t).await?,
-            Listed::Gateway(g) => gateway_view(g, &t),
+            Listed::Interface(e) => endpoint_view_with(ctx, &mut cache, e, t).await?,
+            Listed::Gateway(g) => gateway_view(g, t),
         });
     }
     Ok(DescribeEndpointsResponse {
         vpc_endpoints,
         next_token,
     })
+}
+
+/// An endpoint with its tags.
+type Tagged = (Listed, Vec<(String, String)>);
+
+/// One page of the account's endpoints (interface and gateway, in id order) that pass
+/// `filters`, read by keyset from where `cursor` says: chunks of the page's size plus one from
+/// each table, merged by id, until the page is full or both are exhausted. A page therefore
+/// reads about its own rows, not the account's every endpoint.
+async fn keyset_page(
+    ctx: &mut Ctx<'_>,
+    cache: &mut ViewCache,
+    cursor: &Cursor,
+    filters: &Filters,
+    account: &str,
+) -> Result<(Vec<Tagged>, Option<String>), ApiError> {
+    let chunk = i64::try_from(cursor.size.saturating_add(1)).unwrap_or(i64::MAX);
+    let full = |n: usize| i64::try_from(n).unwrap_or(i64::MAX) >= chunk;
+    let mut after = cursor.after.clone();
+    let mut kept: Vec<Tagged> = Vec::new();
+    loop {
+        let interfaces =
+            services::page_endpoints(&mut ctx.tx, account, after.as_deref(), chunk).await?;
+        let gateways =
+            gateway_endpoints::page(&mut ctx.tx, account, after.as_deref(), chunk).await?;
+        // Past the last id of a table that filled its chunk, that table may hold ids that sort
+        // before the other's: only ids up to the smallest such last id are certain this round.
+        let horizon = [
+            full(interfaces.len())
+                .then(|| interfaces.last().map(|e| e.id.to_string()))
+                .flatten(),
+            full(gateways.len())
+                .then(|| gateways.last().map(|g| g.id.to_string()))
+                .flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let mut merged: Vec<Listed> = interfaces
+            .into_iter()
+            .map(Listed::Interface)
+            .chain(gateways.into_iter().map(Listed::Gateway))
+            .filter(|l| horizon.as_ref().is_none_or(|h| l.id().to_string() <= *h))
+            .collect();
+        merged.sort_by_cached_key(|l| l.id().to_string());
+        let ids: Vec<String> = merged.iter().map(|l| l.id().to_string()).collect();
+        let mut tags = tag_store::by_resources(&mut ctx.tx, account, &ids).await?;
+        for l in merged {
+            let t = tags.remove(&l.id().to_string()).unwrap_or_default();
+            if keeps(ctx, cache, filters, &l, &t).await? {
+                kept.push((l, t));
+                if kept.len() > cursor.size {
+                    kept.truncate(cursor.size);
+                    let next = match kept.last() {
+                        Some((last, _)) => Some(cursor.token_after(&last.id().to_string())?),
+                        None => None,
+                    };
+                    return Ok((kept, next));
+                }
+            }
+        }
+        match horizon {
+            Some(h) => after = Some(h),
+            None => return Ok((kept, None)),
+        }
+    }
+}
+
+/// Whether `l` (with tags `t`) passes `filters`.
+async fn keeps(
+    ctx: &mut Ctx<'_>,
+    cache: &mut ViewCache,
+    filters: &Filters,
+    l: &Listed,
+    t: &[(String, String)],
+) -> Result<bool, ApiError> {
+    let service_name = match l {
+        Listed::Interface(e) if filters.names("service-name") => {
+            Some(cache.service(ctx, &e.service).await?.name.clone())
+        }
+        _ => None,
+    };
+    Ok(filters.matches(|name| {
+        if let Some(values) = tags::filter_values(name, t) {
+            return values;
+        }
+        match (name, l) {
+            ("vpc-endpoint-id", _) => vec![l.id().to_string()],
+            ("vpc-id", Listed::Interface(e)) => vec![e.vpc.to_string()],
+            ("vpc-id", Listed::Gateway(g)) => vec![g.vpc.to_string()],
+            ("service-name", Listed::Interface(_)) => service_name.clone().into_iter().collect(),
+            ("service-name", Listed::Gateway(g)) => vec![g.service_name.clone()],
+            ("vpc-endpoint-state", Listed::Interface(e)) => vec![e.state.as_str().to_owned()],
+            ("vpc-endpoint-state", Listed::Gateway(_)) => vec!["available".into()],
+            ("vpc-endpoint-type", Listed::Interface(e)) => vec![e.endpoint_type.clone()],
+            ("vpc-endpoint-type", Listed::Gateway(_)) => vec!["Gateway".into()],
+            _ => vec![],
+        }
+    }))
 }
 
 /// `ModifyVpcEndpoint`: the policy (`PolicyDocument`, or `ResetPolicy` back to full access)

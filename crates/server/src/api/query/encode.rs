@@ -118,7 +118,15 @@ fn element(out: &mut String, name: &str, text: &str) {
 /// (most C0 controls, U+FFFE, U+FFFF) become U+FFFD; tab, LF and CR are kept as references so
 /// parsers do not normalize them away.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
+    // Runs of plain text are copied whole; only the bytes that may need escaping stop the
+    // scan: ASCII specials and controls, and 0xEF, the lead byte of U+FFFE and U+FFFF.
+    let special = |b: u8| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xef);
+    let mut rest = text;
+    while let Some(i) = rest.bytes().position(special) {
+        out.push_str(&rest[..i]);
+        let Some(c) = rest[i..].chars().next() else {
+            return;
+        };
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -131,7 +139,9 @@ pub(crate) fn escape_into(out: &mut String, text: &str) {
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    out.push_str(rest);
 }
 
 /// A structure's members that `value` carries.
@@ -253,6 +263,22 @@ mod tests {
 
     use super::super::model;
     use super::*;
+
+    #[test]
+    fn escaping_covers_specials_controls_and_non_characters() {
+        let mut out = String::new();
+        escape_into(
+            &mut out,
+            "plain é→ a&b <c> \"d\" 'e'\tf\ng\rh\u{1}i\u{fffe}j\u{ffff}k\u{efff}",
+        );
+        assert_eq!(
+            out,
+            "plain é→ a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;&#9;f&#10;g&#13;h\u{fffd}i\u{fffd}j\u{fffd}k\u{efff}"
+        );
+        let mut empty = String::new();
+        escape_into(&mut empty, "");
+        assert_eq!(empty, "");
+    }
 
     #[test]
     fn ec2_answer() {
