@@ -123,6 +123,12 @@ pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
     let created = iam::ensure_account(&mut tx, admin, "admin", now)
         .await
         .map_err(|e| ServerError::Store(e.to_string()))?;
+    if created && cfg.default_vpc {
+        // Made by `default_vpc::make_owed` once the server's state exists.
+        iam::set_default_vpc_owed(&mut tx, admin, true)
+            .await
+            .map_err(|e| ServerError::Store(e.to_string()))?;
+    }
     if created {
         let root: PrincipalArn = format!("arn:aws:iam::{admin}:root")
             .parse()

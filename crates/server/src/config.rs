@@ -38,12 +38,15 @@ pub struct ServerConfig {
     /// Where the agents' VPC resolvers forward names that are not theirs (empty: each agent's
     /// host resolvers).
     pub dns_upstreams: Vec<SocketAddr>,
+    /// Whether each new account gets a default VPC with a default subnet per zone, as in EC2.
+    pub default_vpc: bool,
 }
 
 impl ServerConfig {
     /// Defaults for `data_dir`: loopback API and agent listeners on free ports, region
     /// `us-east-1` with three zones, tunnels on port 4790, endpoint names under
-    /// `underpass.internal`, TXT verification through the host's resolvers (3 s).
+    /// `underpass.internal`, TXT verification through the host's resolvers (3 s), a default VPC
+    /// for each new account.
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
@@ -64,6 +67,7 @@ impl ServerConfig {
             dns_verification_resolver: Vec::new(),
             dns_verification_timeout: std::time::Duration::from_secs(3),
             dns_upstreams: Vec::new(),
+            default_vpc: true,
         }
     }
 }

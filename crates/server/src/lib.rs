@@ -116,6 +116,9 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
         audit,
     ));
     state.set_agent_addr(agent_addr);
+    actions::make_owed_default_vpcs(&state)
+        .await
+        .map_err(|e| ServerError::Store(format!("default VPC: {e}")))?;
     let app = api::router(state.clone())
         .merge(agent_api::enroll_router(state.clone()))
         .into_make_service_with_connect_info::<SocketAddr>();

@@ -72,7 +72,13 @@ async fn signatures_must_be_scoped_to_the_actions_service() {
         "SignatureDoesNotMatch"
     );
     // Nothing was created by the refused call.
-    let vpcs = root.call("DescribeVpcs", &json!({})).await.unwrap();
+    let vpcs = root
+        .call(
+            "DescribeVpcs",
+            &json!({"Filters": [{"Name": "cidr", "Values": ["10.0.0.0/16"]}]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(vpcs["Vpcs"].as_array().unwrap().len(), 0);
     // A service the server does not serve at all.
     assert_eq!(

@@ -4,9 +4,15 @@
 
 mod common;
 
-use common::{account, code, env, free_ips, group, ok, subnet, vpc};
+use common::{account, code, env, env_with, free_ips, group, ok, subnet, vpc, Env};
 use serde_json::{json, Value};
 use underpass_cli::Client;
+
+/// A server whose new accounts start empty (no default VPC): these tests count what they make.
+/// `default_vpcs_come_with_accounts_and_come_back` tests the default VPCs.
+async fn bare_env() -> Env {
+    env_with(|c| c.default_vpc = false).await
+}
 
 async fn vpc_ids(c: &Client) -> Vec<String> {
     let r = ok(c, "DescribeVpcs", json!({})).await;
@@ -27,7 +33,7 @@ async fn subnet_count(c: &Client) -> usize {
 
 #[tokio::test]
 async fn vpc_subnet_lifecycle_and_attributes() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     let r = ok(&a, "CreateVpc", json!({"CidrBlock": "10.0.0.0/16"})).await;
     let v = &r["Vpc"];
@@ -143,7 +149,7 @@ async fn vpc_subnet_lifecycle_and_attributes() {
 
 #[tokio::test]
 async fn bad_network_input_is_refused_and_leaves_nothing() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     let id = vpc(&a, "10.0.0.0/16").await;
     subnet(&a, &id, "10.0.1.0/24", "us-east-1a").await;
@@ -299,7 +305,7 @@ async fn bad_network_input_is_refused_and_leaves_nothing() {
 
 #[tokio::test]
 async fn paging_is_bounded_and_tokens_are_bound() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     let b = account(&env, "222222222222").await;
     let mut made = Vec::new();
@@ -374,7 +380,7 @@ async fn paging_is_bounded_and_tokens_are_bound() {
 
 #[tokio::test]
 async fn other_accounts_resources_are_invisible() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     let b = account(&env, "222222222222").await;
     let id = vpc(&a, "10.0.0.0/16").await;
@@ -459,7 +465,7 @@ async fn other_accounts_resources_are_invisible() {
 
 #[tokio::test]
 async fn security_group_rules() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     let id = vpc(&a, "10.0.0.0/16").await;
     let web = group(&a, &id, "web").await;
@@ -700,7 +706,7 @@ async fn security_group_rules() {
 
 #[tokio::test]
 async fn iam_users_need_ec2_permissions() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     ok(&a, "CreateUser", json!({"UserName": "net"})).await;
     let k = ok(&a, "CreateAccessKey", json!({"UserName": "net"})).await;
@@ -737,7 +743,7 @@ async fn iam_users_need_ec2_permissions() {
 /// in from its own members, undeletable alone, gone with the VPC.
 #[tokio::test]
 async fn a_vpc_comes_with_its_default_security_group() {
-    let env = env().await;
+    let env = bare_env().await;
     let a = account(&env, "111111111111").await;
     let id = vpc(&a, "10.9.0.0/16").await;
     let groups = ok(
@@ -785,4 +791,114 @@ async fn a_vpc_comes_with_its_default_security_group() {
     let groups = ok(&a, "DescribeSecurityGroups", json!({})).await;
     assert!(groups["SecurityGroups"].as_array().unwrap().is_empty());
     env.server.stop().await;
+}
+
+#[tokio::test]
+async fn default_vpcs_come_with_accounts_and_come_back() {
+    let env = env().await;
+    let c = account(&env, "121212121212").await;
+    let defaults = ok(
+        &c,
+        "DescribeVpcs",
+        json!({"Filters": [{"Name": "is-default", "Values": ["true"]}]}),
+    )
+    .await;
+    let all = ok(&c, "DescribeVpcs", json!({})).await;
+    assert_eq!(
+        defaults["Vpcs"], all["Vpcs"],
+        "a new account has its default VPC only"
+    );
+    let v = &defaults["Vpcs"][0];
+    assert_eq!(defaults["Vpcs"].as_array().unwrap().len(), 1, "{defaults}");
+    assert_eq!(v["CidrBlock"], "172.31.0.0/16");
+    assert_eq!(v["IsDefault"], true);
+    assert_eq!(v["OwnerId"], "121212121212");
+    let vpc_id = v["VpcId"].as_str().unwrap().to_owned();
+    // One default subnet per zone: /20s, public addresses on launch.
+    let subnets = ok(
+        &c,
+        "DescribeSubnets",
+        json!({"Filters": [{"Name": "default-for-az", "Values": ["true"]}]}),
+    )
+    .await;
+    let mut got: Vec<(String, String)> = subnets["Subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert_eq!(s["VpcId"], vpc_id.as_str());
+            assert_eq!(s["DefaultForAz"], true);
+            assert_eq!(s["MapPublicIpOnLaunch"], true);
+            (
+                s["AvailabilityZone"].as_str().unwrap().to_owned(),
+                s["CidrBlock"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("us-east-1a".to_owned(), "172.31.0.0/20".to_owned()),
+            ("us-east-1b".to_owned(), "172.31.16.0/20".to_owned()),
+            ("us-east-1c".to_owned(), "172.31.32.0/20".to_owned()),
+        ]
+    );
+    // What every VPC has: its default group, main route table and default network ACL.
+    let vpc_filter = json!({"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]});
+    let groups = ok(&c, "DescribeSecurityGroups", vpc_filter.clone()).await;
+    assert_eq!(groups["SecurityGroups"][0]["GroupName"], "default");
+    let tables = ok(&c, "DescribeRouteTables", vpc_filter.clone()).await;
+    assert_eq!(tables["RouteTables"].as_array().unwrap().len(), 1);
+    let acls = ok(&c, "DescribeNetworkAcls", vpc_filter.clone()).await;
+    assert_eq!(acls["NetworkAcls"][0]["IsDefault"], true);
+    assert_eq!(
+        acls["NetworkAcls"][0]["Associations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "the default subnets use the default ACL"
+    );
+
+    // One default VPC at a time.
+    assert_eq!(
+        code(c.call("CreateDefaultVpc", &json!({})).await),
+        "DefaultVpcAlreadyExists"
+    );
+    // It can be deleted like any VPC (subnets first), and made again.
+    assert_eq!(
+        code(c.call("DeleteVpc", &json!({"VpcId": vpc_id})).await),
+        "DependencyViolation"
+    );
+    for s in subnets["Subnets"].as_array().unwrap() {
+        ok(&c, "DeleteSubnet", json!({"SubnetId": s["SubnetId"]})).await;
+    }
+    ok(&c, "DeleteVpc", json!({"VpcId": vpc_id})).await;
+    assert_eq!(vpc_ids(&c).await, Vec::<String>::new());
+    let again = ok(&c, "CreateDefaultVpc", json!({})).await;
+    assert_eq!(again["Vpc"]["IsDefault"], true);
+    assert_eq!(again["Vpc"]["CidrBlock"], "172.31.0.0/16");
+    assert_ne!(again["Vpc"]["VpcId"], vpc_id.as_str());
+    assert_eq!(subnet_count(&c).await, 3);
+
+    // The administrator's account, made at first start, has one too.
+    let admin = ok(
+        &env.admin,
+        "DescribeVpcs",
+        json!({"Filters": [{"Name": "is-default", "Values": ["true"]}]}),
+    )
+    .await;
+    assert_eq!(admin["Vpcs"].as_array().unwrap().len(), 1, "{admin}");
+}
+
+#[tokio::test]
+async fn without_default_vpcs_accounts_start_empty_and_can_ask_for_one() {
+    let env = bare_env().await;
+    let c = account(&env, "131313131313").await;
+    assert_eq!(vpc_ids(&c).await, Vec::<String>::new());
+    assert_eq!(vpc_ids(&env.admin).await, Vec::<String>::new());
+    let made = ok(&c, "CreateDefaultVpc", json!({})).await;
+    assert_eq!(made["Vpc"]["IsDefault"], true);
+    assert_eq!(subnet_count(&c).await, 3);
 }

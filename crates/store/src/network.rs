@@ -28,19 +28,32 @@ fn vpc_row(row: &SqliteRow) -> Result<Vpc, StoreError> {
         cidr: parse_col(row, "cidr")?,
         dns_support: row.try_get("enable_dns_support")?,
         dns_hostnames: row.try_get("enable_dns_hostnames")?,
+        is_default: row.try_get("is_default")?,
     })
+}
+
+/// The account's default VPC, if it has one.
+pub async fn default_vpc(tx: &mut Tx, account: &str) -> Result<Option<Vpc>, StoreError> {
+    sqlx::query("SELECT * FROM vpcs WHERE account_id = ? AND is_default = 1")
+        .bind(account)
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(vpc_row)
+        .transpose()
 }
 
 /// Inserts a VPC.
 pub async fn insert_vpc(tx: &mut Tx, vpc: &Vpc, now: OffsetDateTime) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO vpcs (vpc_id, account_id, cidr, enable_dns_support, enable_dns_hostnames, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vpcs (vpc_id, account_id, cidr, enable_dns_support, enable_dns_hostnames, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vpc.id.to_string())
     .bind(&vpc.account)
     .bind(vpc.cidr.to_string())
     .bind(vpc.dns_support)
     .bind(vpc.dns_hostnames)
+    .bind(vpc.is_default)
     .bind(to_ms(now))
     .execute(&mut **tx)
     .await?;
@@ -135,6 +148,7 @@ fn subnet_row(row: &SqliteRow) -> Result<Subnet, StoreError> {
             private_dns_hostname_type: row.try_get("private_dns_hostname_type")?,
             resource_name_dns_a_record: row.try_get("resource_name_dns_a")?,
         },
+        default_for_az: row.try_get("default_for_az")?,
     })
 }
 
@@ -161,15 +175,17 @@ pub async fn set_subnet_attributes(
 
 /// Inserts a subnet.
 pub async fn insert_subnet(tx: &mut Tx, s: &Subnet, now: OffsetDateTime) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, default_for_az, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(s.id.to_string())
         .bind(s.vpc.to_string())
         .bind(&s.account)
         .bind(&s.zone)
         .bind(s.cidr.to_string())
+        .bind(s.default_for_az)
         .bind(to_ms(now))
         .execute(&mut **tx)
         .await?;
+    set_subnet_attributes(tx, &s.id, &s.attributes).await?;
     bump_revision(tx).await?;
     Ok(())
 }

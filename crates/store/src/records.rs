@@ -23,6 +23,8 @@ pub struct Vpc {
     pub dns_support: bool,
     /// `enableDnsHostnames`.
     pub dns_hostnames: bool,
+    /// The account's default VPC (`IsDefault`).
+    pub is_default: bool,
 }
 
 /// A subnet of a VPC in one zone.
@@ -40,6 +42,8 @@ pub struct Subnet {
     pub cidr: Ipv4Net,
     /// `ModifySubnetAttribute`'s settings.
     pub attributes: SubnetAttributes,
+    /// A default subnet of its zone, in the default VPC (`DefaultForAz`).
+    pub default_for_az: bool,
 }
 
 /// A subnet's launch-time settings, kept and shown as EC2 does (Underpass launches nothing).

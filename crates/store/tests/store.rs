@@ -36,6 +36,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
             cidr: "10.0.0.0/16".parse().unwrap(),
             dns_support: true,
             dns_hostnames: true,
+            is_default: false,
         },
         now(),
     )
@@ -141,6 +142,7 @@ async fn dropped_transaction_leaves_nothing() {
             zone: "us-east-1a".into(),
             cidr: "10.0.1.0/24".parse().unwrap(),
             attributes: Default::default(),
+            default_for_az: false,
         };
         network::insert_subnet(&mut tx, &s, now()).await.unwrap();
         // Dropped without commit: an action that failed half-way.

@@ -41,13 +41,13 @@ pub(crate) struct VpcView {
 }
 
 impl VpcView {
-    fn new(v: &Vpc, secondary: &[CidrBlock], tag_list: &[(String, String)]) -> Self {
+    pub(crate) fn new(v: &Vpc, secondary: &[CidrBlock], tag_list: &[(String, String)]) -> Self {
         Self {
             vpc_id: v.id.to_string(),
             cidr_block: v.cidr.to_string(),
             state: "available",
             owner_id: v.account.clone(),
-            is_default: false,
+            is_default: v.is_default,
             instance_tenancy: "default",
             cidr_block_association_set: association_set(v, secondary),
             tags: tags::view(tag_list),
@@ -95,8 +95,20 @@ pub(crate) async fn create_vpc(
         cidr,
         dns_support: true,
         dns_hostnames: true,
+        is_default: false,
     };
-    network::insert_vpc(&mut ctx.tx, &vpc, ctx.meta.now).await?;
+    provision_vpc(ctx, &vpc).await?;
+    tags::save_new(ctx, &id.to_string(), "vpc", &tag_list).await?;
+    Ok(CreateVpcResponse {
+        vpc: VpcView::new(&vpc, &[], &tag_list),
+    })
+}
+
+/// Stores `vpc` with what EC2 gives every VPC: its default security group (`default`, all
+/// traffic in from members of the group itself, all out), its main route table (the `local`
+/// route) and its default network ACL (everything allowed).
+pub(crate) async fn provision_vpc(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiError> {
+    network::insert_vpc(&mut ctx.tx, vpc, ctx.meta.now).await?;
     let gid = SecurityGroupId::from_random(ctx.random()?);
     let group = SecurityGroup {
         id: gid,
@@ -119,12 +131,8 @@ pub(crate) async fn create_vpc(
     };
     network::add_rules(&mut ctx.tx, &gid, Direction::Ingress, &[self_rule]).await?;
     super::sg_rules::add_default_egress(ctx, &gid).await?;
-    super::route_tables::create_main(ctx, &vpc).await?;
-    super::network_acls::create_default(ctx, &vpc).await?;
-    tags::save_new(ctx, &id.to_string(), "vpc", &tag_list).await?;
-    Ok(CreateVpcResponse {
-        vpc: VpcView::new(&vpc, &[], &tag_list),
-    })
+    super::route_tables::create_main(ctx, vpc).await?;
+    super::network_acls::create_default(ctx, vpc).await
 }
 
 /// `DescribeVpcs`.
@@ -206,7 +214,7 @@ pub(crate) async fn describe_vpcs(
                 "cidr-block-association.state" => vec!["associated".into()],
                 "owner-id" => vec![v.account.clone()],
                 "state" => vec!["available".into()],
-                "is-default" => vec!["false".into()],
+                "is-default" => vec![v.is_default.to_string()],
                 _ => vec![],
             })
         })
@@ -419,7 +427,7 @@ async fn subnet_view(
             .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)),
         state: "available",
         owner_id: s.account.clone(),
-        default_for_az: false,
+        default_for_az: s.default_for_az,
         map_public_ip_on_launch: s.attributes.map_public_ip_on_launch,
         assign_ipv6_address_on_creation: s.attributes.assign_ipv6_address_on_creation,
         enable_dns64: s.attributes.enable_dns64,
@@ -585,6 +593,7 @@ pub(crate) async fn create_subnet(
         zone,
         cidr,
         attributes: SubnetAttributes::default(),
+        default_for_az: false,
     };
     network::insert_subnet(&mut ctx.tx, &subnet, ctx.meta.now).await?;
     super::network_acls::associate_default(ctx, &subnet).await?;
@@ -660,7 +669,7 @@ pub(crate) async fn describe_subnets(
                 "availability-zone" => vec![s.zone.clone()],
                 "owner-id" => vec![s.account.clone()],
                 "state" => vec!["available".into()],
-                "default-for-az" => vec!["false".into()],
+                "default-for-az" => vec![s.default_for_az.to_string()],
                 _ => vec![],
             })
         })

@@ -63,6 +63,9 @@ pub(crate) async fn create_account(
         ));
     }
     let key = new_key(ctx, &PrincipalArn::Root { account }).await?;
+    if ctx.state.cfg.default_vpc {
+        super::default_vpc::make(ctx, account.as_str()).await?;
+    }
     Ok(CreateAccountResponse {
         account_id: account.to_string(),
         access_key: key,

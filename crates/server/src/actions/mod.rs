@@ -8,6 +8,7 @@
 mod acl_entries;
 mod agents;
 mod authz;
+mod default_vpc;
 mod describe;
 mod ec2;
 mod elb;
@@ -49,6 +50,7 @@ use time::OffsetDateTime;
 use crate::api::{ApiError, CallerInfo};
 use crate::state::AppState;
 pub(crate) use authz::Ctx;
+pub(crate) use default_vpc::make_owed as make_owed_default_vpcs;
 pub(crate) use network_acls::star_entries as acl_star_entries;
 pub(crate) use sts::session_scope;
 pub(crate) use vpce_dns::verified_name as verified_private_dns_name;
@@ -165,6 +167,7 @@ actions! {
     read "ListAttachedRolePolicies" => iam_attach::list_attached_role_policies,
     // EC2 network.
     write "CreateVpc" => ec2::create_vpc,
+    write "CreateDefaultVpc" => default_vpc::create_default_vpc,
     read "DescribeVpcs" => ec2::describe_vpcs,
     write "DeleteVpc" => ec2::delete_vpc,
     write "ModifyVpcAttribute" => ec2::modify_vpc_attribute,

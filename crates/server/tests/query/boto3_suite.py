@@ -616,8 +616,17 @@ def main():
         NextToken=r["NextToken"],
     )
     check(len(r2["Vpcs"]) == 2 and "NextToken" not in r2, "second page")
+    # Seven VPCs made here and the account's default VPC.
     pages = list(p_ec2.get_paginator("describe_vpcs").paginate(PaginationConfig={"PageSize": 5}))
-    check(sum(len(p["Vpcs"]) for p in pages) == 7 and len(pages) == 2, "paginator")
+    check(sum(len(p["Vpcs"]) for p in pages) == 8 and len(pages) == 2, "paginator")
+    default = p_ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    check(len(default) == 1 and default[0]["IsDefault"] is True and default[0]["CidrBlock"] == "172.31.0.0/16",
+          f"default VPC {default}")
+    subnets = p_ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [default[0]["VpcId"]]}])["Subnets"]
+    check(sorted(s["AvailabilityZone"] for s in subnets) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+          and all(s["DefaultForAz"] is True and s["MapPublicIpOnLaunch"] is True for s in subnets),
+          f"default subnets {subnets}")
+    expect_error("DefaultVpcAlreadyExists", p_ec2.create_default_vpc)
 
     r = p_ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.1.1.0/24", AvailabilityZone="us-east-1a")
     subnet = r["Subnet"]
@@ -709,7 +718,8 @@ def main():
     check(perm["IpProtocol"] == "tcp" and perm["FromPort"] == 9000 and perm["ToPort"] == 9000, f"{perm}")
     check(perm["IpRanges"] == [{"CidrIp": "127.0.0.0/8", "Description": "loopback <&> clients"}], "escaped text")
     names = [x["GroupName"] for x in c_ec2.describe_security_groups()["SecurityGroups"]]
-    check(sorted(names) == ["clients", "default"], f"consumer groups {names}")
+    # The consumer VPC's two and the default VPC's default group.
+    check(sorted(names) == ["clients", "default", "default"], f"consumer groups {names}")
 
     r = c_ec2.create_vpc_endpoint(
         VpcEndpointType="Interface",
@@ -774,7 +784,7 @@ def main():
     ident = client("sts", session, creds["SessionToken"]).get_caller_identity()
     check(ident["Arn"] == r["AssumedRoleUser"]["Arn"], "session identity")
     s_ec2 = client("ec2", session, creds["SessionToken"])
-    check(len(s_ec2.describe_vpcs()["Vpcs"]) == 7, "the role's policy lets the session describe")
+    check(len(s_ec2.describe_vpcs()["Vpcs"]) == 8, "the role's policy lets the session describe")
 
     # --- errors as botocore parses them ---------------------------------------------------
     wrong = client("ec2", (PROVIDER[0], "x" * 40))
@@ -866,7 +876,7 @@ def main():
     # Clean-up through the Query protocol too: the VPC goes with its default group, main route
     # table and default network ACL.
     p_ec2.delete_vpc(VpcId=more[-1])
-    check(len(p_ec2.describe_vpcs()["Vpcs"]) == 6, "DeleteVpc")
+    check(len(p_ec2.describe_vpcs()["Vpcs"]) == 7, "DeleteVpc")  # six made here and the default VPC
 
     print(f"boto3 suite: {CHECKS} checks passed")
 

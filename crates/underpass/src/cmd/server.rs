@@ -56,6 +56,10 @@ pub(crate) struct ServerArgs {
         value_delimiter = ','
     )]
     dns_upstreams: Vec<SocketAddr>,
+    /// Do not give new accounts a default VPC (EC2 gives each account one per region:
+    /// 172.31.0.0/16 with a default subnet per zone). Accounts made before keep theirs.
+    #[arg(long, env = "UNDERPASS_NO_DEFAULT_VPC")]
+    no_default_vpc: bool,
 }
 
 impl ServerArgs {
@@ -74,6 +78,7 @@ impl ServerArgs {
         cfg.dns_domain = self.dns_domain.clone();
         cfg.dns_verification_resolver = self.dns_verification_resolver.clone();
         cfg.dns_upstreams = self.dns_upstreams.clone();
+        cfg.default_vpc = !self.no_default_vpc;
         cfg
     }
 }

@@ -1,0 +1,157 @@
+//! Default VPCs, as EC2 gives every account in each region: `172.31.0.0/16` with a default
+//! subnet (a `/20`, public addresses on launch, `DefaultForAz`) in each of the region's zones,
+//! and what every VPC has (default security group, main route table, default network ACL).
+//! One is made with each new account unless the server runs with `--no-default-vpc`
+//! ([`crate::ServerConfig::default_vpc`]); like any VPC it can be deleted (subnets first), and
+//! `CreateDefaultVpc` makes it again.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use underpass_domain::{AccountId, PrincipalArn, SubnetId, VpcId};
+use underpass_store::records::{Subnet, SubnetAttributes, Vpc};
+use underpass_store::{iam as iam_store, network};
+
+use super::ec2::{provision_vpc, VpcView};
+use super::{Ctx, Meta};
+use crate::api::{ApiError, CallerInfo};
+use crate::state::AppState;
+
+/// The default VPC's block, as in EC2.
+const DEFAULT_VPC_BLOCK: [u8; 2] = [172, 31];
+/// Default subnets are `/20`s: 16 of them fill the block, one per zone.
+const SUBNET_PREFIX: u8 = 20;
+const MAX_ZONES: usize = 16;
+
+/// The `i`-th default subnet's block: `172.31.(16 i).0/20`.
+fn subnet_block(i: usize) -> Option<Ipv4Net> {
+    let third = u8::try_from(i.checked_mul(16)?).ok()?;
+    let [a, b] = DEFAULT_VPC_BLOCK;
+    Ipv4Net::new(Ipv4Addr::new(a, b, third, 0), SUBNET_PREFIX).ok()
+}
+
+/// Makes `account`'s default VPC with its default subnets, inside the action's transaction;
+/// refused with `DefaultVpcAlreadyExists` when the account has one.
+pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str) -> Result<Vpc, ApiError> {
+    if network::default_vpc(&mut ctx.tx, account).await?.is_some() {
+        return Err(ApiError::client(
+            "DefaultVpcAlreadyExists",
+            "A Default VPC already exists for this account in this region.",
+        ));
+    }
+    let [a, b] = DEFAULT_VPC_BLOCK;
+    let vpc = Vpc {
+        id: VpcId::from_random(ctx.random()?),
+        account: account.to_owned(),
+        cidr: Ipv4Net::new(Ipv4Addr::new(a, b, 0, 0), 16)
+            .map_err(|_| ApiError::internal("default VPC block"))?,
+        dns_support: true,
+        dns_hostnames: true,
+        is_default: true,
+    };
+    provision_vpc(ctx, &vpc).await?;
+    let zones: Vec<String> = ctx
+        .state
+        .cfg
+        .zones
+        .iter()
+        .take(MAX_ZONES)
+        .cloned()
+        .collect();
+    for (i, zone) in zones.into_iter().enumerate() {
+        let cidr = subnet_block(i).ok_or_else(|| ApiError::internal("default subnet block"))?;
+        let subnet = Subnet {
+            id: SubnetId::from_random(ctx.random()?),
+            vpc: vpc.id,
+            account: account.to_owned(),
+            zone,
+            cidr,
+            attributes: SubnetAttributes {
+                map_public_ip_on_launch: true,
+                ..SubnetAttributes::default()
+            },
+            default_for_az: true,
+        };
+        network::insert_subnet(&mut ctx.tx, &subnet, ctx.meta.now).await?;
+        super::network_acls::associate_default(ctx, &subnet).await?;
+    }
+    Ok(vpc)
+}
+
+/// Makes the default VPCs of accounts created outside an action (the administrator's, on
+/// first start), each with its flag cleared in the same transaction. Run at start, before the
+/// API serves.
+pub(crate) async fn make_owed(state: &AppState) -> Result<(), ApiError> {
+    let owed = {
+        let mut tx = state.store.read().await?;
+        iam_store::default_vpc_owed(&mut tx).await?
+    };
+    for account in owed {
+        let id: AccountId = account.parse()?;
+        let principal = PrincipalArn::Root { account: id };
+        let caller = CallerInfo {
+            arn: principal.to_string(),
+            principal,
+            account: account.clone(),
+            role_arn: None,
+            userid: Some(account.clone()),
+            service: "ec2".into(),
+            access_key_id: String::new(),
+            user_session: false,
+        };
+        let meta = Meta {
+            source_ip: IpAddr::from([127, 0, 0, 1]),
+            now: OffsetDateTime::now_utc(),
+            dry_run: false,
+        };
+        let mut ctx = Ctx::write(state, &caller, meta).await?;
+        if network::default_vpc(&mut ctx.tx, &account).await?.is_none() {
+            make(&mut ctx, &account).await?;
+        }
+        iam_store::set_default_vpc_owed(&mut ctx.tx, &account, false).await?;
+        ctx.finish().await?;
+        tracing::info!(%account, "default VPC made");
+    }
+    Ok(())
+}
+
+/// `CreateDefaultVpc`: the caller's default VPC, after the old one was deleted.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub(crate) struct CreateDefaultVpcRequest {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CreateDefaultVpcResponse {
+    vpc: VpcView,
+}
+
+pub(crate) async fn create_default_vpc(
+    ctx: &mut Ctx<'_>,
+    _req: CreateDefaultVpcRequest,
+) -> Result<CreateDefaultVpcResponse, ApiError> {
+    ctx.authorize("ec2:CreateDefaultVpc", "*").await?;
+    let account = ctx.caller.account.clone();
+    let vpc = make(ctx, &account).await?;
+    Ok(CreateDefaultVpcResponse {
+        vpc: VpcView::new(&vpc, &[], &[]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_subnets_tile_the_block_in_20s() {
+        let blocks: Vec<String> = (0..MAX_ZONES)
+            .map(|i| subnet_block(i).map(|b| b.to_string()).unwrap_or_default())
+            .collect();
+        assert_eq!(blocks[0], "172.31.0.0/20");
+        assert_eq!(blocks[1], "172.31.16.0/20");
+        assert_eq!(blocks[15], "172.31.240.0/20");
+        assert_eq!(subnet_block(MAX_ZONES), None, "a 17th does not fit");
+    }
+}
