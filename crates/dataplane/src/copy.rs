@@ -1,8 +1,12 @@
 //! Copying a flow both ways: bounded buffers, half-close, idle timeout, cuts, and resets.
 //!
-//! Each direction has one fixed buffer ([`crate::DataplaneConfig::buffer_size`], at most
+//! Each direction has at most one buffer ([`crate::DataplaneConfig::buffer_size`], at most
 //! 64 KiB): nothing more is read from a side until what was read has been written to the other,
 //! so a slow reader pushes back on the writer instead of growing memory (RELIABILITY item 67).
+//! A direction holds its buffer only while bytes move: when a read finds nothing to read, the
+//! buffer goes back to a small per-thread pool, so an idle flow holds none (issue 6's W4: idle
+//! connections cost their sockets and TLS state, not 4 × 16 KiB of copy buffers through the
+//! chain).
 //! An EOF on one side shuts down the other's write half and the other direction goes on.
 //! An error on either side, a cut or the idle timeout resets both sockets (`SO_LINGER` 0), so
 //! the other peer learns at once (item 64) instead of waiting for its own timeout.
@@ -219,8 +223,12 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
             inner: &mut client,
             meter: meter.clone(),
         };
-        let copy =
-            tokio::io::copy_bidirectional_with_sizes(&mut metered, &mut service, buffer, buffer);
+        let copy = Bidirectional {
+            a: &mut metered,
+            b: &mut service,
+            a_to_b: Half::new(buffer),
+            b_to_a: Half::new(buffer),
+        };
         tokio::select! {
             done = copy => match done {
                 Ok(_) => Ok(()),
@@ -259,6 +267,159 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
         client_flags,
         reply_flags,
         client_segments,
+    }
+}
+
+/// Buffers of idle directions, kept per thread for the next read (a few: a burst of flows
+/// becoming active again takes fresh ones).
+mod pool {
+    use std::cell::RefCell;
+
+    const KEEP: usize = 64;
+
+    thread_local! {
+        static FREE: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A buffer of `size` bytes.
+    pub(super) fn take(size: usize) -> Box<[u8]> {
+        FREE.with(|f| f.borrow_mut().pop())
+            .filter(|b| b.len() == size)
+            .unwrap_or_else(|| vec![0; size].into_boxed_slice())
+    }
+
+    /// Gives `buf` back.
+    pub(super) fn give(buf: Box<[u8]>) {
+        FREE.with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < KEEP {
+                f.push(buf);
+            }
+        });
+    }
+}
+
+/// One direction of a flow: a buffer only while read bytes wait to be written.
+struct Half {
+    size: usize,
+    buf: Option<Box<[u8]>>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    done: bool,
+}
+
+impl Half {
+    fn new(size: usize) -> Self {
+        Self {
+            size: size.max(1),
+            buf: None,
+            pos: 0,
+            len: 0,
+            eof: false,
+            done: false,
+        }
+    }
+
+    /// Copies `r` to `w` until `r`'s EOF has been passed on as `w`'s shutdown.
+    fn poll_copy<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: &mut R,
+        w: &mut W,
+    ) -> Poll<io::Result<()>>
+    where
+        R: AsyncRead + Unpin + ?Sized,
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        loop {
+            if let Some(buf) = &self.buf {
+                while self.pos < self.len {
+                    let n = std::task::ready!(
+                        Pin::new(&mut *w).poll_write(cx, &buf[self.pos..self.len])
+                    )?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    }
+                    self.pos += n;
+                }
+            }
+            if self.eof {
+                std::task::ready!(Pin::new(&mut *w).poll_flush(cx))?;
+                std::task::ready!(Pin::new(&mut *w).poll_shutdown(cx))?;
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = self.buf.take().unwrap_or_else(|| pool::take(self.size));
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut *r).poll_read(cx, &mut rb) {
+                Poll::Pending => {
+                    // Idle: the buffer goes back, and what was written goes out.
+                    pool::give(buf);
+                    std::task::ready!(Pin::new(&mut *w).poll_flush(cx))?;
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => {
+                    pool::give(buf);
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    if n == 0 {
+                        self.eof = true;
+                        pool::give(buf);
+                    } else {
+                        (self.pos, self.len) = (0, n);
+                        self.buf = Some(buf);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `a` ⇄ `b` until both directions are done (as `tokio::io::copy_bidirectional`, with
+/// [`Half`]'s buffers held only while bytes move).
+struct Bidirectional<'a, A: ?Sized, B: ?Sized> {
+    a: &'a mut A,
+    b: &'a mut B,
+    a_to_b: Half,
+    b_to_a: Half,
+}
+
+impl<A, B> std::future::Future for Bidirectional<'_, A, B>
+where
+    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
+{
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if !this.a_to_b.done {
+            if let Poll::Ready(r) = this.a_to_b.poll_copy(cx, &mut *this.a, &mut *this.b) {
+                r?;
+                this.a_to_b.done = true;
+            }
+        }
+        if !this.b_to_a.done {
+            if let Poll::Ready(r) = this.b_to_a.poll_copy(cx, &mut *this.b, &mut *this.a) {
+                r?;
+                this.b_to_a.done = true;
+            }
+        }
+        if this.a_to_b.done && this.b_to_a.done {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Half {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            pool::give(buf);
+        }
     }
 }
 
@@ -365,6 +526,51 @@ mod tests {
         let c = client.read(&mut buf).await;
         let s = service.read(&mut buf).await;
         assert!(c.is_err() && s.is_err(), "expected resets: {c:?} {s:?}");
+    }
+
+    /// Polls `half` once (a copy from `r` to `w`); whether it finished.
+    async fn poll_once<R, W>(half: &mut Half, r: &mut R, w: &mut W) -> bool
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        std::future::poll_fn(|cx| Poll::Ready(half.poll_copy(cx, r, w).is_ready())).await
+    }
+
+    #[tokio::test]
+    async fn an_idle_direction_holds_no_buffer_and_a_blocked_one_keeps_its_bytes() {
+        let (mut from, mut writer) = tokio::io::duplex(4096);
+        let (mut to, mut reader) = tokio::io::duplex(16);
+        let mut half = Half::new(1024);
+        writer.write_all(b"hi").await.unwrap();
+        assert!(!poll_once(&mut half, &mut from, &mut to).await);
+        assert!(
+            half.buf.is_none(),
+            "nothing left to read: the buffer went back"
+        );
+        let mut got = [0u8; 2];
+        reader.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hi");
+        // 100 bytes into a pipe that takes 16: the rest waits in the held buffer, and nothing
+        // more is read meanwhile.
+        writer.write_all(&[7u8; 100]).await.unwrap();
+        assert!(!poll_once(&mut half, &mut from, &mut to).await);
+        assert!(half.buf.is_some(), "unwritten bytes keep their buffer");
+        let mut out = Vec::new();
+        while out.len() < 100 {
+            let mut chunk = [0u8; 16];
+            let n = reader.read(&mut chunk).await.unwrap();
+            out.extend_from_slice(&chunk[..n]);
+            poll_once(&mut half, &mut from, &mut to).await;
+        }
+        assert_eq!(out, vec![7u8; 100]);
+        assert!(half.buf.is_none(), "idle again");
+        // EOF is passed on as a shutdown, and the direction is done.
+        drop(writer);
+        assert!(poll_once(&mut half, &mut from, &mut to).await);
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -344,7 +344,13 @@ async fn tunnel(
     ev: &mut FlowEvent,
 ) -> Result<FlowReason, Option<FlowReason>> {
     let _ = tcp.set_nodelay(true);
-    let handshake = tokio::time::timeout(ctx.cfg.handshake_timeout, view.acceptor.accept(tcp));
+    // Boxed, as the other phases before the copy: a flow's task is as large as its largest
+    // phase for its whole life, and an idle flow should not carry a finished TLS handshake's
+    // or target connect's state (issue 6, W4).
+    let handshake = Box::pin(tokio::time::timeout(
+        ctx.cfg.handshake_timeout,
+        view.acceptor.accept(tcp),
+    ));
     let handshake = tokio::select! {
         () = stop.stopped() => return Err(None),
         h = handshake => h,
@@ -380,7 +386,7 @@ async fn tunnel(
     let deadline = Instant::now() + ctx.cfg.preamble_timeout;
     let mut machine = TunnelAccept::new(endpoint, deadline.into_std());
     let mut admitted: Option<(TcpStream, Active, FlowTicket)> = None;
-    let mut buf = [0u8; 1024];
+    let mut buf = vec![0u8; 1024];
     let mut got_bytes = false;
     loop {
         while let Some(out) = machine.poll_output() {
@@ -412,7 +418,7 @@ async fn tunnel(
                     let mut ticket = ctx.flows.register(key);
                     ticket.describe(ev);
                     let decision =
-                        decide(ctx, slot, &preamble, serial, deadline, &mut ticket).await;
+                        Box::pin(decide(ctx, slot, &preamble, serial, deadline, &mut ticket)).await;
                     let now = Instant::now().into_std();
                     match decision {
                         Ok((target, addr, active)) => {

@@ -50,8 +50,11 @@
 //!   the source is the client address from the preamble (sent by an authenticated agent), the
 //!   destination the endpoint ENI address, and TLV 0xEA/0x01 the endpoint id. Whatever the
 //!   client sends, PROXY-looking bytes included, follows as payload (RELIABILITY items 68, 70).
-//! - **Buffers and timeouts.** One buffer per direction (16 KiB, at most 64 KiB); handshakes,
-//!   preambles, verdicts, target connects and idle flows are all bounded in time.
+//! - **Buffers and timeouts.** At most one buffer per direction (16 KiB, at most 64 KiB), held
+//!   only while bytes move: an idle flow's buffers go back to a per-thread pool, and the
+//!   phases before the copy (tunnel opening, TLS accept, the gateway's decision) are boxed so
+//!   that their state is freed when they end; handshakes, preambles, verdicts, target connects
+//!   and idle flows are all bounded in time.
 //! - **Packets.** Flow events count payload bytes; a userland proxy does not see packets, so the
 //!   packet counts are the kernel's segment counters of the ENI's connection (`tcpi_segs_in`,
 //!   `tcpi_segs_out` of `TCP_INFO`, read through `NETLINK_SOCK_DIAG` without `unsafe`: see

@@ -382,7 +382,9 @@ async fn carry(
         flow_id: id,
     };
     let opened = tokio::select! {
-        opened = open_tunnel(ctx, view, &preamble) => opened,
+        // Boxed: a flow's task is as large as its largest phase for its whole life, and an
+        // idle flow should not carry a tunnel opening's state (issue 6, W4).
+        opened = Box::pin(open_tunnel(ctx, view, &preamble)) => opened,
         reason = ticket.cut() => Err(reason),
     };
     let (tunnel, leftover, serial) = match opened {
