@@ -39,7 +39,7 @@ use underpass_flowlogs::{
     DestinationOptions, FileFormat, FileSink, FlowLogFormat, FlowLogSpec, InterfaceInfo,
     Observation, ParquetError, S3Settings, S3Sink, Sink, SinkError, TrafficType,
 };
-use underpass_proto::sync::AgentState;
+use underpass_proto::sync::{AgentState, FlowLogDelivery};
 use zeroize::Zeroizing;
 
 /// How often the writer wakes at least (spool retries, the drop counter).
@@ -199,6 +199,8 @@ struct Shared {
     drops: Mutex<Option<DroppedFlowEvents>>,
     live: Mutex<Option<LiveFlows>>,
     stats: Mutex<FlowLogStats>,
+    /// Each flow log's last delivery: `None` when it succeeded, else EC2's error message.
+    delivery: Mutex<HashMap<String, Option<&'static str>>>,
     cmd: Mutex<Sender<Cmd>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -236,6 +238,7 @@ impl FlowLogWriter {
             drops: Mutex::new(None),
             live: Mutex::new(None),
             stats: Mutex::new(FlowLogStats::default()),
+            delivery: Mutex::default(),
             cmd: Mutex::new(tx),
             thread: Mutex::new(None),
         });
@@ -274,6 +277,12 @@ impl FlowLogWriter {
     pub fn apply(&self, state: &AgentState) {
         *lock(&self.shared.writer_id) = state.agent.id.to_string();
         let specs = specs(state, self.shared.settings.interval_override);
+        lock(&self.shared.delivery).retain(|id, _| {
+            state
+                .flow_logs
+                .iter()
+                .any(|f| f.flow_log_id.to_string() == *id)
+        });
         lock(&self.shared.aggregator).aggregator.set_flow_logs(
             Instant::now(),
             SystemTime::now(),
@@ -302,6 +311,20 @@ impl FlowLogWriter {
             skipped,
             ..lock(&self.shared.stats).clone()
         }
+    }
+
+    /// How each flow log's last delivery went (for the health report, and so for EC2's
+    /// `DeliverLogsStatus`), by flow-log id.
+    pub fn delivery(&self) -> Vec<FlowLogDelivery> {
+        let mut out: Vec<FlowLogDelivery> = lock(&self.shared.delivery)
+            .iter()
+            .map(|(id, error)| FlowLogDelivery {
+                flow_log_id: id.clone(),
+                error: error.map(str::to_owned),
+            })
+            .collect();
+        out.sort_by(|a, b| a.flow_log_id.cmp(&b.flow_log_id));
+        out
     }
 
     /// Closes every window, writes what it can, and stops the thread (blocking).
@@ -618,10 +641,12 @@ fn write_spool(
     reported: &mut HashSet<String>,
 ) {
     let writer = lock(&shared.writer_id).clone();
-    let mut failed: HashSet<Destination> = HashSet::new();
+    let mut failed: HashMap<Destination, &'static str> = HashMap::new();
     let mut i = 0;
     while let Some(batch) = spool.batches.get(i) {
-        if failed.contains(&batch.destination) {
+        if let Some(error) = failed.get(&batch.destination) {
+            // Held back behind a failed batch of the same destination: it fails alike.
+            lock(&shared.delivery).insert(batch.flow_log_id.clone(), Some(*error));
             i += 1;
             continue;
         }
@@ -631,6 +656,7 @@ fn write_spool(
                 st.objects += 1;
                 st.records += batch.records.len() as u64;
                 drop(st);
+                lock(&shared.delivery).insert(batch.flow_log_id.clone(), None);
                 reported.remove(&batch.flow_log_id);
                 spool.records -= batch.records.len();
                 spool.batches.remove(i);
@@ -645,7 +671,9 @@ fn write_spool(
                 st.write_errors += 1;
                 st.last_error = Some(msg);
                 drop(st);
-                failed.insert(batch.destination.clone());
+                let error = e.deliver_logs_error();
+                lock(&shared.delivery).insert(batch.flow_log_id.clone(), Some(error));
+                failed.insert(batch.destination.clone(), error);
                 i += 1;
             }
         }
@@ -659,6 +687,16 @@ fn write_spool(
         tracing::warn!(flow_log = %lost.flow_log_id, records = lost.records.len(),
             "flow-log spool full: batch dropped (SKIPDATA follows)");
         lock(&shared.aggregator).aggregator.handle_lost_batch(&lost);
+    }
+}
+
+impl WriteError {
+    /// EC2's `DeliverLogsErrorMessage` for this failure (see [`SinkError::deliver_logs_error`]).
+    fn deliver_logs_error(&self) -> &'static str {
+        match self {
+            Self::Parquet(_) => "Unknown error",
+            Self::Sink(e) => e.deliver_logs_error(),
+        }
     }
 }
 

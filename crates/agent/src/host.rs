@@ -74,6 +74,11 @@ impl Applier for DataplaneApplier {
     fn health(&self) -> HealthReport {
         HealthReport {
             targets: self.dataplane.target_health(),
+            flow_logs: self
+                .flow_logs
+                .as_ref()
+                .map(FlowLogWriter::delivery)
+                .unwrap_or_default(),
         }
     }
 }

@@ -358,7 +358,7 @@ async fn health_loop(link: Link, applier: Arc<dyn Applier>, mut stop: watch::Rec
             return;
         }
         let report = applier.health();
-        if report.targets.is_empty() {
+        if report.targets.is_empty() && report.flow_logs.is_empty() {
             continue;
         }
         let r = async {

@@ -14,6 +14,7 @@ use underpass_agent::{FlowLogSettings, FlowLogWriter};
 use underpass_dataplane::{tcp_flags, FlowAction, FlowSink};
 use underpass_domain::{FlowLogId, SubnetId};
 use underpass_flowlogs::{decode_parquet, decode_text, Action, Field, FlowRecord, LogStatus};
+use underpass_proto::sync::FlowLogDelivery;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -126,6 +127,15 @@ fn an_unwritable_destination_spools_then_resumes_and_a_full_spool_says_skipdata(
     assert!(st.write_errors >= 2, "{st:?}");
     assert_eq!(st.dropped_batches, 1, "{st:?}");
     assert!(st.last_error.is_some());
+    // What the health report tells the control plane (DescribeFlowLogs: FAILED).
+    let fl = FlowLogId::from_random(0xf1).to_string();
+    assert_eq!(
+        writer.delivery(),
+        vec![FlowLogDelivery {
+            flow_log_id: fl.clone(),
+            error: Some("Unknown error".into())
+        }]
+    );
 
     // Space returns: the spooled batch and the next one (with its SKIPDATA) are written.
     std::fs::remove_file(&blocked).unwrap();
@@ -146,6 +156,14 @@ fn an_unwritable_destination_spools_then_resumes_and_a_full_spool_says_skipdata(
         "{records:?}"
     );
     assert_eq!(writer.stats().objects, 2);
+    assert_eq!(
+        writer.delivery(),
+        vec![FlowLogDelivery {
+            flow_log_id: fl,
+            error: None
+        }],
+        "delivered again"
+    );
     writer.shutdown();
 }
 
@@ -252,6 +270,9 @@ fn an_s3_destination_without_s3_settings_says_so() {
         err.contains("arn:aws:s3:::flow-bucket/team") && err.contains("no S3 settings"),
         "{err}"
     );
+    let delivery = writer.delivery();
+    assert_eq!(delivery.len(), 1);
+    assert_eq!(delivery[0].error.as_deref(), Some("Access error"));
     writer.shutdown();
 }
 

@@ -83,6 +83,41 @@ pub enum SinkError {
     BadPath(String),
 }
 
+impl SinkError {
+    /// EC2's `DeliverLogsErrorMessage` for this failure: `Access error` when the destination
+    /// refuses us (permissions, credentials, no such bucket, a path outside the root),
+    /// `Rate limited` when S3 throttles past the retries, else `Unknown error` (a full disk, a
+    /// store that does not answer…; the writer's log has the details).
+    pub fn deliver_logs_error(&self) -> &'static str {
+        const ACCESS: &str = "Access error";
+        const RATE: &str = "Rate limited";
+        const UNKNOWN: &str = "Unknown error";
+        match self {
+            Self::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                ACCESS
+            }
+            Self::Store { source, .. } => match source {
+                object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+                | object_store::Error::NotFound { .. } => ACCESS,
+                other => {
+                    let text = other.to_string();
+                    let throttled = ["SlowDown", "Throttl", "TooManyRequests", "503"]
+                        .iter()
+                        .any(|m| text.contains(m));
+                    if throttled {
+                        RATE
+                    } else {
+                        UNKNOWN
+                    }
+                }
+            },
+            Self::NoS3Settings(_) | Self::S3Config(_) | Self::BadPath(_) => ACCESS,
+            Self::Io { .. } | Self::TimedOut { .. } | Self::Unsupported(_) => UNKNOWN,
+        }
+    }
+}
+
 /// A directory of objects: `<flow-log root>/<destination dir>/<key>`.
 #[derive(Debug, Clone)]
 pub struct FileSink {

@@ -256,11 +256,25 @@ pub struct HealthCheckConfig {
     pub unhealthy_threshold: u32,
 }
 
-/// What an agent reports back: target health as its gateways see it.
+/// What an agent reports back: target health as its gateways see it, and how its flow logs'
+/// deliveries go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
     /// One entry per (target group, target).
     pub targets: Vec<TargetHealth>,
+    /// One entry per flow log the agent wrote (or tried to write) to.
+    #[serde(default)]
+    pub flow_logs: Vec<FlowLogDelivery>,
+}
+
+/// How the last delivery of one flow log's records went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogDelivery {
+    /// `fl-…`.
+    pub flow_log_id: String,
+    /// `None` when the last write succeeded; else EC2's `DeliverLogsErrorMessage` for it
+    /// (`Access error`, `Rate limited` or `Unknown error`).
+    pub error: Option<String>,
 }
 
 /// One target's health.

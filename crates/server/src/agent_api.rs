@@ -356,10 +356,27 @@ async fn put_health(
             )
         })
         .collect();
+    // Only well-formed flow-log ids and EC2's messages are kept: the report comes from an
+    // authenticated agent, and is still bounded and checked like any input.
+    let deliveries: Vec<(String, Option<String>)> = report
+        .flow_logs
+        .into_iter()
+        .take(1_000)
+        .filter_map(|d| {
+            let id: underpass_domain::FlowLogId = d.flow_log_id.parse().ok()?;
+            let error = d.error.map(|e| {
+                let known = crate::actions::DELIVERY_ERRORS.iter().find(|m| **m == e);
+                known.copied().unwrap_or("Unknown error").to_owned()
+            });
+            Some((id.to_string(), error))
+        })
+        .collect();
     let r = async {
         let _turn = state.store.writer_turn().await;
         let mut tx = state.store.begin().await?;
-        agents::put_target_health(&mut tx, &agent.agent_id, &rows, OffsetDateTime::now_utc())
+        let now = OffsetDateTime::now_utc();
+        agents::put_target_health(&mut tx, &agent.agent_id, &rows, now).await?;
+        underpass_store::flow_logs::put_delivery(&mut tx, &agent.agent_id, &deliveries, now)
             .await?;
         tx.commit().await?;
         Ok::<_, underpass_store::StoreError>(())

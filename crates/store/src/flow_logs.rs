@@ -144,3 +144,48 @@ pub async fn delete(tx: &mut Tx, id: &FlowLogId) -> Result<(), StoreError> {
     bump_revision(tx).await?;
     Ok(())
 }
+
+/// Replaces what `agent` last reported of its flow-log deliveries: (flow-log id, error, `None`
+/// when the last write succeeded).
+pub async fn put_delivery(
+    tx: &mut Tx,
+    agent: &str,
+    deliveries: &[(String, Option<String>)],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM flow_log_delivery WHERE agent_id = ?")
+        .bind(agent)
+        .execute(&mut **tx)
+        .await?;
+    for (flow_log, error) in deliveries {
+        sqlx::query(
+            "INSERT OR REPLACE INTO flow_log_delivery (agent_id, flow_log_id, error, at_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(agent)
+        .bind(flow_log)
+        .bind(error.as_deref())
+        .bind(to_ms(now))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The flow logs some agent failed to deliver in a report made at or after `since`, with the
+/// latest such report's error.
+pub async fn delivery_errors(
+    tx: &mut Tx,
+    since: OffsetDateTime,
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT flow_log_id, error FROM flow_log_delivery WHERE error IS NOT NULL AND at_ms >= ? ORDER BY at_ms",
+    )
+    .bind(to_ms(since))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in &rows {
+        out.insert(r.try_get("flow_log_id")?, r.try_get("error")?);
+    }
+    Ok(out)
+}

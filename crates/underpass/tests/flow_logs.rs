@@ -391,4 +391,46 @@ async fn requests_and_refusals_become_flow_records() {
             "{path}"
         );
     }
+
+    // A flow log the agents cannot deliver (an S3 bucket, and `underpass dev`'s agents have no
+    // S3 settings): its records stay spooled, the agent says so in its health reports, and
+    // DescribeFlowLogs shows FAILED with EC2's message; the file flow log stays SUCCESS.
+    let created = consumer
+        .call(
+            "CreateFlowLogs",
+            &json!({"ResourceIds": [info["consumer_vpc_id"]], "ResourceType": "VPC",
+                    "TrafficType": "ALL", "LogDestinationType": "s3",
+                    "LogDestination": "arn:aws:s3:::no-settings-bucket"}),
+        )
+        .await
+        .unwrap();
+    let s3_log = created["FlowLogIds"][0].as_str().unwrap().to_owned();
+    let failed = eventually(Duration::from_secs(60), async || {
+        let d = consumer.call("DescribeFlowLogs", &json!({})).await.unwrap();
+        let logs = d["FlowLogs"].as_array().unwrap();
+        let status = |id: &str| {
+            logs.iter().find(|f| f["FlowLogId"] == id).map(|f| {
+                (
+                    f["DeliverLogsStatus"].clone(),
+                    f["DeliverLogsErrorMessage"].clone(),
+                )
+            })
+        };
+        let others_ok = logs
+            .iter()
+            .filter(|f| f["FlowLogId"] != s3_log.as_str())
+            .all(|f| f["DeliverLogsStatus"] == "SUCCESS");
+        others_ok && status(&s3_log) == Some((json!("FAILED"), json!("Access error")))
+    })
+    .await;
+    assert!(failed, "the S3 flow log never showed FAILED");
+    let by_status = consumer
+        .call(
+            "DescribeFlowLogs",
+            &json!({"Filter": [{"Name": "deliver-log-status", "Values": ["FAILED"]}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_status["FlowLogs"].as_array().unwrap().len(), 1);
+    assert_eq!(by_status["FlowLogs"][0]["FlowLogId"], s3_log.as_str());
 }

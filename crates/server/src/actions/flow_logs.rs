@@ -9,7 +9,7 @@
 //! (gzip text or Parquet, Hive-compatible and per-hour partitions) apply to both. As in EC2,
 //! per-resource failures are `Unsuccessful` items, and a resource holds at most two flow logs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use underpass_domain::{EniId, FlowLogId};
@@ -361,16 +361,38 @@ pub(crate) struct FlowLogView {
     tags: Vec<TagView>,
 }
 
-/// Agents write what they can and retry what they cannot: EC2's `FAILED` is for destinations
-/// that refuse delivery for good (a missing bucket policy), which Underpass has no way to learn
-/// of yet, so every flow log reads `SUCCESS`.
-fn deliver_status(_f: &FlowLog) -> (&'static str, Option<&'static str>) {
-    ("SUCCESS", None)
+/// The messages EC2 gives in `DeliverLogsErrorMessage`: what agents may report.
+pub(crate) const DELIVERY_ERRORS: [&str; 3] = ["Access error", "Rate limited", "Unknown error"];
+
+/// How long an agent's report of a failed delivery counts: agents report every few seconds
+/// while they run, so an older one is from an agent that stopped (or was fixed and restarted).
+const DELIVERY_REPORT_TTL: time::Duration = time::Duration::minutes(5);
+
+/// `DeliverLogsStatus`: `FAILED` while an agent reports that its last write of the flow log's
+/// records failed (they stay spooled and are retried; see the agent's flow-log writer), with
+/// EC2's message for why; else `SUCCESS`.
+fn deliver_status(
+    f: &FlowLog,
+    errors: &HashMap<String, String>,
+) -> (&'static str, Option<&'static str>) {
+    match errors.get(&f.id.to_string()) {
+        None => ("SUCCESS", None),
+        Some(e) => (
+            "FAILED",
+            Some(
+                DELIVERY_ERRORS
+                    .iter()
+                    .copied()
+                    .find(|m| m == e)
+                    .unwrap_or("Unknown error"),
+            ),
+        ),
+    }
 }
 
 impl FlowLogView {
-    fn new(f: &FlowLog, tags: &[(String, String)]) -> Self {
-        let (status, message) = deliver_status(f);
+    fn new(f: &FlowLog, tags: &[(String, String)], errors: &HashMap<String, String>) -> Self {
+        let (status, message) = deliver_status(f, errors);
         Self {
             creation_time: timestamp(f.created),
             deliver_logs_status: status,
@@ -438,6 +460,8 @@ pub(crate) async fn describe_flow_logs(
     }
     let account = ctx.caller.account.clone();
     let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
+    let errors =
+        flow_logs::delivery_errors(&mut ctx.tx, ctx.meta.now - DELIVERY_REPORT_TTL).await?;
     let logs: Vec<FlowLog> = flow_logs::list(&mut ctx.tx, Some(&account))
         .await?
         .into_iter()
@@ -454,7 +478,7 @@ pub(crate) async fn describe_flow_logs(
                     "resource-id" => vec![f.resource_id.clone()],
                     "log-destination-type" => vec![f.destination_type.clone()],
                     "traffic-type" => vec![f.traffic_type.clone()],
-                    "deliver-log-status" => vec![deliver_status(f).0.into()],
+                    "deliver-log-status" => vec![deliver_status(f, &errors).0.into()],
                     _ => vec![],
                 }
             })
@@ -470,7 +494,7 @@ pub(crate) async fn describe_flow_logs(
     Ok(DescribeFlowLogsResponse {
         flow_logs: logs
             .iter()
-            .map(|f| FlowLogView::new(f, tags::of(&all_tags, &f.id.to_string())))
+            .map(|f| FlowLogView::new(f, tags::of(&all_tags, &f.id.to_string()), &errors))
             .collect(),
         next_token,
     })
