@@ -416,7 +416,7 @@ async fn subnet_view(
     s: &Subnet,
     tag_list: &[(String, String)],
 ) -> Result<SubnetView, ApiError> {
-    let used = network::used_ips(&mut ctx.tx, &s.id).await?.len();
+    let used = network::count_used_ips(&mut ctx.tx, &s.id).await?;
     Ok(SubnetView {
         subnet_id: s.id.to_string(),
         subnet_arn: ec2_arn(ctx, "subnet", s.id),
