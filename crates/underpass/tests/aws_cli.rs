@@ -1,8 +1,8 @@
 //! The real AWS CLI against the real binary: `scripts/aws-walkthrough-003.sh` (seed 003 with
 //! `aws ec2 …` and `aws elbv2 …`, two agents, curl → 200 through the endpoint),
 //! `scripts/aws-walkthrough-004.sh` (seed 004: IAM role, S3 gateway endpoint, flow logs to an
-//! S3 bucket on moto_server, the seed's REJECT query), and the `underpass server --json` line
-//! automation reads.
+//! S3 bucket on moto_server, the seed's REJECT query), the `underpass server --json` line
+//! automation reads, and the server's flags for existing tooling (throttle, default VPCs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{spawn, sub};
-use serde_json::Value;
+use common::{spawn, start_server, sub};
+use serde_json::{json, Value};
 
 fn require(cmd: &str, args: &[&str]) {
     let ok = Command::new(cmd)
@@ -128,4 +128,23 @@ fn server_json_line_is_stable_across_restarts() {
     );
     assert_ne!(code, 0);
     assert!(stderr.contains("123456789012"), "{stderr}");
+}
+
+#[tokio::test]
+async fn server_flags_set_the_per_key_throttle_and_turn_default_vpcs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sub(dir.path(), "server");
+    let server = start_server(&data, &["--rate-per-key", "2", "--no-default-vpc"]);
+    let admin = server.admin();
+    let vpcs = admin.call("DescribeVpcs", &json!({})).await.unwrap();
+    assert_eq!(vpcs["Vpcs"], json!([]), "no default VPC: {vpcs}");
+    // 2 calls/s sustained, bursts of 4: ten calls in a row cannot all pass.
+    let mut throttled = 0;
+    for _ in 0..10 {
+        if let Err(e) = admin.call("DescribeVpcs", &json!({})).await {
+            assert_eq!(e.code(), Some("RequestLimitExceeded"), "{e}");
+            throttled += 1;
+        }
+    }
+    assert!(throttled >= 5, "only {throttled} of 10 throttled");
 }

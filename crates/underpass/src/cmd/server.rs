@@ -56,6 +56,10 @@ pub(crate) struct ServerArgs {
         value_delimiter = ','
     )]
     dns_upstreams: Vec<SocketAddr>,
+    /// API calls per second one access key may make, sustained (bursts of twice that pass);
+    /// more are refused with RequestLimitExceeded, as AWS throttles.
+    #[arg(long, env = "UNDERPASS_RATE_PER_KEY", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate_per_key: u32,
     /// Do not give new accounts a default VPC (EC2 gives each account one per region:
     /// 172.31.0.0/16 with a default subnet per zone). Accounts made before keep theirs.
     #[arg(long, env = "UNDERPASS_NO_DEFAULT_VPC")]
@@ -79,6 +83,7 @@ impl ServerArgs {
         cfg.dns_verification_resolver = self.dns_verification_resolver.clone();
         cfg.dns_upstreams = self.dns_upstreams.clone();
         cfg.default_vpc = !self.no_default_vpc;
+        cfg.rate_per_key = self.rate_per_key;
         cfg
     }
 }
