@@ -364,10 +364,9 @@ async fn put_health(
         .take(1_000)
         .filter_map(|d| {
             let id: underpass_domain::FlowLogId = d.flow_log_id.parse().ok()?;
-            let error = d.error.map(|e| {
-                let known = crate::actions::DELIVERY_ERRORS.iter().find(|m| **m == e);
-                known.copied().unwrap_or("Unknown error").to_owned()
-            });
+            let error = d
+                .error
+                .map(|e| crate::actions::delivery_error(&e).to_owned());
             Some((id.to_string(), error))
         })
         .collect();

@@ -361,8 +361,14 @@ pub(crate) struct FlowLogView {
     tags: Vec<TagView>,
 }
 
-/// The messages EC2 gives in `DeliverLogsErrorMessage`: what agents may report.
-pub(crate) const DELIVERY_ERRORS: [&str; 3] = ["Access error", "Rate limited", "Unknown error"];
+/// EC2's `DeliverLogsErrorMessage` for what an agent reported: one of EC2's three messages
+/// (`Access error`, `Rate limited`, `Unknown error`), anything else read as the last.
+pub(crate) fn delivery_error(reported: &str) -> &'static str {
+    ["Access error", "Rate limited"]
+        .into_iter()
+        .find(|m| *m == reported)
+        .unwrap_or("Unknown error")
+}
 
 /// How long an agent's report of a failed delivery counts: agents report every few seconds
 /// while they run, so an older one is from an agent that stopped (or was fixed and restarted).
@@ -377,16 +383,7 @@ fn deliver_status(
 ) -> (&'static str, Option<&'static str>) {
     match errors.get(&f.id.to_string()) {
         None => ("SUCCESS", None),
-        Some(e) => (
-            "FAILED",
-            Some(
-                DELIVERY_ERRORS
-                    .iter()
-                    .copied()
-                    .find(|m| m == e)
-                    .unwrap_or("Unknown error"),
-            ),
-        ),
+        Some(e) => ("FAILED", Some(delivery_error(e))),
     }
 }
 

@@ -51,7 +51,7 @@ use crate::api::{ApiError, CallerInfo};
 use crate::state::AppState;
 pub(crate) use authz::Ctx;
 pub(crate) use default_vpc::make_owed as make_owed_default_vpcs;
-pub(crate) use flow_logs::DELIVERY_ERRORS;
+pub(crate) use flow_logs::delivery_error;
 pub(crate) use network_acls::star_entries as acl_star_entries;
 pub(crate) use sts::session_scope;
 pub(crate) use vpce_dns::verified_name as verified_private_dns_name;

@@ -717,27 +717,28 @@ async fn keyset_page(
         .into_iter()
         .flatten()
         .min();
-        let mut merged: Vec<Listed> = interfaces
+        let mut merged: Vec<(String, Listed)> = interfaces
             .into_iter()
             .map(Listed::Interface)
             .chain(gateways.into_iter().map(Listed::Gateway))
-            .filter(|l| horizon.as_ref().is_none_or(|h| l.id().to_string() <= *h))
+            .map(|l| (l.id().to_string(), l))
+            .filter(|(id, _)| horizon.as_ref().is_none_or(|h| id <= h))
             .collect();
-        merged.sort_by_cached_key(|l| l.id().to_string());
-        let ids: Vec<String> = merged.iter().map(|l| l.id().to_string()).collect();
+        merged.sort_by(|a, b| a.0.cmp(&b.0));
+        let ids: Vec<String> = merged.iter().map(|(id, _)| id.clone()).collect();
         let mut tags = tag_store::by_resources(&mut ctx.tx, account, &ids).await?;
-        for l in merged {
-            let t = tags.remove(&l.id().to_string()).unwrap_or_default();
+        for (id, l) in merged {
+            let t = tags.remove(&id).unwrap_or_default();
             if keeps(ctx, cache, filters, &l, &t).await? {
-                kept.push((l, t));
-                if kept.len() > cursor.size {
-                    kept.truncate(cursor.size);
-                    let next = match kept.last() {
-                        Some((last, _)) => Some(cursor.token_after(&last.id().to_string())?),
-                        None => None,
-                    };
+                if kept.len() == cursor.size {
+                    // One more passes: the page is full, and the next one starts after it.
+                    let next = kept
+                        .last()
+                        .map(|(last, _)| cursor.token_after(&last.id().to_string()))
+                        .transpose()?;
                     return Ok((kept, next));
                 }
+                kept.push((l, t));
             }
         }
         match horizon {
