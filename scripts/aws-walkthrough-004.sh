@@ -97,6 +97,7 @@ PSUB=$(awsd ec2 create-subnet --vpc-id "$PVPC" --cidr-block 127.64.1.0/24 --avai
 LB=$(awsd elbv2 create-load-balancer --name web-nlb --type network --scheme internal --subnets "$PSUB" \
   --query 'LoadBalancers[0].LoadBalancerArn' --output text)
 TG=$(awsd elbv2 create-target-group --name web --protocol TCP --port 9000 --vpc-id "$PVPC" --target-type ip \
+  --health-check-interval-seconds 5 --health-check-timeout-seconds 2 --healthy-threshold-count 2 \
   --query 'TargetGroups[0].TargetGroupArn' --output text)
 awsd elbv2 register-targets --target-group-arn "$TG" --targets Id=127.64.200.10,Port=9000
 awsd elbv2 create-listener --load-balancer-arn "$LB" --protocol TCP --port 9000 \
@@ -128,6 +129,16 @@ PIDS+=($DEMO_AGENT)
 mkdir -p "$WORK/www" && echo "hello from the provider" >"$WORK/www/index.html"
 python3 -m http.server --bind 127.64.200.10 --directory "$WORK/www" 9000 >/dev/null 2>&1 &
 PIDS+=($!)
+# Wait until the provider's agent reports the target healthy: a request sent before its gateway is
+# up is refused downstream, and the flow log records that refusal as a REJECT from 127.0.0.1.
+# Only 127.0.0.9's REJECTs are expected below.
+for _ in $(seq 1 60); do
+  STATE=$(awsd elbv2 describe-target-health --target-group-arn "$TG" \
+    --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text)
+  [ "$STATE" = healthy ] && break
+  sleep 0.5
+done
+[ "$STATE" = healthy ] || fail "the target never became healthy (state: $STATE)"
 code() { curl -s -o /dev/null -m 2 -w '%{http_code}' --interface "$1" "http://$EP_IP:9000/" || true; }
 for _ in $(seq 1 120); do [ "$(code 127.0.0.1)" = 200 ] && break; sleep 0.25; done
 [ "$(code 127.0.0.1)" = 200 ] || fail "no 200 through $EP_IP:9000 from 127.0.0.1"
