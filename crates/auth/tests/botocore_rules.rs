@@ -237,6 +237,15 @@ fn credential_scope_mismatches_and_unknown_keys() {
     for (req, (code, status, needle)) in signed.iter().zip(expected) {
         refused(req.parse(&cfg), code, status, needle, &req.name);
     }
+    // Another configured region is fine, and a global service may name any region.
+    let parse_ok = |case: Case| {
+        let signed = botocore(&[case]);
+        signed[0].parse(&cfg).map(|_| ()).map_err(|e| e.to_string())
+    };
+    parse_ok(get("second-region").region("eu-west-1")).expect("a configured region");
+    parse_ok(get("global-service").service("s3").region("ap-south-1"))
+        .expect("any region for a global service");
+    assert!(parse_ok(get("regional-service").service("ec2").region("ap-south-1")).is_err());
     // Any region and service are fine when the configuration does not restrict them.
     signed[1]
         .verify(&VerifierConfig::default(), t0())

@@ -118,6 +118,14 @@ impl Client {
         }
     }
 
+    /// The same client, signing for `region` (the region its calls act in).
+    pub fn with_region(&self, region: &str) -> Self {
+        Self {
+            region: region.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// Calls `action` with a JSON object of parameters; returns the JSON response.
     pub async fn call(
         &self,

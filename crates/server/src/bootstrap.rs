@@ -109,7 +109,7 @@ pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
     let store = Store::open(&StoreConfig {
         path: cfg.data_dir.join("state.db"),
         install_id: install.clone(),
-        region: cfg.region.clone(),
+        region: cfg.primary_region().to_owned(),
         busy_timeout: Duration::from_secs(5),
     })
     .await
@@ -123,11 +123,18 @@ pub(crate) async fn boot(cfg: &ServerConfig) -> Result<Booted, ServerError> {
     let created = iam::ensure_account(&mut tx, admin, "admin", now)
         .await
         .map_err(|e| ServerError::Store(e.to_string()))?;
-    if created && cfg.default_vpc {
-        // Made by `default_vpc::make_owed` once the server's state exists.
-        iam::set_default_vpc_owed(&mut tx, admin, true)
-            .await
-            .map_err(|e| ServerError::Store(e.to_string()))?;
+    // Rows from before regions existed were served in the primary region; they stay there.
+    // (The administrator's default VPCs are made by `default_vpc::open_regions` once the
+    // server's state exists.)
+    let adopted = underpass_store::regions::adopt(&mut tx, cfg.primary_region())
+        .await
+        .map_err(|e| ServerError::Store(e.to_string()))?;
+    if adopted > 0 {
+        tracing::info!(
+            rows = adopted,
+            region = cfg.primary_region(),
+            "rows from before regions placed in the primary region"
+        );
     }
     if created {
         let root: PrincipalArn = format!("arn:aws:iam::{admin}:root")

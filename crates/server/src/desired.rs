@@ -236,7 +236,8 @@ pub(crate) async fn agent_state(
         .map(|e| e.eni_id)
         .chain(gateways.iter().map(|g| g.eni_id))
         .collect();
-    let flow_logs = crate::flow_log_state::for_agent(&mut tx, &state.cfg.region, &enis).await?;
+    let region = network::get_vpc(&mut tx, &vpc).await?.region;
+    let flow_logs = crate::flow_log_state::for_agent(&mut tx, &region, &enis).await?;
     let revoked_serials = agents::revoked_serials(&mut tx).await?;
     tx.commit()
         .await
@@ -275,7 +276,7 @@ async fn dns_config(
         return Ok(None);
     }
     let mut zones = vec![underpass_domain::dns::endpoint_zone(
-        &cfg.region,
+        &v.region,
         &cfg.dns_domain,
     )];
     let mut records = Vec::new();

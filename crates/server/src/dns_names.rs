@@ -15,7 +15,7 @@ pub(crate) fn regional(cfg: &ServerConfig, e: &Endpoint) -> String {
         None => {
             let hex = e.id.hex();
             let token = &hex[hex.len().saturating_sub(ENDPOINT_TOKEN_LEN)..];
-            regional_endpoint_name(&e.id, token, &e.service, &cfg.region, &cfg.dns_domain)
+            regional_endpoint_name(&e.id, token, &e.service, &e.region, &cfg.dns_domain)
         }
     }
 }
@@ -37,13 +37,13 @@ pub(crate) fn endpoint_names(cfg: &ServerConfig, e: &Endpoint) -> Vec<(String, O
 
 /// A service's base endpoint name (`BaseEndpointDnsNames`).
 pub(crate) fn base(cfg: &ServerConfig, s: &Service) -> String {
-    service_base_name(&s.id, &cfg.region, &cfg.dns_domain)
+    service_base_name(&s.id, &s.region, &cfg.dns_domain)
 }
 
 /// The hosted zone id reported with endpoint names: one per region, stable (FNV-1a of the
 /// zone's apex, in the shape of Route 53's ids).
-pub(crate) fn hosted_zone_id(cfg: &ServerConfig) -> String {
-    let apex = underpass_domain::dns::endpoint_zone(&cfg.region, &cfg.dns_domain);
+pub(crate) fn hosted_zone_id(cfg: &ServerConfig, region: &str) -> String {
+    let apex = underpass_domain::dns::endpoint_zone(region, &cfg.dns_domain);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in apex.bytes() {
         h ^= u64::from(b);

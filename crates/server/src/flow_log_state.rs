@@ -88,6 +88,7 @@ mod tests {
         Eni {
             id: EniId::from_random(n),
             account: "222222222222".into(),
+            region: "us-east-1".into(),
             vpc,
             subnet,
             zone: "us-east-1a".into(),
@@ -101,6 +102,7 @@ mod tests {
         FlowLog {
             id: FlowLogId::from_random(n),
             account: "222222222222".into(),
+            region: "us-east-1".into(),
             resource_id: resource,
             resource_type: kind.into(),
             traffic_type: "ALL".into(),

@@ -30,6 +30,9 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The settings contradict themselves (regions and zones).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The data dir or a file in it is unusable.
     #[error("data dir: {0}")]
     DataDir(String),
@@ -74,6 +77,7 @@ impl RunningServer {
 
 /// Boots the data dir and serves the API until stopped.
 pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
+    cfg.check().map_err(ServerError::Config)?;
     let booted = bootstrap::boot(&cfg).await?;
     let revision = booted
         .store
@@ -116,7 +120,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
         audit,
     ));
     state.set_agent_addr(agent_addr);
-    actions::make_owed_default_vpcs(&state)
+    actions::open_regions(&state)
         .await
         .map_err(|e| ServerError::Store(format!("default VPC: {e}")))?;
     let app = api::router(state.clone())

@@ -64,7 +64,8 @@ impl AppState {
         audit: crate::audit::AuditLog,
     ) -> Self {
         let verifier = VerifierConfig {
-            region: Some(cfg.region.clone()),
+            regions: cfg.regions.iter().map(|r| r.name.clone()).collect(),
+            any_region_services: ["iam", "sts"].map(String::from).to_vec(),
             services: ["ec2", "elasticloadbalancing", "iam", "sts", "underpass"]
                 .map(String::from)
                 .to_vec(),

@@ -70,7 +70,14 @@ async fn run_python(name: &str, vars: Vec<(&'static str, String)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boto3_drives_the_walkthrough_and_parses_our_errors() {
-    let env = env().await;
+    // Two regions: the suite works in us-east-1 and checks eu-west-1 is apart.
+    let env = common::env_with(|cfg| {
+        cfg.regions
+            .push(underpass_server::config::RegionConfig::with_default_zones(
+                "eu-west-1",
+            ))
+    })
+    .await;
     let provider = account_keys(&env, "333333333333").await;
     let consumer = account_keys(&env, "444444444444").await;
     run_python(

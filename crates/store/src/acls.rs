@@ -51,6 +51,8 @@ pub struct NetworkAcl {
     pub vpc: VpcId,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// The VPC's default ACL.
     pub is_default: bool,
     /// Entries, inbound first, by rule number.
@@ -82,10 +84,11 @@ pub async fn insert_acl(
     acl: &NetworkAcl,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO network_acls (network_acl_id, vpc_id, account_id, is_default, created_ms) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO network_acls (network_acl_id, vpc_id, account_id, region, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(acl.id.to_string())
         .bind(acl.vpc.to_string())
         .bind(&acl.account)
+        .bind(&acl.region)
         .bind(acl.is_default)
         .bind(to_ms(now))
         .execute(&mut **tx)
@@ -165,6 +168,7 @@ async fn acl_row(tx: &mut Tx, row: &SqliteRow) -> Result<NetworkAcl, StoreError>
         id,
         vpc: parse_col(row, "vpc_id")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         is_default: row.try_get("is_default")?,
         entries,
         associations,

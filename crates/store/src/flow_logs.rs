@@ -15,6 +15,8 @@ pub struct FlowLog {
     pub id: FlowLogId,
     /// The owner.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// The VPC, subnet or ENI it covers.
     pub resource_id: String,
     /// `VPC`, `Subnet` or `NetworkInterface`.
@@ -47,6 +49,7 @@ fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("flow log id {id:?}")))?,
         account: r.try_get("account_id")?,
+        region: r.try_get("region")?,
         resource_id: r.try_get("resource_id")?,
         resource_type: r.try_get("resource_type")?,
         traffic_type: r.try_get("traffic_type")?,
@@ -65,11 +68,12 @@ fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
 /// Inserts a flow log (agents see it with the next revision).
 pub async fn insert(tx: &mut Tx, f: &FlowLog) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO flow_logs (flow_log_id, account_id, resource_id, resource_type, traffic_type, max_aggregation_interval, log_format, destination_type, log_destination, file_format, hive_compatible_partitions, per_hour_partition, created_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO flow_logs (flow_log_id, account_id, region, resource_id, resource_type, traffic_type, max_aggregation_interval, log_format, destination_type, log_destination, file_format, hive_compatible_partitions, per_hour_partition, created_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(f.id.to_string())
     .bind(&f.account)
+    .bind(&f.region)
     .bind(&f.resource_id)
     .bind(&f.resource_type)
     .bind(&f.traffic_type)

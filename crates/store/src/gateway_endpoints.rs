@@ -18,6 +18,8 @@ pub struct GatewayEndpoint {
     pub id: EndpointId,
     /// The owner.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Its VPC.
     pub vpc: VpcId,
     /// The service, `com.<prefix>.<region>.s3` say.
@@ -44,6 +46,7 @@ async fn read(tx: &mut Tx, r: &SqliteRow) -> Result<GatewayEndpoint, StoreError>
     Ok(GatewayEndpoint {
         id,
         account: r.try_get("account_id")?,
+        region: r.try_get("region")?,
         vpc: parse_col(r, "vpc_id")?,
         service_name: r.try_get("service_name")?,
         policy: r.try_get("policy")?,
@@ -55,10 +58,11 @@ async fn read(tx: &mut Tx, r: &SqliteRow) -> Result<GatewayEndpoint, StoreError>
 /// Inserts a gateway endpoint with its route tables.
 pub async fn insert(tx: &mut Tx, g: &GatewayEndpoint) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO gateway_endpoints (endpoint_id, account_id, vpc_id, service_name, policy, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO gateway_endpoints (endpoint_id, account_id, region, vpc_id, service_name, policy, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(g.id.to_string())
     .bind(&g.account)
+    .bind(&g.region)
     .bind(g.vpc.to_string())
     .bind(&g.service_name)
     .bind(&g.policy)

@@ -58,29 +58,6 @@ pub async fn ensure_account(
     Ok(n == 1)
 }
 
-/// Records whether `account` is owed its default VPC (see migration 0054).
-pub async fn set_default_vpc_owed(
-    tx: &mut Tx,
-    account: &str,
-    owed: bool,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE accounts SET default_vpc_owed = ? WHERE account_id = ?")
-        .bind(owed)
-        .bind(account)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// The accounts owed their default VPC.
-pub async fn default_vpc_owed(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT account_id FROM accounts WHERE default_vpc_owed = 1 ORDER BY account_id",
-    )
-    .fetch_all(&mut **tx)
-    .await?)
-}
-
 /// Whether the account exists.
 pub async fn account_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE account_id = ?")

@@ -20,6 +20,7 @@ pub mod notifications;
 mod open;
 pub mod policies;
 pub mod records;
+pub mod regions;
 pub mod routing;
 pub mod services;
 pub mod tags;

@@ -25,6 +25,7 @@ fn vpc_row(row: &SqliteRow) -> Result<Vpc, StoreError> {
     Ok(Vpc {
         id: parse_col(row, "vpc_id")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         cidr: parse_col(row, "cidr")?,
         dns_support: row.try_get("enable_dns_support")?,
         dns_hostnames: row.try_get("enable_dns_hostnames")?,
@@ -32,10 +33,15 @@ fn vpc_row(row: &SqliteRow) -> Result<Vpc, StoreError> {
     })
 }
 
-/// The account's default VPC, if it has one.
-pub async fn default_vpc(tx: &mut Tx, account: &str) -> Result<Option<Vpc>, StoreError> {
-    sqlx::query("SELECT * FROM vpcs WHERE account_id = ? AND is_default = 1")
+/// The account's default VPC in `region`, if it has one.
+pub async fn default_vpc(
+    tx: &mut Tx,
+    account: &str,
+    region: &str,
+) -> Result<Option<Vpc>, StoreError> {
+    sqlx::query("SELECT * FROM vpcs WHERE account_id = ? AND region = ? AND is_default = 1")
         .bind(account)
+        .bind(region)
         .fetch_optional(&mut **tx)
         .await?
         .as_ref()
@@ -46,10 +52,11 @@ pub async fn default_vpc(tx: &mut Tx, account: &str) -> Result<Option<Vpc>, Stor
 /// Inserts a VPC.
 pub async fn insert_vpc(tx: &mut Tx, vpc: &Vpc, now: OffsetDateTime) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO vpcs (vpc_id, account_id, cidr, enable_dns_support, enable_dns_hostnames, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vpcs (vpc_id, account_id, region, cidr, enable_dns_support, enable_dns_hostnames, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vpc.id.to_string())
     .bind(&vpc.account)
+    .bind(&vpc.region)
     .bind(vpc.cidr.to_string())
     .bind(vpc.dns_support)
     .bind(vpc.dns_hostnames)
@@ -139,6 +146,7 @@ fn subnet_row(row: &SqliteRow) -> Result<Subnet, StoreError> {
         id: parse_col(row, "subnet_id")?,
         vpc: parse_col(row, "vpc_id")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         zone: row.try_get("zone")?,
         cidr: parse_col(row, "cidr")?,
         attributes: SubnetAttributes {
@@ -175,10 +183,11 @@ pub async fn set_subnet_attributes(
 
 /// Inserts a subnet.
 pub async fn insert_subnet(tx: &mut Tx, s: &Subnet, now: OffsetDateTime) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, default_for_az, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, region, zone, cidr, default_for_az, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(s.id.to_string())
         .bind(s.vpc.to_string())
         .bind(&s.account)
+        .bind(&s.region)
         .bind(&s.zone)
         .bind(s.cidr.to_string())
         .bind(s.default_for_az)
@@ -245,10 +254,11 @@ pub async fn insert_group(
     g: &SecurityGroup,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO security_groups (group_id, vpc_id, account_id, name, description, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO security_groups (group_id, vpc_id, account_id, region, name, description, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(g.id.to_string())
         .bind(g.vpc.to_string())
         .bind(&g.account)
+        .bind(&g.region)
         .bind(&g.name)
         .bind(&g.description)
         .bind(to_ms(now))
@@ -304,6 +314,7 @@ pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGrou
         id: parse_col(&row, "group_id")?,
         vpc: parse_col(&row, "vpc_id")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         rules,
@@ -435,6 +446,7 @@ pub(crate) fn eni_row(row: &SqliteRow) -> Result<Eni, StoreError> {
     Ok(Eni {
         id: parse_col(row, "eni_id")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         vpc: parse_col(row, "vpc_id")?,
         subnet: parse_col(row, "subnet_id")?,
         zone: row.try_get("zone")?,
@@ -479,10 +491,11 @@ pub async fn count_used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<usize, Sto
 /// Inserts an interface.
 pub async fn insert_eni(tx: &mut Tx, e: &Eni) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO network_interfaces (eni_id, account_id, region, vpc_id, subnet_id, zone, ip, kind, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(e.id.to_string())
     .bind(&e.account)
+    .bind(&e.region)
     .bind(e.vpc.to_string())
     .bind(e.subnet.to_string())
     .bind(&e.zone)

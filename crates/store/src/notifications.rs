@@ -25,6 +25,8 @@ pub struct ConnectionNotification {
     pub id: ConnectionNotificationId,
     /// The owner.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// The service or endpoint.
     pub watched: Watched,
     /// The SNS topic ARN.
@@ -48,6 +50,7 @@ fn row(r: &SqliteRow) -> Result<ConnectionNotification, StoreError> {
     Ok(ConnectionNotification {
         id: parse_col(r, "notification_id")?,
         account: r.try_get("account_id")?,
+        region: r.try_get("region")?,
         watched,
         topic_arn: r.try_get("topic_arn")?,
         events: events.split(',').map(str::to_owned).collect(),
@@ -66,11 +69,12 @@ fn ids(w: Watched) -> (Option<String>, Option<String>) {
 pub async fn insert(tx: &mut Tx, n: &ConnectionNotification) -> Result<(), StoreError> {
     let (service, endpoint) = ids(n.watched);
     sqlx::query(
-        "INSERT INTO connection_notifications (notification_id, account_id, service_id, endpoint_id, topic_arn, events, created_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO connection_notifications (notification_id, account_id, region, service_id, endpoint_id, topic_arn, events, created_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(n.id.to_string())
     .bind(&n.account)
+    .bind(&n.region)
     .bind(service)
     .bind(endpoint)
     .bind(&n.topic_arn)

@@ -17,6 +17,8 @@ pub struct Vpc {
     pub id: VpcId,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Its IPv4 block.
     pub cidr: Ipv4Net,
     /// `enableDnsSupport`.
@@ -36,6 +38,8 @@ pub struct Subnet {
     pub vpc: VpcId,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Availability zone name.
     pub zone: String,
     /// Its IPv4 block.
@@ -103,6 +107,8 @@ pub struct SecurityGroup {
     pub vpc: VpcId,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Unique within the VPC.
     pub name: String,
     /// Free text.
@@ -186,6 +192,8 @@ pub struct Eni {
     pub id: EniId,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Its VPC.
     pub vpc: VpcId,
     /// Its subnet.
@@ -207,6 +215,8 @@ pub struct LoadBalancer {
     pub arn: String,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Unique per account.
     pub name: String,
     /// Its VPC.
@@ -245,6 +255,8 @@ pub struct TargetGroup {
     pub arn: String,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Unique per account.
     pub name: String,
     /// Its VPC.
@@ -296,6 +308,8 @@ pub struct Service {
     pub name: String,
     /// The provider's account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// Connections wait in pendingAcceptance.
     pub acceptance_required: bool,
     /// The load balancers behind it.
@@ -328,6 +342,8 @@ pub struct Endpoint {
     pub id: EndpointId,
     /// The consumer's account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// The consumer's VPC.
     pub vpc: VpcId,
     /// The service.

@@ -54,6 +54,8 @@ pub struct RouteTable {
     pub vpc: VpcId,
     /// Owner account.
     pub account: String,
+    /// Its region.
+    pub region: String,
     /// The VPC's main route table.
     pub main: bool,
     /// Routes, by destination.
@@ -68,10 +70,11 @@ pub async fn insert_route_table(
     rt: &RouteTable,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO route_tables (route_table_id, vpc_id, account_id, main, created_ms) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO route_tables (route_table_id, vpc_id, account_id, region, main, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(rt.id.to_string())
         .bind(rt.vpc.to_string())
         .bind(&rt.account)
+        .bind(&rt.region)
         .bind(rt.main)
         .bind(to_ms(now))
         .execute(&mut **tx)
@@ -148,6 +151,7 @@ async fn route_table_row(tx: &mut Tx, row: &SqliteRow) -> Result<RouteTable, Sto
         id,
         vpc: parse_col(row, "vpc_id")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         main: row.try_get("main")?,
         routes,
         associations,

@@ -26,9 +26,10 @@ pub async fn insert_lb(
     lb: &LoadBalancer,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO load_balancers (arn, account_id, name, vpc_id, cross_zone, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO load_balancers (arn, account_id, region, name, vpc_id, cross_zone, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(&lb.arn)
         .bind(&lb.account)
+        .bind(&lb.region)
         .bind(&lb.name)
         .bind(lb.vpc.to_string())
         .bind(lb.cross_zone)
@@ -50,6 +51,7 @@ async fn lb_row(tx: &mut Tx, row: &SqliteRow) -> Result<LoadBalancer, StoreError
         nodes: enis_of(tx, &arn).await?,
         arn,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         name: row.try_get("name")?,
         vpc: parse_col(row, "vpc_id")?,
         cross_zone: row.try_get("cross_zone")?,
@@ -128,11 +130,12 @@ pub async fn insert_tg(
 ) -> Result<(), StoreError> {
     let h = &tg.health;
     sqlx::query(
-        "INSERT INTO target_groups (arn, account_id, name, vpc_id, protocol, port, hc_protocol, hc_port, hc_path, hc_interval_secs, \
-         hc_timeout_secs, healthy_threshold, unhealthy_threshold, proxy_protocol_v2, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO target_groups (arn, account_id, region, name, vpc_id, protocol, port, hc_protocol, hc_port, hc_path, hc_interval_secs, \
+         hc_timeout_secs, healthy_threshold, unhealthy_threshold, proxy_protocol_v2, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&tg.arn)
     .bind(&tg.account)
+    .bind(&tg.region)
     .bind(&tg.name)
     .bind(tg.vpc.to_string())
     .bind(&tg.protocol)
@@ -179,6 +182,7 @@ async fn tg_row(tx: &mut Tx, row: &SqliteRow) -> Result<TargetGroup, StoreError>
     Ok(TargetGroup {
         arn,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         name: row.try_get("name")?,
         vpc: parse_col(row, "vpc_id")?,
         protocol: row.try_get("protocol")?,
@@ -358,12 +362,13 @@ pub async fn insert_service(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO endpoint_services (service_id, service_name, account_id, acceptance_required, load_balancer_arns, state, created_ms, \
-         private_dns_name, private_dns_state, private_dns_txt_name, private_dns_txt_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO endpoint_services (service_id, service_name, account_id, region, acceptance_required, load_balancer_arns, state, created_ms, \
+         private_dns_name, private_dns_state, private_dns_txt_name, private_dns_txt_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(s.id.to_string())
     .bind(&s.name)
     .bind(&s.account)
+    .bind(&s.region)
     .bind(s.acceptance_required)
     .bind(serde_json::to_string(&s.load_balancers).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     .bind(&s.state)
@@ -397,6 +402,7 @@ async fn service_row(tx: &mut Tx, row: &SqliteRow) -> Result<Service, StoreError
         id,
         name: row.try_get("service_name")?,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         acceptance_required: row.try_get("acceptance_required")?,
         load_balancers: json_col(row, "load_balancer_arns")?,
         state: row.try_get("state")?,
@@ -552,11 +558,12 @@ pub async fn insert_endpoint(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO endpoints (endpoint_id, account_id, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms, \
-         private_dns_enabled, dns_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO endpoints (endpoint_id, account_id, region, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms, \
+         private_dns_enabled, dns_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(e.id.to_string())
     .bind(&e.account)
+    .bind(&e.region)
     .bind(e.vpc.to_string())
     .bind(e.service.to_string())
     .bind(&e.endpoint_type)
@@ -591,6 +598,7 @@ fn endpoint_from(row: &SqliteRow, enis: Vec<Eni>) -> Result<Endpoint, StoreError
         enis,
         id,
         account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
         vpc: parse_col(row, "vpc_id")?,
         service: parse_col(row, "service_id")?,
         endpoint_type: row.try_get("endpoint_type")?,

@@ -24,18 +24,20 @@ pub struct TagRow {
 pub async fn set(
     tx: &mut Tx,
     account: &str,
+    region: &str,
     resource_id: &str,
     resource_type: &str,
     tags: &[(String, String)],
 ) -> Result<(), StoreError> {
     for (key, value) in tags {
         sqlx::query(
-            "INSERT INTO tags (resource_id, resource_type, account_id, key, value) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO tags (resource_id, resource_type, account_id, region, key, value) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (resource_id, key) DO UPDATE SET value = excluded.value",
         )
         .bind(resource_id)
         .bind(resource_type)
         .bind(account)
+        .bind(region)
         .bind(key)
         .bind(value)
         .execute(&mut **tx)
@@ -84,12 +86,17 @@ pub async fn of(tx: &mut Tx, resource_id: &str) -> Result<Vec<(String, String)>,
         .collect()
 }
 
-/// Every tag of an account's resources, ordered by resource and key.
-pub async fn of_account(tx: &mut Tx, account: &str) -> Result<Vec<TagRow>, StoreError> {
+/// Every tag of an account's resources in `region`, ordered by resource and key.
+pub async fn of_account(
+    tx: &mut Tx,
+    account: &str,
+    region: &str,
+) -> Result<Vec<TagRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT resource_id, resource_type, key, value FROM tags WHERE account_id = ? ORDER BY resource_id, key",
+        "SELECT resource_id, resource_type, key, value FROM tags WHERE account_id = ? AND region = ? ORDER BY resource_id, key",
     )
     .bind(account)
+    .bind(region)
     .fetch_all(&mut **tx)
     .await?;
     rows.iter()
@@ -132,14 +139,15 @@ pub async fn by_resources(
     Ok(out)
 }
 
-/// Every tag of an account's resources, grouped by resource: for `Describe*` answers and their
+/// Every tag of an account's resources in `region`, grouped by resource: for `Describe*` answers and their
 /// `tag:` filters in one query.
 pub async fn by_resource(
     tx: &mut Tx,
     account: &str,
+    region: &str,
 ) -> Result<BTreeMap<String, Vec<(String, String)>>, StoreError> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for t in of_account(tx, account).await? {
+    for t in of_account(tx, account, region).await? {
         out.entry(t.resource_id).or_default().push((t.key, t.value));
     }
     Ok(out)

@@ -33,6 +33,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
         &Vpc {
             id: vpc,
             account: "111111111111".into(),
+            region: "us-east-1".into(),
             cidr: "10.0.0.0/16".parse().unwrap(),
             dns_support: true,
             dns_hostnames: true,
@@ -49,6 +50,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
             id: svc,
             name: "com.underpass.vpce.us-east-1.x".into(),
             account: "111111111111".into(),
+            region: "us-east-1".into(),
             acceptance_required: true,
             load_balancers: vec![],
             state: "Available".into(),
@@ -65,6 +67,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
         &Endpoint {
             id: ep,
             account: "111111111111".into(),
+            region: "us-east-1".into(),
             vpc,
             service: svc,
             endpoint_type: "Interface".into(),
@@ -139,6 +142,7 @@ async fn dropped_transaction_leaves_nothing() {
             id: SubnetId::from_random(9),
             vpc,
             account: "111111111111".into(),
+            region: "us-east-1".into(),
             zone: "us-east-1a".into(),
             cidr: "10.0.1.0/24".parse().unwrap(),
             attributes: Default::default(),
@@ -308,4 +312,68 @@ async fn private_dns_columns_round_trip() {
             .unwrap()
             .private_dns_enabled
     );
+}
+
+#[tokio::test]
+async fn rows_from_before_regions_join_the_primary_region_and_accounts_open_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i-1")).await.unwrap();
+    let (vpc, endpoint) = seed(&store).await;
+    // As migration 0057 leaves rows made before it: no region.
+    let mut tx = store.begin().await.unwrap();
+    for table in ["vpcs", "endpoint_services", "endpoints"] {
+        sqlx::query(&format!("UPDATE {table} SET region = ''"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let changed = underpass_store::regions::adopt(&mut tx, "eu-central-1")
+        .await
+        .unwrap();
+    assert_eq!(changed, 3, "the VPC, the service and the endpoint");
+    assert_eq!(
+        underpass_store::regions::adopt(&mut tx, "eu-central-1")
+            .await
+            .unwrap(),
+        0,
+        "nothing the second time"
+    );
+    assert_eq!(
+        network::get_vpc(&mut tx, &vpc).await.unwrap().region,
+        "eu-central-1"
+    );
+    assert_eq!(
+        services::get_endpoint(&mut tx, &endpoint)
+            .await
+            .unwrap()
+            .region,
+        "eu-central-1"
+    );
+
+    // An account is opened in each region once.
+    let regions = ["eu-central-1".to_owned(), "us-west-2".to_owned()];
+    let pending = underpass_store::regions::unopened(&mut tx, &regions)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending,
+        [
+            ("111111111111".to_owned(), "eu-central-1".to_owned()),
+            ("111111111111".to_owned(), "us-west-2".to_owned())
+        ]
+    );
+    underpass_store::regions::open(&mut tx, "111111111111", "us-west-2")
+        .await
+        .unwrap();
+    underpass_store::regions::open(&mut tx, "111111111111", "us-west-2")
+        .await
+        .unwrap();
+    let pending = underpass_store::regions::unopened(&mut tx, &regions)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending,
+        [("111111111111".to_owned(), "eu-central-1".to_owned())]
+    );
+    tx.commit().await.unwrap();
 }

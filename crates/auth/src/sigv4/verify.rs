@@ -29,8 +29,11 @@ pub struct VerifierConfig {
     pub allow_unsigned_payload: bool,
     /// The largest accepted `X-Amz-Expires` (capped at AWS's 604800, one week).
     pub max_presign_expires_secs: u32,
-    /// The region the credential scope must name; `None` accepts any.
-    pub region: Option<String>,
+    /// The regions the credential scope may name; empty accepts any.
+    pub regions: Vec<String>,
+    /// Services whose scope may name any region: AWS's global services (IAM, STS), which SDKs
+    /// sign for `us-east-1` or for the client's region.
+    pub any_region_services: Vec<String>,
     /// The services the credential scope may name; empty accepts any.
     pub services: Vec<String>,
     /// The most query parameters parsed before the request is refused.
@@ -43,7 +46,8 @@ impl Default for VerifierConfig {
             max_skew: Duration::minutes(15),
             allow_unsigned_payload: false,
             max_presign_expires_secs: MAX_PRESIGN_EXPIRES_SECS,
-            region: None,
+            regions: Vec::new(),
+            any_region_services: Vec::new(),
             services: Vec::new(),
             max_query_params: 1000,
         }
@@ -315,7 +319,10 @@ fn check_scope(
             quoted(amz_date)
         )));
     }
-    if cfg.region.as_deref().is_some_and(|r| r != scope.region()) {
+    let region_ok = cfg.regions.is_empty()
+        || cfg.regions.iter().any(|r| r == scope.region())
+        || cfg.any_region_services.iter().any(|s| s == scope.service());
+    if !region_ok {
         return Err(SigV4Error::ScopeMismatch(format!(
             "Credential should be scoped to a valid region, not '{}'.",
             scope.region()

@@ -311,7 +311,8 @@ impl Req {
 /// The verifier settings of these tests: our region and the services the cases use.
 pub(crate) fn cfg() -> VerifierConfig {
     VerifierConfig {
-        region: Some("us-east-1".to_owned()),
+        regions: vec!["us-east-1".to_owned(), "eu-west-1".to_owned()],
+        any_region_services: vec!["s3".to_owned()],
         services: ["svc", "ec2", "s3"].map(str::to_owned).to_vec(),
         ..VerifierConfig::default()
     }

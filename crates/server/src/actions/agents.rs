@@ -34,7 +34,7 @@ pub(crate) async fn create_join_token(
 ) -> Result<CreateJoinTokenResponse, ApiError> {
     let vpc_id: VpcId = req.vpc_id.parse()?;
     let vpc = network::get_vpc(&mut ctx.tx, &vpc_id).await?;
-    if vpc.account != ctx.caller.account {
+    if vpc.account != ctx.caller.account || vpc.region != ctx.region() {
         return Err(ApiError::not_found(
             "InvalidVpcID.NotFound",
             format!("The vpc ID '{vpc_id}' does not exist"),
@@ -45,11 +45,11 @@ pub(crate) async fn create_join_token(
         &ctx.arn("ec2", &format!("vpc/{vpc_id}")),
     )
     .await?;
-    if !ctx.state.cfg.zones.contains(&req.availability_zone) {
+    if !ctx.zones().contains(&req.availability_zone) {
         return Err(ApiError::invalid(format!(
             "Value ({}) for parameter availabilityZone is invalid. Zones: {}",
             req.availability_zone.chars().take(64).collect::<String>(),
-            ctx.state.cfg.zones.join(", ")
+            ctx.zones().join(", ")
         )));
     }
     let secs = req.expires_in_seconds.unwrap_or(3600);

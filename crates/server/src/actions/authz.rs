@@ -94,9 +94,15 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// The region this server serves.
+    /// The region the request acts in: its credential scope's (the verifier admits only the
+    /// regions served, but for the global services IAM and STS).
     pub(crate) fn region(&self) -> &str {
-        &self.state.cfg.region
+        &self.caller.region
+    }
+
+    /// The zones of the request's region.
+    pub(crate) fn zones(&self) -> &[String] {
+        self.state.cfg.zones(self.region())
     }
 
     /// `arn:aws:<service>:<region>:<caller account>:<resource>`.

@@ -1,7 +1,8 @@
 //! Default VPCs, as EC2 gives every account in each region: `172.31.0.0/16` with a default
 //! subnet (a `/20`, public addresses on launch, `DefaultForAz`) in each of the region's zones,
 //! and what every VPC has (default security group, main route table, default network ACL).
-//! One is made with each new account unless the server runs with `--no-default-vpc`
+//! One is made in each served region with each new account, and for every account in a region
+//! added to the configuration, unless the server runs with `--no-default-vpc`
 //! ([`crate::ServerConfig::default_vpc`]); like any VPC it can be deleted (subnets first), and
 //! `CreateDefaultVpc` makes it again.
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use underpass_domain::{AccountId, PrincipalArn, SubnetId, VpcId};
 use underpass_store::records::{Subnet, SubnetAttributes, Vpc};
-use underpass_store::{iam as iam_store, network};
+use underpass_store::{network, regions};
 
 use super::ec2::{provision_vpc, VpcView};
 use super::{Ctx, Meta};
@@ -32,10 +33,13 @@ fn subnet_block(i: usize) -> Option<Ipv4Net> {
     Ipv4Net::new(Ipv4Addr::new(a, b, third, 0), SUBNET_PREFIX).ok()
 }
 
-/// Makes `account`'s default VPC with its default subnets, inside the action's transaction;
-/// refused with `DefaultVpcAlreadyExists` when the account has one.
-pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str) -> Result<Vpc, ApiError> {
-    if network::default_vpc(&mut ctx.tx, account).await?.is_some() {
+/// Makes `account`'s default VPC in `region` with its default subnets, inside the action's
+/// transaction; refused with `DefaultVpcAlreadyExists` when the account has one there.
+pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str, region: &str) -> Result<Vpc, ApiError> {
+    if network::default_vpc(&mut ctx.tx, account, region)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::client(
             "DefaultVpcAlreadyExists",
             "A Default VPC already exists for this account in this region.",
@@ -45,6 +49,7 @@ pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str) -> Result<Vpc, ApiErr
     let vpc = Vpc {
         id: VpcId::from_random(ctx.random()?),
         account: account.to_owned(),
+        region: region.to_owned(),
         cidr: Ipv4Net::new(Ipv4Addr::new(a, b, 0, 0), 16)
             .map_err(|_| ApiError::internal("default VPC block"))?,
         dns_support: true,
@@ -55,7 +60,7 @@ pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str) -> Result<Vpc, ApiErr
     let zones: Vec<String> = ctx
         .state
         .cfg
-        .zones
+        .zones(region)
         .iter()
         .take(MAX_ZONES)
         .cloned()
@@ -66,6 +71,7 @@ pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str) -> Result<Vpc, ApiErr
             id: SubnetId::from_random(ctx.random()?),
             vpc: vpc.id,
             account: account.to_owned(),
+            region: region.to_owned(),
             zone,
             cidr,
             attributes: SubnetAttributes {
@@ -80,15 +86,18 @@ pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str) -> Result<Vpc, ApiErr
     Ok(vpc)
 }
 
-/// Makes the default VPCs of accounts created outside an action (the administrator's, on
-/// first start), each with its flag cleared in the same transaction. Run at start, before the
-/// API serves.
-pub(crate) async fn make_owed(state: &AppState) -> Result<(), ApiError> {
-    let owed = {
+/// Opens every account in every served region it has not been opened in: its default VPC
+/// there (unless the server runs with `--no-default-vpc`), made and recorded in one
+/// transaction per account and region. This covers the administrator's account at first start
+/// and every account when a region is added to the configuration. Run at start, before the API
+/// serves.
+pub(crate) async fn open_regions(state: &AppState) -> Result<(), ApiError> {
+    let names: Vec<String> = state.cfg.regions.iter().map(|r| r.name.clone()).collect();
+    let pending = {
         let mut tx = state.store.read().await?;
-        iam_store::default_vpc_owed(&mut tx).await?
+        regions::unopened(&mut tx, &names).await?
     };
-    for account in owed {
+    for (account, region) in pending {
         let id: AccountId = account.parse()?;
         let principal = PrincipalArn::Root { account: id };
         let caller = CallerInfo {
@@ -98,6 +107,7 @@ pub(crate) async fn make_owed(state: &AppState) -> Result<(), ApiError> {
             role_arn: None,
             userid: Some(account.clone()),
             service: "ec2".into(),
+            region: region.clone(),
             access_key_id: String::new(),
             user_session: false,
         };
@@ -107,14 +117,32 @@ pub(crate) async fn make_owed(state: &AppState) -> Result<(), ApiError> {
             dry_run: false,
         };
         let mut ctx = Ctx::write(state, &caller, meta).await?;
-        if network::default_vpc(&mut ctx.tx, &account).await?.is_none() {
-            make(&mut ctx, &account).await?;
-        }
-        iam_store::set_default_vpc_owed(&mut ctx.tx, &account, false).await?;
+        let made = open_region(&mut ctx, &account, &region).await?;
         ctx.finish().await?;
-        tracing::info!(%account, "default VPC made");
+        if made {
+            tracing::info!(%account, %region, "default VPC made");
+        }
     }
     Ok(())
+}
+
+/// Opens `account` in `region` inside the action's transaction: its default VPC there, when
+/// the server gives new accounts one and it has none, and the record that the region is
+/// settled. Returns whether a VPC was made.
+pub(crate) async fn open_region(
+    ctx: &mut Ctx<'_>,
+    account: &str,
+    region: &str,
+) -> Result<bool, ApiError> {
+    let make_vpc = ctx.state.cfg.default_vpc
+        && network::default_vpc(&mut ctx.tx, account, region)
+            .await?
+            .is_none();
+    if make_vpc {
+        make(ctx, account, region).await?;
+    }
+    regions::open(&mut ctx.tx, account, region).await?;
+    Ok(make_vpc)
 }
 
 /// `CreateDefaultVpc`: the caller's default VPC, after the old one was deleted.
@@ -134,7 +162,8 @@ pub(crate) async fn create_default_vpc(
 ) -> Result<CreateDefaultVpcResponse, ApiError> {
     ctx.authorize("ec2:CreateDefaultVpc", "*").await?;
     let account = ctx.caller.account.clone();
-    let vpc = make(ctx, &account).await?;
+    let region = ctx.region().to_owned();
+    let vpc = make(ctx, &account, &region).await?;
     Ok(CreateDefaultVpcResponse {
         vpc: VpcView::new(&vpc, &[], &[]),
     })

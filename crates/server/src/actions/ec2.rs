@@ -92,6 +92,7 @@ pub(crate) async fn create_vpc(
     let vpc = Vpc {
         id,
         account: ctx.caller.account.clone(),
+        region: ctx.region().to_owned(),
         cidr,
         dns_support: true,
         dns_hostnames: true,
@@ -114,6 +115,7 @@ pub(crate) async fn provision_vpc(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), Ap
         id: gid,
         vpc: vpc.id,
         account: vpc.account.clone(),
+        region: vpc.region.clone(),
         name: DEFAULT_GROUP.into(),
         description: "default VPC security group".into(),
         rules: vec![],
@@ -178,7 +180,8 @@ pub(crate) async fn describe_vpcs(
     no_duplicates("VpcIds", &req.vpc_ids)?;
     let vpcs = if req.vpc_ids.is_empty() {
         let account = ctx.caller.account.clone();
-        network::list_vpcs(&mut ctx.tx, Some(&account)).await?
+        let all = network::list_vpcs(&mut ctx.tx, Some(&account)).await?;
+        all.into_iter().filter(|x| ctx.here(x)).collect()
     } else {
         let mut out = Vec::with_capacity(req.vpc_ids.len());
         for id in &req.vpc_ids {
@@ -187,7 +190,7 @@ pub(crate) async fn describe_vpcs(
         out
     };
     let account = ctx.caller.account.clone();
-    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let mut secondary = BTreeMap::new();
     for v in &vpcs {
         secondary.insert(v.id, network::cidr_blocks(&mut ctx.tx, &v.id).await?);
@@ -522,13 +525,13 @@ pub(crate) async fn modify_subnet_attribute(
 
 /// Checks a zone name against the region's zones.
 pub(crate) fn check_zone(ctx: &Ctx<'_>, zone: &str) -> Result<(), ApiError> {
-    if ctx.state.cfg.zones.iter().any(|z| z == zone) {
+    if ctx.zones().iter().any(|z| z == zone) {
         Ok(())
     } else {
         Err(ApiError::invalid(format!(
             "Value ({}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: {}.",
             zone.chars().take(64).collect::<String>(),
-            ctx.state.cfg.zones.join(", ")
+            ctx.zones().join(", ")
         )))
     }
 }
@@ -571,9 +574,7 @@ pub(crate) async fn create_subnet(
             z
         }
         None => ctx
-            .state
-            .cfg
-            .zones
+            .zones()
             .first()
             .cloned()
             .ok_or_else(|| ApiError::internal("no zones configured"))?,
@@ -590,6 +591,7 @@ pub(crate) async fn create_subnet(
         id,
         vpc: vpc.id,
         account: ctx.caller.account.clone(),
+        region: vpc.region.clone(),
         zone,
         cidr,
         attributes: SubnetAttributes::default(),
@@ -646,7 +648,8 @@ pub(crate) async fn describe_subnets(
     no_duplicates("SubnetIds", &req.subnet_ids)?;
     let subnets = if req.subnet_ids.is_empty() {
         let account = ctx.caller.account.clone();
-        network::list_subnets(&mut ctx.tx, None, Some(&account)).await?
+        let all = network::list_subnets(&mut ctx.tx, None, Some(&account)).await?;
+        all.into_iter().filter(|x| ctx.here(x)).collect()
     } else {
         let mut out = Vec::with_capacity(req.subnet_ids.len());
         for id in &req.subnet_ids {
@@ -656,7 +659,7 @@ pub(crate) async fn describe_subnets(
     };
     let account = ctx.caller.account.clone();
     let all_tags: BTreeMap<String, Vec<(String, String)>> =
-        tag_store::by_resource(&mut ctx.tx, &account).await?;
+        tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let subnets: Vec<Subnet> = subnets
         .into_iter()
         .filter(|s| {

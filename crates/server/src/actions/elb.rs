@@ -73,7 +73,7 @@ pub(crate) fn check_arn(arn: &str, kind: &str) -> Result<(), ApiError> {
 pub(crate) async fn own_lb(ctx: &mut Ctx<'_>, arn: &str) -> Result<LoadBalancer, ApiError> {
     check_arn(arn, "loadbalancer")?;
     match services::get_lb(&mut ctx.tx, arn).await {
-        Ok(lb) if lb.account == ctx.caller.account => Ok(lb),
+        Ok(lb) if ctx.mine(&lb) => Ok(lb),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::client(
             "LoadBalancerNotFound",
             format!("Load balancer '{arn}' not found"),
@@ -86,7 +86,7 @@ pub(crate) async fn own_lb(ctx: &mut Ctx<'_>, arn: &str) -> Result<LoadBalancer,
 pub(crate) async fn own_tg(ctx: &mut Ctx<'_>, arn: &str) -> Result<TargetGroup, ApiError> {
     check_arn(arn, "targetgroup")?;
     match services::get_tg(&mut ctx.tx, arn).await {
-        Ok(tg) if tg.account == ctx.caller.account => Ok(tg),
+        Ok(tg) if ctx.mine(&tg) => Ok(tg),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::client(
             "TargetGroupNotFound",
             format!("Target groups '{arn}' not found"),
@@ -251,6 +251,7 @@ pub(crate) async fn create_load_balancer(
     let lb = LoadBalancer {
         arn: arn.clone(),
         account: ctx.caller.account.clone(),
+        region: ctx.region().to_owned(),
         name: req.name.clone(),
         vpc,
         cross_zone: false,
@@ -273,6 +274,7 @@ pub(crate) async fn create_load_balancer(
             &Eni {
                 id: eni_id,
                 account: ctx.caller.account.clone(),
+                region: lb.region.clone(),
                 vpc,
                 subnet: s.id,
                 zone: s.zone.clone(),
@@ -324,7 +326,8 @@ pub(crate) async fn describe_load_balancers(
         out
     } else {
         let account = ctx.caller.account.clone();
-        let all = services::list_lbs(&mut ctx.tx, Some(&account)).await?;
+        let mut all = services::list_lbs(&mut ctx.tx, Some(&account)).await?;
+        all.retain(|x| ctx.here(x));
         for n in &req.names {
             if !all.iter().any(|lb| &lb.name == n) {
                 return Err(ApiError::client(

@@ -113,7 +113,15 @@ pub(crate) async fn save_new(
     }
     ctx.authorize("elasticloadbalancing:AddTags", arn).await?;
     let account = ctx.caller.account.clone();
-    tags::set(&mut ctx.tx, &account, arn, resource_type, list).await?;
+    tags::set(
+        &mut ctx.tx,
+        &account,
+        &ctx.caller.region,
+        arn,
+        resource_type,
+        list,
+    )
+    .await?;
     Ok(())
 }
 
@@ -152,7 +160,7 @@ pub(crate) async fn add_tags(ctx: &mut Ctx<'_>, req: AddTagsRequest) -> Result<E
     }
     let account = ctx.caller.account.clone();
     for (arn, kind) in checked {
-        tags::set(&mut ctx.tx, &account, &arn, kind, &list).await?;
+        tags::set(&mut ctx.tx, &account, &ctx.caller.region, &arn, kind, &list).await?;
     }
     Ok(Empty {})
 }

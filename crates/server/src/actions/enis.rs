@@ -105,7 +105,8 @@ pub(crate) async fn describe_network_interfaces(
     let filters = Filters::new(&req.filters, ENI_FILTERS)?;
     no_duplicates("NetworkInterfaceIds", &req.network_interface_ids)?;
     let account = ctx.caller.account.clone();
-    let all = network::list_enis(&mut ctx.tx, Some(&account)).await?;
+    let mut all = network::list_enis(&mut ctx.tx, Some(&account)).await?;
+    all.retain(|x| ctx.here(x));
     let enis: Vec<Eni> = if req.network_interface_ids.is_empty() {
         all
     } else {

@@ -182,7 +182,7 @@ async fn check_resource(ctx: &mut Ctx<'_>, kind: &str, id: &str) -> Result<(), A
             let mine = network::list_enis(&mut ctx.tx, Some(&account))
                 .await?
                 .iter()
-                .any(|e| e.id == eid);
+                .any(|e| e.id == eid && ctx.here(e));
             if mine {
                 Ok(())
             } else {
@@ -199,7 +199,7 @@ async fn check_resource(ctx: &mut Ctx<'_>, kind: &str, id: &str) -> Result<(), A
 pub(crate) async fn own(ctx: &mut Ctx<'_>, id: &str) -> Result<FlowLog, ApiError> {
     let fid: FlowLogId = parse_id(id, "InvalidFlowLogId.Malformed")?;
     match flow_logs::get(&mut ctx.tx, &fid).await {
-        Ok(f) if f.account == ctx.caller.account => Ok(f),
+        Ok(f) if ctx.mine(&f) => Ok(f),
         Ok(_) | Err(underpass_store::StoreError::NotFound { .. }) => Err(ApiError::client(
             "InvalidFlowLogId.NotFound",
             format!("Flow log '{fid}' does not exist"),
@@ -299,6 +299,7 @@ pub(crate) async fn create_flow_logs(
         let row = FlowLog {
             id,
             account: account.clone(),
+            region: ctx.region().to_owned(),
             resource_id: rid.clone(),
             resource_type: s.resource_type.to_owned(),
             traffic_type: s.traffic.as_str().to_owned(),
@@ -456,12 +457,13 @@ pub(crate) async fn describe_flow_logs(
         wanted.insert(fid);
     }
     let account = ctx.caller.account.clone();
-    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let errors =
         flow_logs::delivery_errors(&mut ctx.tx, ctx.meta.now - DELIVERY_REPORT_TTL).await?;
     let logs: Vec<FlowLog> = flow_logs::list(&mut ctx.tx, Some(&account))
         .await?
         .into_iter()
+        .filter(|f| ctx.here(f))
         .filter(|f| wanted.is_empty() || wanted.contains(&f.id))
         .filter(|f| {
             let t = tags::of(&all_tags, &f.id.to_string());
@@ -521,7 +523,6 @@ pub(crate) async fn delete_flow_logs(
         let arn = ec2_arn(ctx, "vpc-flow-log", id);
         ctx.authorize("ec2:DeleteFlowLogs", &arn).await?;
     }
-    let account = ctx.caller.account.clone();
     let not_found = |id: &str| {
         ApiError::client(
             "InvalidFlowLogId.NotFound",
@@ -545,7 +546,7 @@ pub(crate) async fn delete_flow_logs(
             }
         };
         match flow_logs::get(&mut ctx.tx, &fid).await {
-            Ok(f) if f.account == account => {
+            Ok(f) if ctx.mine(&f) => {
                 flow_logs::delete(&mut ctx.tx, &fid).await?;
                 tag_store::remove_all(&mut ctx.tx, &fid.to_string()).await?;
             }

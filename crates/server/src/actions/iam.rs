@@ -63,8 +63,15 @@ pub(crate) async fn create_account(
         ));
     }
     let key = new_key(ctx, &PrincipalArn::Root { account }).await?;
-    if ctx.state.cfg.default_vpc {
-        super::default_vpc::make(ctx, account.as_str()).await?;
+    let regions: Vec<String> = ctx
+        .state
+        .cfg
+        .regions
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    for region in &regions {
+        super::default_vpc::open_region(ctx, account.as_str(), region).await?;
     }
     Ok(CreateAccountResponse {
         account_id: account.to_string(),

@@ -201,7 +201,8 @@ pub(crate) async fn create_policy(
             e => e.into(),
         })?;
     let account = ctx.caller.account.clone();
-    tag_store::set(&mut ctx.tx, &account, &arn, "policy", &tags).await?;
+    // IAM is global: its tags belong to no region.
+    tag_store::set(&mut ctx.tx, &account, "", &arn, "policy", &tags).await?;
     Ok(PolicyResponse {
         policy: view(&p, &tags),
     })

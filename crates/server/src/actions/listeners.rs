@@ -166,7 +166,9 @@ pub(crate) struct DescribeListenersRequest {
 async fn own_listeners(ctx: &mut Ctx<'_>) -> Result<Vec<Listener>, ApiError> {
     let account = ctx.caller.account.clone();
     let mut out = Vec::new();
-    for lb in services::list_lbs(&mut ctx.tx, Some(&account)).await? {
+    let mut lbs = services::list_lbs(&mut ctx.tx, Some(&account)).await?;
+    lbs.retain(|x| ctx.here(x));
+    for lb in lbs {
         out.extend(services::list_listeners(&mut ctx.tx, Some(&lb.arn)).await?);
     }
     Ok(out)

@@ -27,16 +27,65 @@ pub(crate) fn missing(kind: &'static str, id: impl ToString) -> ApiError {
     })
 }
 
-/// Turns "exists but belongs to someone else" into "does not exist".
-fn owned<T>(
+/// A stored resource that belongs to one account in one region.
+pub(crate) trait Regional {
+    /// The owner's account.
+    fn account(&self) -> &str;
+    /// Its region.
+    fn region(&self) -> &str;
+}
+
+macro_rules! regional {
+    ($($t:ty),* $(,)?) => {$(
+        impl Regional for $t {
+            fn account(&self) -> &str {
+                &self.account
+            }
+            fn region(&self) -> &str {
+                &self.region
+            }
+        }
+    )*};
+}
+
+regional!(
+    Vpc,
+    Subnet,
+    SecurityGroup,
+    Endpoint,
+    Service,
+    underpass_store::records::Eni,
+    underpass_store::records::LoadBalancer,
+    underpass_store::records::TargetGroup,
+    underpass_store::routing::RouteTable,
+    underpass_store::acls::NetworkAcl,
+    underpass_store::gateway_endpoints::GatewayEndpoint,
+    underpass_store::notifications::ConnectionNotification,
+    underpass_store::flow_logs::FlowLog,
+);
+
+impl Ctx<'_> {
+    /// Whether `item` is in the request's region (another region's resources are invisible,
+    /// as in EC2, where each region is its own endpoint).
+    pub(crate) fn here(&self, item: &impl Regional) -> bool {
+        item.region() == self.region()
+    }
+
+    /// Whether `item` is the caller's and in the request's region.
+    pub(crate) fn mine(&self, item: &impl Regional) -> bool {
+        item.account() == self.caller.account && self.here(item)
+    }
+}
+
+/// Turns "exists but belongs to someone else, or to another region" into "does not exist".
+fn owned<T: Regional>(
     ctx: &Ctx<'_>,
     found: Result<T, StoreError>,
-    account: impl Fn(&T) -> &str,
     kind: &'static str,
     id: &str,
 ) -> Result<T, ApiError> {
     let item = found?;
-    if account(&item) == ctx.caller.account {
+    if ctx.mine(&item) {
         Ok(item)
     } else {
         Err(missing(kind, id))
@@ -47,35 +96,35 @@ fn owned<T>(
 pub(crate) async fn vpc(ctx: &mut Ctx<'_>, id: &str) -> Result<Vpc, ApiError> {
     let vid: VpcId = parse_id(id, "InvalidVpcID.Malformed")?;
     let found = network::get_vpc(&mut ctx.tx, &vid).await;
-    owned(ctx, found, |v| &v.account, "vpc", id)
+    owned(ctx, found, "vpc", id)
 }
 
 /// The caller's subnet `id`.
 pub(crate) async fn subnet(ctx: &mut Ctx<'_>, id: &str) -> Result<Subnet, ApiError> {
     let sid: SubnetId = parse_id(id, "InvalidSubnetID.Malformed")?;
     let found = network::get_subnet(&mut ctx.tx, &sid).await;
-    owned(ctx, found, |s| &s.account, "subnet", id)
+    owned(ctx, found, "subnet", id)
 }
 
 /// The caller's security group `id`.
 pub(crate) async fn group(ctx: &mut Ctx<'_>, id: &str) -> Result<SecurityGroup, ApiError> {
     let gid: SecurityGroupId = parse_id(id, "InvalidGroupId.Malformed")?;
     let found = network::get_group(&mut ctx.tx, &gid).await;
-    owned(ctx, found, |g| &g.account, "security group", id)
+    owned(ctx, found, "security group", id)
 }
 
 /// The caller's endpoint `id`.
 pub(crate) async fn endpoint(ctx: &mut Ctx<'_>, id: &str) -> Result<Endpoint, ApiError> {
     let eid: EndpointId = parse_id(id, "InvalidVpcEndpointId.Malformed")?;
     let found = services::get_endpoint(&mut ctx.tx, &eid).await;
-    owned(ctx, found, |e| &e.account, "endpoint", id)
+    owned(ctx, found, "endpoint", id)
 }
 
 /// The caller's endpoint service `id`.
 pub(crate) async fn service(ctx: &mut Ctx<'_>, id: &str) -> Result<Service, ApiError> {
     let sid: ServiceId = parse_id(id, "InvalidVpcEndpointServiceId.Malformed")?;
     let found = services::get_service(&mut ctx.tx, &sid).await;
-    owned(ctx, found, |s| &s.account, "endpoint service", id)
+    owned(ctx, found, "endpoint service", id)
 }
 
 /// `arn:aws:ec2:<region>:<caller>:<kind>/<id>`.

@@ -50,7 +50,7 @@ use time::OffsetDateTime;
 use crate::api::{ApiError, CallerInfo};
 use crate::state::AppState;
 pub(crate) use authz::Ctx;
-pub(crate) use default_vpc::make_owed as make_owed_default_vpcs;
+pub(crate) use default_vpc::open_regions;
 pub(crate) use flow_logs::delivery_error;
 pub(crate) use network_acls::star_entries as acl_star_entries;
 pub(crate) use sts::session_scope;

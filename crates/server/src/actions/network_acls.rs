@@ -45,7 +45,7 @@ fn not_found(id: &str) -> ApiError {
 pub(crate) async fn own(ctx: &mut Ctx<'_>, id: &str) -> Result<NetworkAcl, ApiError> {
     let aid: NetworkAclId = parse_id(id, "InvalidNetworkAclID.Malformed")?;
     match acl_store::get_acl(&mut ctx.tx, &aid).await {
-        Ok(acl) if acl.account == ctx.caller.account => Ok(acl),
+        Ok(acl) if ctx.mine(&acl) => Ok(acl),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(not_found(id)),
         Err(e) => Err(e.into()),
     }
@@ -69,6 +69,7 @@ pub(crate) async fn create_default(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), A
         id: NetworkAclId::from_random(ctx.random()?),
         vpc: vpc.id,
         account: vpc.account.clone(),
+        region: vpc.region.clone(),
         is_default: true,
         entries: vec![allow_all(false), allow_all(true)],
         associations: vec![],
@@ -277,6 +278,7 @@ pub(crate) async fn create_network_acl(
         id,
         vpc: vpc.id,
         account: account.clone(),
+        region: vpc.region.clone(),
         is_default: false,
         entries: vec![],
         associations: vec![],
@@ -385,7 +387,8 @@ pub(crate) async fn describe_network_acls(
     no_duplicates("NetworkAclIds", &req.network_acl_ids)?;
     let account = ctx.caller.account.clone();
     let acls = if req.network_acl_ids.is_empty() {
-        acl_store::list_acls(&mut ctx.tx, Some(&account), None).await?
+        let all = acl_store::list_acls(&mut ctx.tx, Some(&account), None).await?;
+        all.into_iter().filter(|x| ctx.here(x)).collect()
     } else {
         let mut out = Vec::with_capacity(req.network_acl_ids.len());
         for id in &req.network_acl_ids {
@@ -394,7 +397,7 @@ pub(crate) async fn describe_network_acls(
         out
     };
     let all_tags: BTreeMap<String, Vec<(String, String)>> =
-        tag_store::by_resource(&mut ctx.tx, &account).await?;
+        tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let acls: Vec<NetworkAcl> = acls
         .into_iter()
         .filter(|acl| {

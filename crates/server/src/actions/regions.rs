@@ -1,7 +1,8 @@
 //! EC2's catalogue actions: `DescribeRegions`, `DescribeAvailabilityZones`, and the prefix-list
 //! reads `DescribePrefixLists` / `DescribeManagedPrefixLists`.
 //!
-//! A server serves one region (`--region`) with the zones it is configured with; zone ids are
+//! A server serves the regions it is configured with (`--region`), each with its zones; a
+//! request sees the region its signature names. Zone ids are
 //! derived from the names the way AWS shapes them (`us-east-1a` → `use1-az1`). Prefix lists:
 //! in AWS these name the address ranges of the services that gateway endpoints reach (S3,
 //! DynamoDB) and the lists customers manage. Underpass has the former, one per gateway service
@@ -37,8 +38,9 @@ pub(crate) struct DescribeRegionsResponse {
     regions: Vec<RegionView>,
 }
 
-/// The server's region, enabled (`opt-in-not-required`). `AllRegions=true` asks for the
-/// disabled regions too; a server has none, so the answer is the same.
+/// The server's regions, enabled (`opt-in-not-required`), in the configured order.
+/// `AllRegions=true` asks for the disabled regions too; a server has none, so the answer is the
+/// same.
 pub(crate) async fn describe_regions(
     ctx: &mut Ctx<'_>,
     req: DescribeRegionsRequest,
@@ -46,27 +48,40 @@ pub(crate) async fn describe_regions(
     ctx.authorize("ec2:DescribeRegions", "*").await?;
     let filters = Filters::new(&req.filters, &["region-name", "opt-in-status", "endpoint"])?;
     let _all = req.all_regions.unwrap_or(false);
-    let region = ctx.region().to_owned();
-    for name in &req.region_names {
-        if *name != region {
-            return Err(ApiError::invalid(format!(
-                "Invalid region name: {} (this server serves {region})",
-                name.chars().take(64).collect::<String>()
-            )));
-        }
+    let served: Vec<&str> = ctx
+        .state
+        .cfg
+        .regions
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    if let Some(name) = req
+        .region_names
+        .iter()
+        .find(|n| !served.contains(&n.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "Invalid region name: {} (this server serves {})",
+            name.chars().take(64).collect::<String>(),
+            served.join(", ")
+        )));
     }
-    let view = RegionView {
-        region_name: region.clone(),
-        opt_in_status: "opt-in-not-required",
-    };
-    let keep = filters.matches(|name| match name {
-        "region-name" => vec![region.clone()],
-        "opt-in-status" => vec![view.opt_in_status.to_owned()],
-        _ => vec![],
-    });
-    Ok(DescribeRegionsResponse {
-        regions: if keep { vec![view] } else { vec![] },
-    })
+    let regions = served
+        .iter()
+        .filter(|r| req.region_names.is_empty() || req.region_names.iter().any(|n| n == *r))
+        .filter(|r| {
+            filters.matches(|name| match name {
+                "region-name" => vec![(**r).to_owned()],
+                "opt-in-status" => vec!["opt-in-not-required".to_owned()],
+                _ => vec![],
+            })
+        })
+        .map(|r| RegionView {
+            region_name: (*r).to_owned(),
+            opt_in_status: "opt-in-not-required",
+        })
+        .collect();
+    Ok(DescribeRegionsResponse { regions })
 }
 
 /// The id AWS would give a zone: the region's short form (`us-east-1` → `use1`,
@@ -152,9 +167,7 @@ pub(crate) async fn describe_availability_zones(
     let _all = req.all_availability_zones.unwrap_or(false);
     let region = ctx.region().to_owned();
     let zones: Vec<ZoneView> = ctx
-        .state
-        .cfg
-        .zones
+        .zones()
         .iter()
         .enumerate()
         .map(|(i, z)| ZoneView {
@@ -274,7 +287,7 @@ async fn prefix_lists(
             "The pagination token is invalid, expired, or was issued for other parameters.",
         ));
     }
-    let all = gateway_services(&ctx.state.cfg);
+    let all = gateway_services(&ctx.state.cfg, ctx.region());
     for id in &req.prefix_list_ids {
         if !all.iter().any(|g| g.prefix_list_id == *id) {
             return Err(ApiError::client(
@@ -366,14 +379,14 @@ pub(crate) struct GatewayService {
     pub(crate) prefix_list_id: String,
 }
 
-/// The gateway services of the server's region. Underpass hosts neither service: a gateway
+/// The gateway services of `region`. Underpass hosts neither service: a gateway
 /// endpoint is the route-table state AWS tooling expects (the route to the service's prefix
 /// list), and the lists hold no addresses until an operator's service sits behind them.
-pub(crate) fn gateway_services(cfg: &crate::ServerConfig) -> Vec<GatewayService> {
+pub(crate) fn gateway_services(cfg: &crate::ServerConfig, region: &str) -> Vec<GatewayService> {
     ["dynamodb", "s3"]
         .into_iter()
         .map(|short| {
-            let name = format!("com.{}.{}.{short}", cfg.service_name_prefix, cfg.region);
+            let name = format!("com.{}.{region}.{short}", cfg.service_name_prefix);
             let mut h: u32 = 0x811c_9dc5;
             for b in name.bytes() {
                 h ^= u32::from(b);

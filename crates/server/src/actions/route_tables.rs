@@ -39,7 +39,7 @@ fn not_found(id: &str) -> ApiError {
 pub(crate) async fn own(ctx: &mut Ctx<'_>, id: &str) -> Result<RouteTable, ApiError> {
     let rid: RouteTableId = parse_id(id, "InvalidRouteTableID.Malformed")?;
     match routing::get_route_table(&mut ctx.tx, &rid).await {
-        Ok(rt) if rt.account == ctx.caller.account => Ok(rt),
+        Ok(rt) if ctx.mine(&rt) => Ok(rt),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(not_found(id)),
         Err(e) => Err(e.into()),
     }
@@ -52,6 +52,7 @@ pub(crate) async fn create_main(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiE
         id,
         vpc: vpc.id,
         account: vpc.account.clone(),
+        region: vpc.region.clone(),
         main: true,
         routes: vec![local_route(&vpc.cidr)],
         associations: vec![RouteTableAssociation {
@@ -160,7 +161,7 @@ async fn view(
         });
     }
     // Gateway endpoints' routes: to their service's prefix list, managed by the endpoint.
-    let lists = super::regions::gateway_services(&ctx.state.cfg);
+    let lists = super::regions::gateway_services(&ctx.state.cfg, ctx.region());
     for (endpoint, service) in gateway_endpoints::in_route_table(&mut ctx.tx, &rt.id).await? {
         let pl = lists.iter().find(|g| g.name == service);
         routes.push(RouteView {
@@ -245,6 +246,7 @@ pub(crate) async fn create_route_table(
         id,
         vpc: vpc.id,
         account: account.clone(),
+        region: vpc.region.clone(),
         main: false,
         routes: super::vpc_cidr_blocks::blocks(ctx, &vpc)
             .await?
@@ -359,7 +361,8 @@ pub(crate) async fn describe_route_tables(
     no_duplicates("RouteTableIds", &req.route_table_ids)?;
     let account = ctx.caller.account.clone();
     let tables = if req.route_table_ids.is_empty() {
-        routing::list_route_tables(&mut ctx.tx, Some(&account), None).await?
+        let all = routing::list_route_tables(&mut ctx.tx, Some(&account), None).await?;
+        all.into_iter().filter(|x| ctx.here(x)).collect()
     } else {
         let mut out = Vec::with_capacity(req.route_table_ids.len());
         for id in &req.route_table_ids {
@@ -368,7 +371,7 @@ pub(crate) async fn describe_route_tables(
         out
     };
     let all_tags: BTreeMap<String, Vec<(String, String)>> =
-        tag_store::by_resource(&mut ctx.tx, &account).await?;
+        tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let tables: Vec<RouteTable> = tables
         .into_iter()
         .filter(|rt| {
@@ -509,12 +512,13 @@ pub(crate) async fn disassociate_route_table(
     };
     let aid: RouteTableAssociationId =
         parse_id(&req.association_id, "InvalidAssociationID.Malformed")?;
-    let Some((assoc, account)) = routing::get_rt_association(&mut ctx.tx, &aid).await? else {
+    let Some((assoc, _)) = routing::get_rt_association(&mut ctx.tx, &aid).await? else {
         return Err(missing());
     };
-    if account != ctx.caller.account {
-        return Err(missing());
-    }
+    // The association is the caller's if its route table is (in this region).
+    own(ctx, &assoc.route_table.to_string())
+        .await
+        .map_err(|_| missing())?;
     ctx.authorize(
         "ec2:DisassociateRouteTable",
         &ec2_arn(ctx, "route-table", assoc.route_table),

@@ -129,7 +129,7 @@ pub(crate) async fn create_route(
     let Some(found) = network::list_enis(&mut ctx.tx, Some(&account))
         .await?
         .into_iter()
-        .find(|e| e.id == eni)
+        .find(|e| e.id == eni && ctx.here(e))
     else {
         return Err(ApiError::client(
             "InvalidNetworkInterfaceID.NotFound",
@@ -204,7 +204,7 @@ pub(crate) async fn delete_route(
                 .destination_prefix_list_id
                 .as_deref()
                 .unwrap_or_default();
-            let lists = super::regions::gateway_services(&ctx.state.cfg);
+            let lists = super::regions::gateway_services(&ctx.state.cfg, ctx.region());
             let endpoints = gateway_endpoints::in_route_table(&mut ctx.tx, &id).await?;
             if let Some((endpoint, _)) = endpoints.iter().find(|(_, service)| {
                 lists

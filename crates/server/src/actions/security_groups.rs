@@ -69,6 +69,7 @@ pub(crate) async fn create_security_group(
         id,
         vpc: vpc.id,
         account: ctx.caller.account.clone(),
+        region: vpc.region.clone(),
         name: req.group_name,
         description: req.description,
         rules: vec![],
@@ -142,7 +143,10 @@ pub(crate) async fn own_groups(ctx: &mut Ctx<'_>) -> Result<Vec<SecurityGroup>, 
     let ids = network::list_group_ids(&mut ctx.tx, Some(&account), None).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(network::get_group(&mut ctx.tx, &id).await?);
+        let g = network::get_group(&mut ctx.tx, &id).await?;
+        if ctx.here(&g) {
+            out.push(g);
+        }
     }
     Ok(out)
 }
@@ -178,7 +182,7 @@ pub(crate) async fn describe_security_groups(
         groups.retain(|g| req.group_names.contains(&g.name));
     }
     let account = ctx.caller.account.clone();
-    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let groups: Vec<SecurityGroup> = groups
         .into_iter()
         .filter(|g| {

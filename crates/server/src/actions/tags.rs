@@ -182,7 +182,15 @@ pub(crate) async fn save_new(
         return Ok(());
     }
     let account = ctx.caller.account.clone();
-    tags::set(&mut ctx.tx, &account, id, resource_type, list).await?;
+    tags::set(
+        &mut ctx.tx,
+        &account,
+        &ctx.caller.region,
+        id,
+        resource_type,
+        list,
+    )
+    .await?;
     Ok(())
 }
 
@@ -274,7 +282,7 @@ pub(crate) async fn create_tags(
         checked.push((id.clone(), kind));
     }
     for (id, kind) in checked {
-        tags::set(&mut ctx.tx, &account, &id, kind, &list).await?;
+        tags::set(&mut ctx.tx, &account, &ctx.caller.region, &id, kind, &list).await?;
     }
     Ok(lookup::ReturnTrue::YES)
 }
@@ -389,7 +397,7 @@ pub(crate) async fn describe_tags(
         "route-table",
         "network-acl",
     ];
-    let rows: Vec<tags::TagRow> = tags::of_account(&mut ctx.tx, &account)
+    let rows: Vec<tags::TagRow> = tags::of_account(&mut ctx.tx, &account, &ctx.caller.region)
         .await?
         .into_iter()
         .filter(|t| ec2_types.contains(&t.resource_type.as_str()))

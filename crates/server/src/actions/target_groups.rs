@@ -286,6 +286,7 @@ pub(crate) async fn create_target_group(
     let tg = TargetGroup {
         arn: arn.clone(),
         account: ctx.caller.account.clone(),
+        region: vpc.region.clone(),
         name: req.name,
         vpc: vpc.id,
         protocol: "TCP".into(),
@@ -347,6 +348,7 @@ pub(crate) async fn describe_target_groups(
     } else {
         let account = ctx.caller.account.clone();
         let mut all = services::list_tgs(&mut ctx.tx, Some(&account)).await?;
+        all.retain(|x| ctx.here(x));
         for n in &req.names {
             if !all.iter().any(|t| &t.name == n) {
                 return Err(ApiError::client(

@@ -77,7 +77,7 @@ pub(crate) struct EndpointView {
 /// name when private DNS is on and the name verified (the order EC2 lists them in).
 fn dns_entries(ctx: &Ctx<'_>, e: &Endpoint, service: &Service) -> Vec<DnsEntry> {
     let cfg = &ctx.state.cfg;
-    let zone = crate::dns_names::hosted_zone_id(cfg);
+    let zone = crate::dns_names::hosted_zone_id(cfg, &e.region);
     let mut out: Vec<DnsEntry> = crate::dns_names::endpoint_names(cfg, e)
         .into_iter()
         .map(|(dns_name, _)| DnsEntry {
@@ -409,7 +409,8 @@ pub(crate) async fn create_vpc_endpoint(
     let tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc-endpoint", &arn).await?;
     let vpc = lookup::vpc(ctx, &req.vpc_id).await?;
     let service = match services::find_service_by_name(&mut ctx.tx, &req.service_name).await {
-        Ok(s) if visible_to(&s, ctx.caller) => s,
+        // A service of another region is not offered here (no cross-region PrivateLink).
+        Ok(s) if ctx.here(&s) && visible_to(&s, ctx.caller) => s,
         Ok(_) | Err(StoreError::NotFound { .. }) => {
             return Err(invalid_service_name(&req.service_name))
         }
@@ -436,13 +437,14 @@ pub(crate) async fn create_vpc_endpoint(
         &id,
         &random_token(ctx.random()?, ENDPOINT_TOKEN_LEN),
         &service.id,
-        &ctx.state.cfg.region,
+        &vpc.region,
         &ctx.state.cfg.dns_domain,
     );
     let state = ConnState::initial(service.acceptance_required);
     let endpoint = Endpoint {
         id,
         account: account.clone(),
+        region: vpc.region.clone(),
         vpc: vpc.id,
         service: service.id,
         endpoint_type: "Interface".into(),
@@ -465,6 +467,7 @@ pub(crate) async fn create_vpc_endpoint(
             &Eni {
                 id: eni_id,
                 account: account.clone(),
+                region: vpc.region.clone(),
                 vpc: vpc.id,
                 subnet: s.id,
                 zone: s.zone.clone(),
@@ -729,7 +732,11 @@ async fn keyset_page(
         let mut tags = tag_store::by_resources(&mut ctx.tx, account, &ids).await?;
         for (id, l) in merged {
             let t = tags.remove(&id).unwrap_or_default();
-            if keeps(ctx, cache, filters, &l, &t).await? {
+            let here = match &l {
+                Listed::Interface(e) => ctx.here(e),
+                Listed::Gateway(g) => ctx.here(g),
+            };
+            if here && keeps(ctx, cache, filters, &l, &t).await? {
                 if kept.len() == cursor.size {
                     // One more passes: the page is full, and the next one starts after it.
                     let next = kept

@@ -30,7 +30,7 @@ pub(crate) async fn find(
     id: &EndpointId,
 ) -> Result<Option<GatewayEndpoint>, ApiError> {
     match gateway_endpoints::get(&mut ctx.tx, id).await {
-        Ok(g) if g.account == ctx.caller.account => Ok(Some(g)),
+        Ok(g) if ctx.mine(&g) => Ok(Some(g)),
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -38,7 +38,7 @@ pub(crate) async fn find(
 
 /// The gateway service called `name`.
 pub(crate) fn service(ctx: &Ctx<'_>, name: &str) -> Result<GatewayService, ApiError> {
-    gateway_services(&ctx.state.cfg)
+    gateway_services(&ctx.state.cfg, ctx.region())
         .into_iter()
         .find(|g| g.name == name)
         .ok_or_else(|| invalid_service_name(name))
@@ -125,6 +125,7 @@ pub(crate) async fn create(
     let g = GatewayEndpoint {
         id: new.id,
         account: ctx.caller.account.clone(),
+        region: new.vpc.region.clone(),
         vpc: new.vpc.id,
         service_name: svc.name,
         policy: new.policy.map(str::to_owned),

@@ -174,6 +174,7 @@ pub(crate) async fn create_vpc_endpoint_connection_notification(
     let n = ConnectionNotification {
         id: ConnectionNotificationId::from_random(ctx.random()?),
         account: ctx.caller.account.clone(),
+        region: ctx.region().to_owned(),
         watched,
         topic_arn: arn.to_owned(),
         events,
@@ -196,7 +197,7 @@ async fn own(ctx: &mut Ctx<'_>, id: &str) -> Result<ConnectionNotification, ApiE
         )
     };
     match notifications::get(&mut ctx.tx, &nid).await {
-        Ok(n) if n.account == ctx.caller.account => Ok(n),
+        Ok(n) if ctx.mine(&n) => Ok(n),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(missing()),
         Err(e) => Err(e.into()),
     }
@@ -242,7 +243,9 @@ pub(crate) async fn describe_vpc_endpoint_connection_notifications(
         Some(id) => vec![own(ctx, id).await?],
         None => {
             let account = ctx.caller.account.clone();
-            notifications::list(&mut ctx.tx, &account).await?
+            let mut all = notifications::list(&mut ctx.tx, &account).await?;
+            all.retain(|x| ctx.here(x));
+            all
         }
     };
     let list: Vec<ConnectionNotification> = list

@@ -284,11 +284,11 @@ pub(crate) async fn describe_vpc_endpoint_services(
     let mut list: Vec<Offered> = services::list_services(&mut ctx.tx)
         .await?
         .into_iter()
-        .filter(|s| visible_to(s, ctx.caller))
+        .filter(|s| ctx.here(s) && visible_to(s, ctx.caller))
         .map(Offered::Endpoint)
         .collect();
     list.extend(
-        super::regions::gateway_services(&ctx.state.cfg)
+        super::regions::gateway_services(&ctx.state.cfg, ctx.region())
             .into_iter()
             .map(Offered::Gateway),
     );
@@ -327,7 +327,7 @@ pub(crate) async fn describe_vpc_endpoint_services(
                     service_type: vec![ServiceTypeView {
                         service_type: "Gateway",
                     }],
-                    availability_zones: ctx.state.cfg.zones.clone(),
+                    availability_zones: ctx.zones().to_vec(),
                     owner: "amazon".into(),
                     acceptance_required: false,
                     manages_vpc_endpoints: false,
@@ -335,7 +335,9 @@ pub(crate) async fn describe_vpc_endpoint_services(
                     supported_ip_address_types: vec!["ipv4"],
                     base_endpoint_dns_names: vec![format!(
                         "{}.{}.{}",
-                        g.short, ctx.state.cfg.region, ctx.state.cfg.dns_domain
+                        g.short,
+                        ctx.region(),
+                        ctx.state.cfg.dns_domain
                     )],
                     private_dns_name: None,
                     private_dns_names: vec![],

@@ -183,6 +183,7 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
             ctx.region()
         ),
         account: account.clone(),
+        region: ctx.region().to_owned(),
         acceptance_required: req.acceptance_required.unwrap_or(true),
         load_balancers: req.network_load_balancer_arns.clone(),
         state: "Available".into(),
@@ -241,7 +242,7 @@ pub(crate) struct DescribeConfigsResponse {
 
 pub(crate) async fn own_services(ctx: &mut Ctx<'_>) -> Result<Vec<Service>, ApiError> {
     let mut all = services::list_services(&mut ctx.tx).await?;
-    all.retain(|s| s.account == ctx.caller.account);
+    all.retain(|s| ctx.mine(s));
     Ok(all)
 }
 
@@ -266,7 +267,7 @@ pub(crate) async fn describe_vpc_endpoint_service_configurations(
         out
     };
     let account = ctx.caller.account.clone();
-    let all_tags = tag_store::by_resource(&mut ctx.tx, &account).await?;
+    let all_tags = tag_store::by_resource(&mut ctx.tx, &account, &ctx.caller.region).await?;
     let list: Vec<Service> = list
         .into_iter()
         .filter(|s| {

@@ -25,8 +25,10 @@ pub struct CallerInfo {
     pub role_arn: Option<String>,
     /// `aws:userid`.
     pub userid: Option<String>,
-    /// The scope's service and region.
+    /// The scope's service.
     pub service: String,
+    /// The scope's region: the region the request acts in.
+    pub region: String,
     /// The access key that signed.
     pub access_key_id: String,
     /// Signed with `GetSessionToken` credentials (the principal's own session): no IAM calls,
@@ -155,6 +157,7 @@ pub(super) async fn authenticate(
         role_arn,
         userid,
         service: parsed.scope().service().to_owned(),
+        region: parsed.scope().region().to_owned(),
         access_key_id: key_id,
         user_session,
     })

@@ -28,7 +28,7 @@ pub(crate) fn key_creds(v: &Value) -> Credentials {
 }
 
 pub(crate) struct Env {
-    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) _dir: Option<tempfile::TempDir>,
     pub(crate) server: underpass_server::RunningServer,
     pub(crate) admin: Client,
 }
@@ -43,17 +43,22 @@ pub(crate) async fn env_with(adjust: impl FnOnce(&mut ServerConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = ServerConfig::with_data_dir(dir.path().join("data"));
     adjust(&mut cfg);
+    let mut env = env_in(cfg).await;
+    env._dir = Some(dir);
+    env
+}
+
+/// A server on `cfg` (whose data dir the caller keeps, to start again on it) and the admin's
+/// client, signing for the primary region.
+pub(crate) async fn env_in(cfg: ServerConfig) -> Env {
+    let data = cfg.data_dir.clone();
+    let region = cfg.primary_region().to_owned();
     let server = start(cfg).await.unwrap();
-    let text = std::fs::read_to_string(
-        dir.path()
-            .join("data")
-            .join(bootstrap::ADMIN_CREDENTIALS_FILE),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(data.join(bootstrap::ADMIN_CREDENTIALS_FILE)).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let admin = Client::new(
         &format!("http://{}", server.api_addr),
-        "us-east-1",
+        &region,
         creds(
             v["access_key_id"].as_str().unwrap(),
             v["secret_access_key"].as_str().unwrap(),
@@ -62,10 +67,31 @@ pub(crate) async fn env_with(adjust: impl FnOnce(&mut ServerConfig)) -> Env {
     )
     .unwrap();
     Env {
-        _dir: dir,
+        _dir: None,
         server,
         admin,
     }
+}
+
+impl Env {
+    /// The administrator's account id.
+    pub(crate) fn admin_account(&self) -> &'static str {
+        bootstrap::ADMIN_ACCOUNT
+    }
+}
+
+/// Deletes a VPC after its subnets (what EC2 asks before DeleteVpc).
+pub(crate) async fn delete_vpc_with_subnets(c: &Client, vpc: &str) {
+    let r = ok(
+        c,
+        "DescribeSubnets",
+        json!({"Filters": [{"Name": "vpc-id", "Values": [vpc]}]}),
+    )
+    .await;
+    for s in r["Subnets"].as_array().unwrap() {
+        ok(c, "DeleteSubnet", json!({"SubnetId": s["SubnetId"]})).await;
+    }
+    ok(c, "DeleteVpc", json!({"VpcId": vpc})).await;
 }
 
 /// The error code of a call that must fail.

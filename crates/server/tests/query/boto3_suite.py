@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 ENDPOINT = os.environ["UP_ENDPOINT"]
 REGION = "us-east-1"
+SECOND_REGION = "eu-west-1"  # the server under test serves both
 PROVIDER = (os.environ["UP_PROVIDER_KEY"], os.environ["UP_PROVIDER_SECRET"])
 CONSUMER = (os.environ["UP_CONSUMER_KEY"], os.environ["UP_CONSUMER_SECRET"])
 PROVIDER_ACCOUNT = os.environ["UP_PROVIDER_ACCOUNT"]
@@ -24,11 +25,11 @@ CONSUMER_ACCOUNT = os.environ["UP_CONSUMER_ACCOUNT"]
 CHECKS = 0
 
 
-def client(service, creds, session_token=None, validate=True):
+def client(service, creds, session_token=None, validate=True, region=REGION):
     return boto3.client(
         service,
         endpoint_url=ENDPOINT,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=creds[0],
         aws_secret_access_key=creds[1],
         aws_session_token=session_token,
@@ -212,7 +213,10 @@ def session_tokens(p_iam, alice, user, role_session):
 # --- EC2: regions and zones, tags, route tables, network ACLs, prefix lists -----------------
 def ec2_catalogue(p_ec2):
     r = p_ec2.describe_regions()["Regions"]
-    check([(x["RegionName"], x["OptInStatus"]) for x in r] == [(REGION, "opt-in-not-required")], f"regions {r}")
+    check([(x["RegionName"], x["OptInStatus"]) for x in r] ==
+          [(REGION, "opt-in-not-required"), (SECOND_REGION, "opt-in-not-required")], f"regions {r}")
+    r = p_ec2.describe_regions(RegionNames=[SECOND_REGION])["Regions"]
+    check([x["RegionName"] for x in r] == [SECOND_REGION], f"RegionNames {r}")
     check(p_ec2.describe_regions(AllRegions=True)["Regions"][0]["RegionName"] == REGION, "AllRegions")
     expect_error("InvalidParameterValue", p_ec2.describe_regions, RegionNames=["mars-north-1"])
     z = p_ec2.describe_availability_zones()["AvailabilityZones"]
@@ -872,6 +876,7 @@ def main():
     vpc_blocks_subnet_attributes_egress(p_ec2)
     network_acls(p_ec2, vpc_id, subnet_id)
     elb_tags(p_elb, client("elbv2", CONSUMER), lb_arn, tg_arn, subnet_id)
+    regions()
 
     # Clean-up through the Query protocol too: the VPC goes with its default group, main route
     # table and default network ACL.
@@ -879,6 +884,35 @@ def main():
     check(len(p_ec2.describe_vpcs()["Vpcs"]) == 7, "DeleteVpc")  # six made here and the default VPC
 
     print(f"boto3 suite: {CHECKS} checks passed")
+
+
+# --- Several regions: each its own resources; global IAM/STS; unserved regions refused ----------
+def regions():
+    us, eu = client("ec2", PROVIDER), client("ec2", PROVIDER, region=SECOND_REGION)
+    z = eu.describe_availability_zones()["AvailabilityZones"]
+    check([(x["ZoneName"], x["ZoneId"], x["RegionName"]) for x in z] ==
+          [("eu-west-1a", "euw1-az1", SECOND_REGION), ("eu-west-1b", "euw1-az2", SECOND_REGION),
+           ("eu-west-1c", "euw1-az3", SECOND_REGION)], f"eu zones {z}")
+    default = eu.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    check(len(default) == 1 and default[0]["CidrBlock"] == "172.31.0.0/16", f"eu default VPC {default}")
+    vpc_id = eu.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    check(vpc_id in [v["VpcId"] for v in eu.describe_vpcs()["Vpcs"]], "listed in its region")
+    check(vpc_id not in [v["VpcId"] for v in us.describe_vpcs()["Vpcs"]], "not listed in another")
+    expect_error("InvalidVpcID.NotFound", us.describe_vpcs, VpcIds=[vpc_id])
+    expect_error("InvalidParameterValue", eu.create_subnet, VpcId=vpc_id, CidrBlock="10.50.1.0/24",
+                 AvailabilityZone="us-east-1a")
+    pls = eu.describe_prefix_lists()["PrefixLists"]
+    check([x["PrefixListName"] for x in pls] ==
+          ["com.underpass.eu-west-1.dynamodb", "com.underpass.eu-west-1.s3"], f"eu prefix lists {pls}")
+    eu.delete_vpc(VpcId=vpc_id)
+    # A region the server does not serve: refused as AWS refuses a scope's wrong region.
+    far = client("ec2", PROVIDER, region="ap-south-1")
+    code, message, status = error_of(far.describe_vpcs)
+    check(code == "SignatureDoesNotMatch" and "scoped to a valid region" in message and status == 403,
+          f"unserved region {code} {message} {status}")
+    # IAM and STS are global: any region's signature is taken.
+    who = client("sts", PROVIDER, region="ap-south-1").get_caller_identity()
+    check(who["Account"] == PROVIDER_ACCOUNT, f"STS from any region {who}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use underpass_server::config::RegionConfig;
 use underpass_server::ServerConfig;
 
 /// Settings of `underpass server`.
@@ -23,9 +24,20 @@ pub(crate) struct ServerArgs {
     /// The mTLS listener agents sync from.
     #[arg(long, env = "UNDERPASS_AGENT_LISTEN", default_value = "127.0.0.1:4511")]
     agent_listen: SocketAddr,
-    /// The region name.
-    #[arg(long, env = "UNDERPASS_REGION", default_value = "us-east-1")]
-    region: String,
+    /// The region(s) served, comma-separated; the first is the primary. Requests act in the
+    /// region their signature names (`aws --region`), and each region has its own resources,
+    /// as AWS's regional endpoints do. AWS's names work (us-east-1, eu-west-1, …), or your own.
+    #[arg(
+        long = "region",
+        env = "UNDERPASS_REGION",
+        value_delimiter = ',',
+        default_value = "us-east-1"
+    )]
+    regions: Vec<String>,
+    /// Zone names, comma-separated, each the name of a served region and a suffix
+    /// (us-east-1a, eu-west-1b, …). A region none is given for gets zones a, b and c.
+    #[arg(long, env = "UNDERPASS_ZONES", value_delimiter = ',')]
+    zones: Vec<String>,
     /// The port gateway nodes accept tunnels on.
     #[arg(long, env = "UNDERPASS_TUNNEL_PORT", default_value_t = 4790)]
     tunnel_port: u16,
@@ -67,15 +79,11 @@ pub(crate) struct ServerArgs {
 }
 
 impl ServerArgs {
-    pub(crate) fn config(&self) -> ServerConfig {
+    pub(crate) fn config(&self) -> anyhow::Result<ServerConfig> {
         let mut cfg = ServerConfig::with_data_dir(self.data_dir.clone());
         cfg.listen = self.listen;
         cfg.agent_listen = self.agent_listen;
-        cfg.zones = ["a", "b", "c"]
-            .iter()
-            .map(|z| format!("{}{z}", self.region))
-            .collect();
-        cfg.region = self.region.clone();
+        cfg.regions = regions_config(&self.regions, &self.zones)?;
         cfg.tunnel_port = self.tunnel_port;
         cfg.cert_lifetime = time::Duration::seconds(i64::from(self.cert_lifetime_secs));
         cfg.admin_account = self.account_id.clone();
@@ -84,8 +92,42 @@ impl ServerArgs {
         cfg.dns_upstreams = self.dns_upstreams.clone();
         cfg.default_vpc = !self.no_default_vpc;
         cfg.rate_per_key = self.rate_per_key;
-        cfg
+        cfg.check()
+            .map_err(|e| anyhow::anyhow!("--region/--zones: {e}"))?;
+        Ok(cfg)
     }
+}
+
+/// The regions with their zones: each zone goes to the longest region name it starts with (so
+/// `us-east-1` does not take `us-east-10a`); a region with none listed gets a, b and c. A zone
+/// of no served region is refused.
+fn regions_config(regions: &[String], zones: &[String]) -> anyhow::Result<Vec<RegionConfig>> {
+    let mut out: Vec<RegionConfig> = regions
+        .iter()
+        .map(|r| RegionConfig {
+            name: r.trim().to_owned(),
+            zones: Vec::new(),
+        })
+        .collect();
+    for zone in zones.iter().map(|z| z.trim()) {
+        let owner = out
+            .iter_mut()
+            .filter(|r| zone.starts_with(r.name.as_str()) && zone.len() > r.name.len())
+            .max_by_key(|r| r.name.len())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--zones: {zone} is in none of the served regions ({})",
+                    regions.join(", ")
+                )
+            })?;
+        owner.zones.push(zone.to_owned());
+    }
+    for r in &mut out {
+        if r.zones.is_empty() {
+            *r = RegionConfig::with_default_zones(&r.name);
+        }
+    }
+    Ok(out)
 }
 
 /// The `--json` line: where the API is and the bootstrap administrator's key, read from
@@ -117,7 +159,8 @@ fn ready_line(
         "account_id": field("account_id")?,
         "access_key_id": field("access_key_id")?,
         "secret_access_key": field("secret_access_key")?,
-        "region": cfg.region,
+        "region": cfg.primary_region(),
+        "regions": cfg.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
     })
     .to_string())
 }
@@ -148,7 +191,7 @@ async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
 }
 
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
-    let cfg = args.config();
+    let cfg = args.config()?;
     let server = underpass_server::start(cfg.clone())
         .await
         .context("starting the control plane")?;
@@ -172,4 +215,42 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<u8> {
     tracing::info!("shutting down");
     server.stop().await;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn zones_go_to_their_region_and_the_rest_get_a_b_c() {
+        let got = regions_config(
+            &names(&["us-east-1", "us-east-10", "eu-west-1"]),
+            &names(&["us-east-10a", "us-east-1b", "us-east-1d"]),
+        )
+        .expect("valid");
+        assert_eq!(got[0].zones, names(&["us-east-1b", "us-east-1d"]));
+        // The longest region name wins: us-east-10a is not us-east-1's zone "0a".
+        assert_eq!(got[1].zones, names(&["us-east-10a"]));
+        assert_eq!(
+            got[2].zones,
+            names(&["eu-west-1a", "eu-west-1b", "eu-west-1c"])
+        );
+    }
+
+    #[test]
+    fn a_zone_of_no_served_region_is_refused() {
+        let err = regions_config(&names(&["us-east-1"]), &names(&["eu-west-1a"]))
+            .expect_err("eu-west-1 is not served");
+        assert!(err.to_string().contains("eu-west-1a"), "{err}");
+        let err = regions_config(&names(&["us-east-1"]), &names(&["us-east-1"]))
+            .expect_err("a zone is more than its region's name");
+        assert!(
+            err.to_string().contains("none of the served regions"),
+            "{err}"
+        );
+    }
 }
