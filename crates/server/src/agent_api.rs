@@ -167,6 +167,7 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
     tx.commit()
         .await
         .map_err(underpass_store::StoreError::from)?;
+    state.iam_cache.note_write();
     tracing::info!(agent = %agent_id, %scope, "agent enrolled");
     let renew_at = rfc3339(cert.renew_at());
     Ok(EnrollResponse {
@@ -248,6 +249,7 @@ async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse
     tx.commit()
         .await
         .map_err(underpass_store::StoreError::from)?;
+    state.iam_cache.note_write();
     tracing::info!(agent = %agent.agent_id, "agent certificate renewed");
     Ok(RenewResponse {
         renew_at: rfc3339(cert.renew_at()),
@@ -378,6 +380,7 @@ async fn put_health(
         underpass_store::flow_logs::put_delivery(&mut tx, &agent.agent_id, &deliveries, now)
             .await?;
         tx.commit().await?;
+        state.iam_cache.note_write();
         Ok::<_, underpass_store::StoreError>(())
     }
     .await;

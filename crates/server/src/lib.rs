@@ -12,6 +12,7 @@ pub mod config;
 mod desired;
 mod dns_names;
 mod flow_log_state;
+mod iam_cache;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -38,6 +38,8 @@ pub struct AppState {
     pub(crate) throttled: std::sync::atomic::AtomicU64,
     /// The audit log's writer.
     pub audit: crate::audit::AuditLog,
+    /// Access keys and identity policies between IAM changes.
+    pub(crate) iam_cache: crate::iam_cache::IamCache,
 }
 
 /// A token bucket: `tokens` refill at the key's rate up to twice the rate.
@@ -85,6 +87,7 @@ impl AppState {
             buckets: Mutex::new(HashMap::new()),
             throttled: std::sync::atomic::AtomicU64::new(0),
             audit,
+            iam_cache: crate::iam_cache::IamCache::default(),
         }
     }
 
@@ -146,6 +149,7 @@ impl AppState {
                 let mut tx = self.store.begin().await?;
                 iam::touch_key(&mut tx, key, now, service, region).await?;
                 tx.commit().await?;
+                self.iam_cache.note_write();
                 Ok::<_, underpass_store::StoreError>(())
             }
             .await;

@@ -463,24 +463,37 @@ pub async fn audit(pool: &sqlx::SqlitePool, e: &AuditEntry) -> Result<(), StoreE
     Ok(())
 }
 
-/// Appends `entries` to the audit log in one transaction (one commit for a burst of calls).
+/// Appends `entries` to the audit log in one statement (one commit, and one round trip to
+/// SQLite's worker, for a burst of calls), in order.
 pub async fn audit_batch(
     pool: &sqlx::SqlitePool,
     entries: &[AuditEntry],
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    for e in entries {
-        sqlx::query("INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(to_ms(e.at))
-            .bind(&e.request_id)
-            .bind(&e.principal)
-            .bind(&e.action)
-            .bind(&e.outcome)
-            .bind(&e.error_code)
-            .execute(&mut *tx)
-            .await?;
+    if entries.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!([
+                to_ms(e.at),
+                e.request_id,
+                e.principal,
+                e.action,
+                e.outcome,
+                e.error_code
+            ])
+        })
+        .collect();
+    let list = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each(?) ORDER BY key",
+    )
+    .bind(list)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -606,4 +619,23 @@ pub async fn set_role_description(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The IAM generation: moved by every change to users, roles, accounts, access keys (but their
+/// last use) and identity policies (triggers of migration 0058).
+pub async fn generation(tx: &mut Tx) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT gen FROM iam_generation WHERE singleton = 1")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// As [`generation`], outside a transaction.
+pub async fn generation_now(pool: &sqlx::SqlitePool) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT gen FROM iam_generation WHERE singleton = 1")
+            .fetch_one(pool)
+            .await?,
+    )
 }

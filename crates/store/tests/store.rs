@@ -377,3 +377,79 @@ async fn rows_from_before_regions_join_the_primary_region_and_accounts_open_once
     );
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn iam_generation_moves_with_iam_state_but_not_with_key_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i-1")).await.unwrap();
+    seed(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let g0 = iam::generation(&mut tx).await.unwrap();
+    let key = iam::KeyRow {
+        access_key_id: "AKIAAAAAAAAAAAAAAAAA".into(),
+        owner_arn: "arn:aws:iam::111111111111:root".into(),
+        status: "Active".into(),
+        created: now(),
+        last_used: None,
+        sealed_secret: "sealed".into(),
+    };
+    iam::insert_key(&mut tx, &key).await.unwrap();
+    let g1 = iam::generation(&mut tx).await.unwrap();
+    assert!(g1 > g0, "a new key");
+    iam::touch_key(&mut tx, &key.access_key_id, now(), "ec2", "us-east-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        iam::generation(&mut tx).await.unwrap(),
+        g1,
+        "using a key is not a change"
+    );
+    iam::set_key_status(&mut tx, &key.access_key_id, "Inactive")
+        .await
+        .unwrap();
+    let g2 = iam::generation(&mut tx).await.unwrap();
+    assert!(g2 > g1, "a deactivated key");
+    iam::put_policy(
+        &mut tx,
+        "arn:aws:iam::111111111111:root",
+        "p",
+        r#"{"Version":"2012-10-17","Statement":[]}"#,
+    )
+    .await
+    .unwrap();
+    let g3 = iam::generation(&mut tx).await.unwrap();
+    assert!(g3 > g2, "an inline policy");
+    tx.commit().await.unwrap();
+    assert_eq!(iam::generation_now(store.pool()).await.unwrap(), g3);
+}
+
+#[tokio::test]
+async fn an_audit_batch_is_one_ordered_insert_with_nulls_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i-1")).await.unwrap();
+    let entry = |n: u32, principal: Option<&str>, code: Option<&str>| iam::AuditEntry {
+        at: now(),
+        request_id: format!("req-{n}"),
+        principal: principal.map(str::to_owned),
+        action: "DescribeVpcs".into(),
+        outcome: if code.is_some() { "error" } else { "ok" }.into(),
+        error_code: code.map(str::to_owned),
+    };
+    let batch = vec![
+        entry(1, Some("arn:aws:iam::111111111111:root"), None),
+        entry(2, None, Some("AuthFailure")),
+        entry(3, Some("it's \"quoted\""), Some("x")),
+    ];
+    iam::audit_batch(store.pool(), &batch).await.unwrap();
+    iam::audit_batch(store.pool(), &[]).await.unwrap();
+    let mut tail = iam::audit_tail(store.pool(), 10).await.unwrap();
+    tail.reverse();
+    assert_eq!(tail.len(), 3);
+    for (got, want) in tail.iter().zip(&batch) {
+        assert_eq!(got.request_id, want.request_id);
+        assert_eq!(got.principal, want.principal);
+        assert_eq!(got.error_code, want.error_code);
+        assert_eq!(got.outcome, want.outcome);
+        assert_eq!(got.at.unix_timestamp(), want.at.unix_timestamp());
+    }
+}

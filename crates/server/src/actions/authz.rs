@@ -19,7 +19,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tx: Tx,
     pub(crate) meta: Meta,
     writes: bool,
-    identity: Option<Vec<NamedPolicy>>,
+    identity: Option<std::sync::Arc<[NamedPolicy]>>,
     /// Held from `BEGIN IMMEDIATE` to commit: writers take turns (see `Store::writer_turn`).
     turn: Option<WriterTurn>,
 }
@@ -89,6 +89,7 @@ impl<'a> Ctx<'a> {
             .map_err(underpass_store::StoreError::from)?;
         drop(self.turn);
         if writes {
+            state.iam_cache.note_write();
             state.publish_revision().await;
         }
         Ok(())
@@ -157,28 +158,49 @@ impl<'a> Ctx<'a> {
     }
 
     /// The caller's identity policies: a user's inline policies and the default versions of
-    /// the managed policies attached to it, or its role's for a session.
-    async fn identity_policies(&mut self) -> Result<&[NamedPolicy], ApiError> {
-        if self.identity.is_none() {
-            let owner = self
-                .caller
-                .role_arn
-                .clone()
-                .unwrap_or_else(|| self.caller.arn.clone());
-            let mut docs = iam_store::policies_of(&mut self.tx, &owner).await?;
-            // Named by their ARN, so a decision's explanation says which policy decided.
-            docs.extend(underpass_store::policies::attached_documents(&mut self.tx, &owner).await?);
-            let mut parsed = Vec::with_capacity(docs.len());
-            for (name, doc) in docs {
-                // Policies were validated when written; one that no longer parses is a bug.
-                parsed.push(
-                    NamedPolicy::parse(name, &doc, PolicyKind::Identity)
-                        .map_err(ApiError::internal)?,
-                );
-            }
-            self.identity = Some(parsed);
+    /// the managed policies attached to it, or its role's for a session. Remembered across
+    /// requests while IAM is unchanged (see `iam_cache`).
+    async fn identity_policies(&mut self) -> Result<std::sync::Arc<[NamedPolicy]>, ApiError> {
+        if let Some(p) = &self.identity {
+            return Ok(std::sync::Arc::clone(p));
         }
-        Ok(self.identity.as_deref().unwrap_or(&[]))
+        let owner = self
+            .caller
+            .role_arn
+            .clone()
+            .unwrap_or_else(|| self.caller.arn.clone());
+        let cache = &self.state.iam_cache;
+        let current = cache.generation(&self.state.store).await?;
+        let parsed = match cache.policies(&owner, current) {
+            Some(p) => p,
+            None => {
+                // Stamped with this transaction's own generation: what it reads is of that one.
+                let gen = crate::iam_cache::generation_of(&mut self.tx).await?;
+                let mut docs = iam_store::policies_of(&mut self.tx, &owner).await?;
+                // Named by their ARN, so a decision's explanation says which policy decided.
+                docs.extend(
+                    underpass_store::policies::attached_documents(&mut self.tx, &owner).await?,
+                );
+                let mut parsed = Vec::with_capacity(docs.len());
+                for (name, doc) in docs {
+                    // Policies were validated when written; one that no longer parses is a bug.
+                    parsed.push(
+                        NamedPolicy::parse(name, &doc, PolicyKind::Identity)
+                            .map_err(ApiError::internal)?,
+                    );
+                }
+                let parsed: std::sync::Arc<[NamedPolicy]> = parsed.into();
+                // Only a read snapshot is committed state: a write transaction may have moved
+                // the generation itself and still roll back, leaving its number to another
+                // change.
+                if !self.writes {
+                    cache.put_policies(&owner, gen, std::sync::Arc::clone(&parsed));
+                }
+                parsed
+            }
+        };
+        self.identity = Some(std::sync::Arc::clone(&parsed));
+        Ok(parsed)
     }
 
     /// Authorizes `action` (e.g. `ec2:CreateVpc`) on `resource` (an ARN or `*`), or fails with
@@ -203,7 +225,7 @@ impl<'a> Ctx<'a> {
         if own_root && resource_policy.is_none() {
             return self.authorized();
         }
-        let identity = self.identity_policies().await?.to_vec();
+        let identity = self.identity_policies().await?;
         let set = PolicySet {
             identity: &identity,
             resource: resource_policy.map(|(policy, owner_account)| ResourcePolicy {

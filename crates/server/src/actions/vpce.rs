@@ -311,12 +311,12 @@ async fn endpoint_subnets(
     Ok(out)
 }
 
-/// Checks security groups: the caller's, in `vpc`.
+/// Checks security groups: the caller's, in `vpc`. Returns their ids and names.
 async fn endpoint_groups(
     ctx: &mut Ctx<'_>,
     ids: &[String],
     vpc: &underpass_store::records::Vpc,
-) -> Result<Vec<SecurityGroupId>, ApiError> {
+) -> Result<Vec<(SecurityGroupId, String)>, ApiError> {
     no_duplicates("SecurityGroupIds", ids)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -327,7 +327,7 @@ async fn endpoint_groups(
                 g.id, g.vpc, vpc.id
             )));
         }
-        out.push(g.id);
+        out.push((g.id, g.name));
     }
     Ok(out)
 }
@@ -336,17 +336,14 @@ async fn endpoint_groups(
 async fn default_group(
     ctx: &mut Ctx<'_>,
     vpc: &underpass_store::records::Vpc,
-) -> Result<SecurityGroupId, ApiError> {
+) -> Result<(SecurityGroupId, String), ApiError> {
     for id in
         underpass_store::network::list_group_ids(&mut ctx.tx, Some(&vpc.account), Some(&vpc.id))
             .await?
     {
-        if underpass_store::network::get_group(&mut ctx.tx, &id)
-            .await?
-            .name
-            == super::ec2::DEFAULT_GROUP
-        {
-            return Ok(id);
+        let g = underpass_store::network::get_group(&mut ctx.tx, &id).await?;
+        if g.name == super::ec2::DEFAULT_GROUP {
+            return Ok((id, g.name));
         }
     }
     Err(ApiError::missing(
@@ -419,11 +416,12 @@ pub(crate) async fn create_vpc_endpoint(
     let zones = service_zones(ctx, &service).await?;
     let subnets = endpoint_subnets(ctx, &req.subnet_ids, &vpc, &zones).await?;
     // Without SecurityGroupIds, EC2 puts the VPC's default security group on the endpoint.
-    let groups = if req.security_group_ids.is_empty() {
+    let named_groups = if req.security_group_ids.is_empty() {
         vec![default_group(ctx, &vpc).await?]
     } else {
         endpoint_groups(ctx, &req.security_group_ids, &vpc).await?
     };
+    let groups: Vec<SecurityGroupId> = named_groups.iter().map(|(g, _)| *g).collect();
     if let Some(doc) = &req.policy_document {
         Policy::parse(doc, PolicyKind::Endpoint)?;
     }
@@ -458,28 +456,30 @@ pub(crate) async fn create_vpc_endpoint(
     };
     let actor = ctx.caller.arn.clone();
     services::insert_endpoint(&mut ctx.tx, &endpoint, &actor, ctx.meta.now).await?;
+    let mut created = endpoint;
     for s in &subnets {
         let used = network::used_ips(&mut ctx.tx, &s.id).await?;
         let ip = allocate(&s.cidr, &used)?;
-        let eni_id = EniId::from_random(ctx.random()?);
-        network::insert_eni(
-            &mut ctx.tx,
-            &Eni {
-                id: eni_id,
-                account: account.clone(),
-                region: vpc.region.clone(),
-                vpc: vpc.id,
-                subnet: s.id,
-                zone: s.zone.clone(),
-                ip,
-                kind: EniKind::Endpoint,
-                owner: id.to_string(),
-            },
-        )
-        .await?;
+        let eni = Eni {
+            id: EniId::from_random(ctx.random()?),
+            account: account.clone(),
+            region: vpc.region.clone(),
+            vpc: vpc.id,
+            subnet: s.id,
+            zone: s.zone.clone(),
+            ip,
+            kind: EniKind::Endpoint,
+            owner: id.to_string(),
+        };
+        network::insert_eni(&mut ctx.tx, &eni).await?;
+        created.enis.push(eni);
     }
+    // The order the store reads them in.
+    created
+        .enis
+        .sort_by(|a, b| (&a.zone, a.id.to_string()).cmp(&(&b.zone, b.id.to_string())));
     if state == ConnState::Pending {
-        services::transition(
+        created.state = services::transition(
             &mut ctx.tx,
             &id,
             ConnEvent::Provisioned,
@@ -490,12 +490,13 @@ pub(crate) async fn create_vpc_endpoint(
         .map_err(ApiError::internal)?;
     }
     tags::save_new(ctx, &id.to_string(), "vpc-endpoint", &tag_list).await?;
-    let created = services::get_endpoint(&mut ctx.tx, &id).await?;
-    super::vpce_notifications::notify(ctx, &created, "Connect").await?;
-    if state == ConnState::Pending {
-        // Accepted without asking: the service's watchers hear the acceptance too.
-        super::vpce_notifications::notify(ctx, &created, "Accept").await?;
-    }
+    // Accepted without asking: the service's watchers hear the acceptance too.
+    let events: &[&'static str] = if state == ConnState::Pending {
+        &["Connect", "Accept"]
+    } else {
+        &["Connect"]
+    };
+    super::vpce_notifications::notify_all(ctx, &created, events).await?;
     if let Some(token) = &req.client_token {
         iam_store::save_client_token(
             &mut ctx.tx,
@@ -508,8 +509,13 @@ pub(crate) async fn create_vpc_endpoint(
         )
         .await?;
     }
+    // The answer from what was just written, not read back: the service and group names are
+    // known from the checks above.
+    let mut cache = ViewCache::default();
+    cache.services.insert(service.id, service);
+    cache.groups.extend(named_groups);
     Ok(CreateEndpointResponse {
-        vpc_endpoint: endpoint_view(ctx, &created).await?,
+        vpc_endpoint: endpoint_view_with(ctx, &mut cache, &created, &tag_list).await?,
         client_token: req.client_token,
     })
 }
@@ -867,7 +873,7 @@ pub(crate) async fn modify_vpc_endpoint(
         let vpc = network::get_vpc(&mut ctx.tx, &e.vpc).await?;
         let add = endpoint_groups(ctx, &req.add_security_group_ids, &vpc).await?;
         let mut groups: Vec<SecurityGroupId> = e.security_groups.clone();
-        for g in add {
+        for (g, _) in add {
             if !groups.contains(&g) {
                 groups.push(g);
             }

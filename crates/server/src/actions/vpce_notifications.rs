@@ -355,8 +355,21 @@ pub(crate) async fn notify(
     e: &Endpoint,
     event: &'static str,
 ) -> Result<(), ApiError> {
-    for n in notifications::watching(&mut ctx.tx, &e.id, &e.service).await? {
-        if n.events.iter().any(|x| x == event) {
+    notify_all(ctx, e, &[event]).await
+}
+
+/// As [`notify`], for several events in order, with one read of the watchers.
+pub(crate) async fn notify_all(
+    ctx: &mut Ctx<'_>,
+    e: &Endpoint,
+    events: &[&'static str],
+) -> Result<(), ApiError> {
+    let watchers = notifications::watching(&mut ctx.tx, &e.id, &e.service).await?;
+    for &event in events {
+        for n in watchers
+            .iter()
+            .filter(|n| n.events.iter().any(|x| x == event))
+        {
             tracing::info!(
                 target: "underpass::notification",
                 topic = %n.topic_arn,

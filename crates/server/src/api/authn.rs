@@ -10,6 +10,7 @@ use underpass_domain::{AccessKeyKind, PrincipalArn};
 use underpass_store::iam;
 
 use super::ApiError;
+use crate::iam_cache::KeyFacts;
 use crate::state::AppState;
 
 /// Who is calling, once authenticated.
@@ -59,17 +60,15 @@ pub(super) async fn authenticate(
     };
     let parsed = parse_request(&req, &state.verifier).map_err(|e| fail(e.into()))?;
     let key_id = parsed.access_key_id().to_owned();
-    let mut tx = state.store.read().await.map_err(|e| fail(e.into()))?;
-    let record = if key_id.starts_with("AKIA") {
-        match iam::get_key(&mut tx, &key_id)
-            .await
-            .map_err(|e| fail(e.into()))?
-        {
-            Some(row) => Some(to_record(&row).map_err(fail)?),
-            None => None,
-        }
+    // A long-term key and its owner's user id come from the IAM cache while IAM is unchanged.
+    let facts = if key_id.starts_with("AKIA") {
+        long_term_key(state, &key_id).await.map_err(fail)?
     } else {
         None
+    };
+    let record = match &facts {
+        Some(f) => Some(to_record(&f.row).map_err(fail)?),
+        None => None,
     };
     let caller =
         auth_caller(&parsed, record.as_ref(), &state.master, now).map_err(|e| fail(e.into()))?;
@@ -80,6 +79,7 @@ pub(super) async fn authenticate(
         } => {
             // A session dies with its role: a deleted (or deleted and re-created) role's
             // sessions are refused, whatever their expiry.
+            let mut tx = state.store.read().await.map_err(|e| fail(e.into()))?;
             let role = iam::get_role(&mut tx, &role_arn.to_string())
                 .await
                 .map_err(|e| fail(e.into()))?;
@@ -103,6 +103,7 @@ pub(super) async fn authenticate(
         CallerKind::UserSession { user_id, .. } => {
             // A session dies with its user: a deleted (or deleted and re-created) user's
             // sessions are refused, whatever their expiry.
+            let mut tx = state.store.read().await.map_err(|e| fail(e.into()))?;
             let alive = match &caller.principal {
                 PrincipalArn::User { .. } => {
                     iam::user_id(&mut tx, &caller.principal.to_string())
@@ -127,9 +128,7 @@ pub(super) async fn authenticate(
             (None, Some(user_id.clone()))
         }
         CallerKind::LongTerm => {
-            let uid = iam::user_id(&mut tx, &caller.principal.to_string())
-                .await
-                .map_err(|e| fail(e.into()))?;
+            let uid = facts.and_then(|f| f.user_id);
             (
                 None,
                 uid.or_else(|| {
@@ -139,7 +138,6 @@ pub(super) async fn authenticate(
         }
     };
     let user_session = matches!(caller.kind, CallerKind::UserSession { .. });
-    drop(tx);
     if caller.access_key_id.kind() == AccessKeyKind::LongTerm {
         state
             .note_key_use(
@@ -161,6 +159,27 @@ pub(super) async fn authenticate(
         access_key_id: key_id,
         user_session,
     })
+}
+
+/// The long-term key `id` and its owner's user id: remembered, or read (and remembered) when IAM
+/// changed since. `None` for a key that does not exist.
+async fn long_term_key(state: &AppState, id: &str) -> Result<Option<KeyFacts>, ApiError> {
+    let gen = state.iam_cache.generation(&state.store).await?;
+    if let Some(f) = state.iam_cache.key(id, gen) {
+        return Ok(Some(f));
+    }
+    let mut tx = state.store.read().await?;
+    let gen = crate::iam_cache::generation_of(&mut tx).await?;
+    let Some(row) = iam::get_key(&mut tx, id).await? else {
+        return Ok(None);
+    };
+    // Looked up by the principal's ARN as authentication prints it.
+    let principal: PrincipalArn = row.owner_arn.parse().map_err(ApiError::internal)?;
+    let user_id = iam::user_id(&mut tx, &principal.to_string()).await?;
+    drop(tx);
+    let facts = KeyFacts { row, user_id };
+    state.iam_cache.put_key(id, gen, facts.clone());
+    Ok(Some(facts))
 }
 
 fn to_record(row: &iam::KeyRow) -> Result<AccessKeyRecord, ApiError> {
