@@ -101,21 +101,23 @@ async fn read_all(tx: &mut Tx, rows: &[SqliteRow]) -> Result<Vec<GatewayEndpoint
     Ok(out)
 }
 
-/// At most `limit` gateway endpoints of `account` with ids after `after` (from the first when
+/// At most `limit` gateway endpoints of `account` in `region` with ids after `after` (from the first when
 /// `None`), by id: one page of a keyset paging.
 pub async fn page(
     tx: &mut Tx,
     account: &str,
+    region: &str,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<GatewayEndpoint>, StoreError> {
     let rows = sqlx::query(
-        "SELECT * FROM gateway_endpoints WHERE account_id = ?1 AND (?2 IS NULL OR endpoint_id > ?2) \
-         ORDER BY endpoint_id LIMIT ?3",
+        "SELECT * FROM gateway_endpoints WHERE account_id = ?1 AND endpoint_id > COALESCE(?2, '') \
+         AND region = ?4 ORDER BY endpoint_id LIMIT ?3",
     )
     .bind(account)
     .bind(after)
     .bind(limit)
+    .bind(region)
     .fetch_all(&mut **tx)
     .await?;
     read_all(tx, &rows).await

@@ -557,6 +557,38 @@ pub async fn insert_endpoint(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    insert_endpoint_then(tx, e, None, actor, now)
+        .await?
+        .map_err(|x| StoreError::Corrupt(x.to_string()))?;
+    Ok(())
+}
+
+/// As [`insert_endpoint`], then `then` applied to its state in the same writes (one row in its
+/// final state, both steps in the history): what a create that is accepted at once records,
+/// in three statements instead of seven. Returns the final state, or the illegal transition.
+pub async fn insert_endpoint_then(
+    tx: &mut Tx,
+    e: &Endpoint,
+    then: Option<ConnEvent>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Result<ConnState, underpass_domain::IllegalTransition>, StoreError> {
+    let created = if e.state == ConnState::PendingAcceptance {
+        "CreateWithAcceptance"
+    } else {
+        "CreateAutoAccept"
+    };
+    let mut steps: Vec<(Option<ConnState>, ConnState, String)> =
+        vec![(None, e.state, created.to_owned())];
+    let mut state = e.state;
+    if let Some(event) = then {
+        let to = match state.apply(event) {
+            Ok(to) => to,
+            Err(x) => return Ok(Err(x)),
+        };
+        steps.push((Some(state), to, format!("{event:?}")));
+        state = to;
+    }
     sqlx::query(
         "INSERT INTO endpoints (endpoint_id, account_id, region, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms, \
          private_dns_enabled, dns_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -567,7 +599,7 @@ pub async fn insert_endpoint(
     .bind(e.vpc.to_string())
     .bind(e.service.to_string())
     .bind(&e.endpoint_type)
-    .bind(e.state.as_str())
+    .bind(state.as_str())
     .bind(&e.policy)
     .bind(serde_json::to_string(&e.security_groups).map_err(|x| StoreError::Corrupt(x.to_string()))?)
     .bind(to_ms(now))
@@ -576,14 +608,25 @@ pub async fn insert_endpoint(
     .bind(&e.dns_name)
     .execute(&mut **tx)
     .await?;
-    let event = if e.state == ConnState::PendingAcceptance {
-        "CreateWithAcceptance"
-    } else {
-        "CreateAutoAccept"
-    };
-    record_history(tx, &e.id, None, e.state, event, actor, now).await?;
+    let rows: Vec<serde_json::Value> = steps
+        .iter()
+        .map(|(from, to, event)| {
+            serde_json::json!([from.map(ConnState::as_str), to.as_str(), event])
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+    sqlx::query(
+        "INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) \
+         SELECT ?1, value ->> 0, value ->> 1, value ->> 2, ?2, ?3 FROM json_each(?4) ORDER BY key",
+    )
+    .bind(e.id.to_string())
+    .bind(actor)
+    .bind(to_ms(now))
+    .bind(rows)
+    .execute(&mut **tx)
+    .await?;
     bump_revision(tx).await?;
-    Ok(())
+    Ok(Ok(state))
 }
 
 async fn endpoint_row(tx: &mut Tx, row: &SqliteRow) -> Result<Endpoint, StoreError> {
@@ -672,23 +715,26 @@ fn with_enis(rows: &[SqliteRow], eni_rows: &[SqliteRow]) -> Result<Vec<Endpoint>
         .collect()
 }
 
-/// At most `limit` interface endpoints of `account` with ids after `after` (from the first when
-/// `None`), by id, with their interfaces: one page of a keyset paging, so a page reads only
-/// its own rows however many endpoints the account has.
+/// At most `limit` interface endpoints of `account` in `region` with ids after `after` (from
+/// the first when `None`), by id, with their interfaces: one page of a keyset paging, so a
+/// page reads only its own rows however many endpoints the account has (a range of the
+/// `(account_id, endpoint_id)` index: ids are never empty, so `''` stands for "from the first").
 pub async fn page_endpoints(
     tx: &mut Tx,
     account: &str,
+    region: &str,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Endpoint>, StoreError> {
     const PAGE: &str = "SELECT endpoint_id FROM endpoints WHERE account_id = ?1 \
-         AND (?2 IS NULL OR endpoint_id > ?2) ORDER BY endpoint_id LIMIT ?3";
+         AND endpoint_id > COALESCE(?2, '') AND region = ?4 ORDER BY endpoint_id LIMIT ?3";
     let rows = sqlx::query(&format!(
         "SELECT * FROM endpoints WHERE endpoint_id IN ({PAGE}) ORDER BY endpoint_id"
     ))
     .bind(account)
     .bind(after)
     .bind(limit)
+    .bind(region)
     .fetch_all(&mut **tx)
     .await?;
     let eni_rows = sqlx::query(&format!(
@@ -697,6 +743,7 @@ pub async fn page_endpoints(
     .bind(account)
     .bind(after)
     .bind(limit)
+    .bind(region)
     .fetch_all(&mut **tx)
     .await?;
     with_enis(&rows, &eni_rows)

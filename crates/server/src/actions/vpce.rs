@@ -455,8 +455,15 @@ pub(crate) async fn create_vpc_endpoint(
         created: ctx.meta.now,
     };
     let actor = ctx.caller.arn.clone();
-    services::insert_endpoint(&mut ctx.tx, &endpoint, &actor, ctx.meta.now).await?;
+    // Accepted without asking: provisioned in the same writes (the ENIs below are in the same
+    // transaction, so no one sees the endpoint available without them).
+    let then = (state == ConnState::Pending).then_some(ConnEvent::Provisioned);
+    let final_state =
+        services::insert_endpoint_then(&mut ctx.tx, &endpoint, then, &actor, ctx.meta.now)
+            .await?
+            .map_err(ApiError::internal)?;
     let mut created = endpoint;
+    created.state = final_state;
     for s in &subnets {
         let used = network::used_ips(&mut ctx.tx, &s.id).await?;
         let ip = allocate(&s.cidr, &used)?;
@@ -478,17 +485,6 @@ pub(crate) async fn create_vpc_endpoint(
     created
         .enis
         .sort_by(|a, b| (&a.zone, a.id.to_string()).cmp(&(&b.zone, b.id.to_string())));
-    if state == ConnState::Pending {
-        created.state = services::transition(
-            &mut ctx.tx,
-            &id,
-            ConnEvent::Provisioned,
-            &actor,
-            ctx.meta.now,
-        )
-        .await?
-        .map_err(ApiError::internal)?;
-    }
     tags::save_new(ctx, &id.to_string(), "vpc-endpoint", &tag_list).await?;
     // Accepted without asking: the service's watchers hear the acceptance too.
     let events: &[&'static str] = if state == ConnState::Pending {
@@ -709,10 +705,12 @@ async fn keyset_page(
     let mut after = cursor.after.clone();
     let mut kept: Vec<Tagged> = Vec::new();
     loop {
+        let region = ctx.region().to_owned();
         let interfaces =
-            services::page_endpoints(&mut ctx.tx, account, after.as_deref(), chunk).await?;
+            services::page_endpoints(&mut ctx.tx, account, &region, after.as_deref(), chunk)
+                .await?;
         let gateways =
-            gateway_endpoints::page(&mut ctx.tx, account, after.as_deref(), chunk).await?;
+            gateway_endpoints::page(&mut ctx.tx, account, &region, after.as_deref(), chunk).await?;
         // Past the last id of a table that filled its chunk, that table may hold ids that sort
         // before the other's: only ids up to the smallest such last id are certain this round.
         let horizon = [
