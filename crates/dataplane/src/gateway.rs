@@ -441,6 +441,9 @@ async fn tunnel(
                         reset(tls);
                         return Err(Some(FlowReason::Protocol));
                     };
+                    // The preamble's read buffer and the acceptor are done with: an idle flow
+                    // should not hold them for its whole life (issue 6, W4).
+                    drop(std::mem::take(&mut buf));
                     if !leftover_payload.is_empty() {
                         if target.write_all(&leftover_payload).await.is_err() {
                             reset(tls);

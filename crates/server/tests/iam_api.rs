@@ -391,3 +391,109 @@ async fn assume_role_sessions() {
     );
     env.server.stop().await;
 }
+
+/// RELIABILITY item 16: a key deactivated while eight clients keep calling with it. Requests are
+/// served from the IAM cache (see `iam_cache`) until IAM changes; every request that starts after
+/// the deactivation has been answered must fail, and none succeeds later. Also the same for an
+/// inline policy removed mid-flight (authorization, not authentication, cached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_deactivated_mid_flight_fails_from_the_next_request() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let env = common::env_with(|cfg| cfg.rate_per_key = 1_000_000).await;
+    let root = account(&env, "121212121212").await;
+    root.call("CreateUser", &json!({"UserName": "carol"}))
+        .await
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}
+    ]});
+    root.call(
+        "PutUserPolicy",
+        &json!({"UserName": "carol", "PolicyName": "regions", "PolicyDocument": policy.to_string()}),
+    )
+    .await
+    .unwrap();
+    let k = root
+        .call("CreateAccessKey", &json!({"UserName": "carol"}))
+        .await
+        .unwrap();
+    let key = k["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned();
+    let carol = root.with_credentials(key_creds(&k["AccessKey"]));
+    carol.call("DescribeRegions", &json!({})).await.unwrap();
+
+    // Eight callers, each bounded in count and in time; each records when a call started and
+    // how it ended.
+    let run = |change: &'static str| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, stop) = (carol.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    for _ in 0..5_000 {
+                        if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                            break;
+                        }
+                        let started = Instant::now();
+                        let r = c.call("DescribeRegions", &json!({})).await;
+                        seen.push((started, r.map_err(|e| e.code().unwrap_or("").to_owned())));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        (stop, tasks, change)
+    };
+
+    for (change, params, refused_with) in [
+        (
+            "DeleteUserPolicy",
+            json!({"UserName": "carol", "PolicyName": "regions"}),
+            "UnauthorizedOperation",
+        ),
+        (
+            "UpdateAccessKey",
+            json!({"UserName": "carol", "AccessKeyId": key, "Status": "Inactive"}),
+            "InvalidClientTokenId",
+        ),
+    ] {
+        let (stop, tasks, _) = run(change);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        root.call(change, &params).await.unwrap();
+        let answered = Instant::now();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut before_ok = 0;
+        let mut after = 0;
+        for t in tasks {
+            for (started, r) in t.await.unwrap() {
+                if started < answered {
+                    before_ok += usize::from(r.is_ok());
+                } else {
+                    after += 1;
+                    assert_eq!(
+                        r.as_ref().err().map(String::as_str),
+                        Some(refused_with),
+                        "{change}: a call that started after it was answered got {r:?}"
+                    );
+                }
+            }
+        }
+        assert!(before_ok > 0, "{change}: callers were served before it");
+        assert!(after > 0, "{change}: callers kept calling after it");
+        // Put the policy back for the key's turn.
+        if change == "DeleteUserPolicy" {
+            root.call(
+                "PutUserPolicy",
+                &json!({"UserName": "carol", "PolicyName": "regions", "PolicyDocument": policy.to_string()}),
+            )
+            .await
+            .unwrap();
+            carol.call("DescribeRegions", &json!({})).await.unwrap();
+        }
+    }
+}
