@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use underpass_auth::iam::NamedPolicy;
 use underpass_store::iam::KeyRow;
-use underpass_store::{iam, Store, StoreError, Tx};
+use underpass_store::{iam, Store, StoreError};
 
 /// Most entries per map; past it the map starts over (entries are only made for keys and
 /// principals that exist, so this bounds memory against many real ones, not against guesses).
@@ -110,9 +110,4 @@ fn put<T>(map: &Mutex<HashMap<String, Entry<T>>>, id: &str, gen: i64, value: T) 
         m.clear();
     }
     m.insert(id.to_owned(), Entry { gen, value });
-}
-
-/// The generation of `tx`'s snapshot (to stamp what is read in it).
-pub(crate) async fn generation_of(tx: &mut Tx) -> Result<i64, StoreError> {
-    iam::generation(tx).await
 }

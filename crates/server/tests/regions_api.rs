@@ -102,25 +102,16 @@ async fn each_region_has_its_own_zones_resources_and_default_vpc() {
         code(us.call("DescribeVpcs", &json!({"VpcIds": [eu_vpc]})).await),
         "InvalidVpcID.NotFound"
     );
+    // The same subnet asked for from us-east-1 (the VPC is not there), then in eu-west-1 with
+    // a us-east-1 zone (refused, and nothing is left behind: the block is free below).
+    let in_us_zone =
+        json!({"VpcId": eu_vpc, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": "us-east-1a"});
     assert_eq!(
-        code(
-            us.call(
-                "CreateSubnet",
-                &json!({"VpcId": eu_vpc, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": "us-east-1a"})
-            )
-            .await
-        ),
+        code(us.call("CreateSubnet", &in_us_zone).await),
         "InvalidVpcID.NotFound"
     );
-    // A zone of another region is refused, and nothing is left behind.
     assert_eq!(
-        code(
-            eu.call(
-                "CreateSubnet",
-                &json!({"VpcId": eu_vpc, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": "us-east-1a"})
-            )
-            .await
-        ),
+        code(eu.call("CreateSubnet", &in_us_zone).await),
         "InvalidParameterValue"
     );
     let eu_subnet = subnet(&eu, &eu_vpc, "10.9.1.0/24", "eu-west-1b").await;

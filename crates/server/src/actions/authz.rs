@@ -175,7 +175,7 @@ impl<'a> Ctx<'a> {
             Some(p) => p,
             None => {
                 // Stamped with this transaction's own generation: what it reads is of that one.
-                let gen = crate::iam_cache::generation_of(&mut self.tx).await?;
+                let gen = iam_store::generation(&mut self.tx).await?;
                 let mut docs = iam_store::policies_of(&mut self.tx, &owner).await?;
                 // Named by their ARN, so a decision's explanation says which policy decided.
                 docs.extend(

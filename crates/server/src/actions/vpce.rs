@@ -736,11 +736,8 @@ async fn keyset_page(
         let mut tags = tag_store::by_resources(&mut ctx.tx, account, &ids).await?;
         for (id, l) in merged {
             let t = tags.remove(&id).unwrap_or_default();
-            let here = match &l {
-                Listed::Interface(e) => ctx.here(e),
-                Listed::Gateway(g) => ctx.here(g),
-            };
-            if here && keeps(ctx, cache, filters, &l, &t).await? {
+            // Both reads above are of the request's region only.
+            if keeps(ctx, cache, filters, &l, &t).await? {
                 if kept.len() == cursor.size {
                     // One more passes: the page is full, and the next one starts after it.
                     let next = kept

@@ -169,7 +169,7 @@ async fn long_term_key(state: &AppState, id: &str) -> Result<Option<KeyFacts>, A
         return Ok(Some(f));
     }
     let mut tx = state.store.read().await?;
-    let gen = crate::iam_cache::generation_of(&mut tx).await?;
+    let gen = iam::generation(&mut tx).await?;
     let Some(row) = iam::get_key(&mut tx, id).await? else {
         return Ok(None);
     };
