@@ -46,8 +46,12 @@ pub struct DataplaneConfig {
     /// The agent's private key (PEM). Every `IssuedIdentity` certificate in the agent state is
     /// issued for this key.
     pub agent_key_pem: Zeroizing<String>,
-    /// Pre-established tunnels kept per (endpoint, gateway address); 0 turns pooling off and puts
-    /// the TLS handshake on every flow's critical path.
+    /// Carry flows as streams of one long-lived tunnel per (endpoint, gateway) (the default;
+    /// see the `mux` module), rather than one pre-established tunnel per flow. Gateways accept
+    /// both kinds of tunnel whatever this says.
+    pub multiplex: bool,
+    /// Per-flow tunnels only: pre-established tunnels kept per (endpoint, gateway address); 0
+    /// turns pooling off and puts the TLS handshake on every flow's critical path.
     pub tunnel_pool_size: usize,
     /// A pooled tunnel older than this is closed instead of used.
     pub pool_max_idle: Duration,
@@ -84,6 +88,7 @@ impl DataplaneConfig {
     pub fn new(agent_key_pem: Zeroizing<String>) -> Self {
         Self {
             agent_key_pem,
+            multiplex: true,
             tunnel_pool_size: 4,
             pool_max_idle: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(5),
@@ -110,6 +115,7 @@ impl fmt::Debug for DataplaneConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DataplaneConfig")
             .field("agent_key_pem", &"***")
+            .field("multiplex", &self.multiplex)
             .field("tunnel_pool_size", &self.tunnel_pool_size)
             .field("pool_max_idle", &self.pool_max_idle)
             .field("connect_timeout", &self.connect_timeout)

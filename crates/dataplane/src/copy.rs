@@ -24,34 +24,51 @@ use tokio::time::Instant;
 
 use crate::flow::{tcp_flags, FlowReason, FlowTicket};
 
-/// A stream over one TCP socket, which can be reset.
+/// One side of a flow: a TCP socket, a TLS tunnel over one, or a stream of a multiplexed
+/// tunnel; it can be reset.
 pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
-    /// The TCP socket underneath.
-    fn tcp(&self) -> &TcpStream;
+    /// The kernel's segment counters (in, out) of the TCP connection underneath, when there is
+    /// one of this side's own and they can be read.
+    fn segments(&self) -> Option<(u64, u64)>;
+    /// Makes the coming drop a reset instead of a clean close.
+    fn abort(&mut self);
+}
+
+fn tcp_segments(tcp: &TcpStream) -> Option<(u64, u64)> {
+    crate::tcpinfo::segments(tcp.local_addr().ok()?, tcp.peer_addr().ok()?)
 }
 
 impl Socket for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
+    fn segments(&self) -> Option<(u64, u64)> {
+        tcp_segments(self)
+    }
+    fn abort(&mut self) {
+        // If SO_LINGER cannot be set, a FIN still closes the connection.
+        let _ = self.set_zero_linger();
     }
 }
 
 impl Socket for tokio_rustls::client::TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+    fn segments(&self) -> Option<(u64, u64)> {
+        tcp_segments(self.get_ref().0)
+    }
+    fn abort(&mut self) {
+        self.get_mut().0.abort();
     }
 }
 
 impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+    fn segments(&self) -> Option<(u64, u64)> {
+        tcp_segments(self.get_ref().0)
+    }
+    fn abort(&mut self) {
+        self.get_mut().0.abort();
     }
 }
 
-/// Drops `s` with an RST instead of a FIN: the peer sees "connection reset" at once.
-pub(crate) fn reset(s: impl Socket) {
-    // If SO_LINGER cannot be set, a FIN still closes the connection.
-    let _ = s.tcp().set_zero_linger();
+/// Drops `s` with a reset instead of a clean close: the peer learns at once.
+pub(crate) fn reset(mut s: impl Socket) {
+    s.abort();
     drop(s);
 }
 
@@ -203,8 +220,7 @@ pub(crate) struct PipeEnd {
 
 /// The kernel's segment counters (in, out) of `s`'s TCP connection, when known.
 pub(crate) fn segments(s: &impl Socket) -> Option<(u64, u64)> {
-    let tcp = s.tcp();
-    crate::tcpinfo::segments(tcp.local_addr().ok()?, tcp.peer_addr().ok()?)
+    s.segments()
 }
 
 /// Copies `client` ⇄ `service` until both directions are done, one side fails, the flow is

@@ -20,18 +20,20 @@ use tokio_rustls::TlsAcceptor;
 use tracing::field::Empty;
 use tracing::Instrument;
 use underpass_domain::{EndpointId, EniId, ServiceId};
-use underpass_pki::{handshake_failure_hint, peer_identity, SpiffeId};
+use underpass_pki::{handshake_failure_hint, peer_identity, Serial, SpiffeId};
 use underpass_proto::sync::{AgentState, GatewayConfig, TargetConfig};
 use underpass_proto::tunnel::accept::{Input, Output, RejectReason};
 use underpass_proto::tunnel::{RefusalCode, TunnelAccept};
 
 mod admit;
+mod mux;
 
 use self::admit::decide;
 use crate::balancer::{Active, BalancerState};
-use crate::copy::{pipe, reset};
+use crate::copy::{pipe, reset, Socket};
 use crate::error::{ApplyProblem, DataplaneError};
 use crate::flow::{tcp_flags, FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
+use crate::mux::MUX_ALPN;
 use crate::net::{accept_loop, bind, Stop, StopRx, Swap};
 use crate::probe::{ProbeSpec, Probers, TargetKey};
 use crate::trust::{tunnel_server, Trust};
@@ -311,6 +313,11 @@ async fn serve(
     };
     let mut ev = FlowEvent::opened(conn, side, view.eni, None, peer, dst, FlowReason::Tls);
     let outcome = tunnel(&ctx, &slot, &view, stop, tcp, &mut ev).await;
+    record(&ctx, ev, outcome);
+}
+
+/// Logs and emits the event of a flow that ended with `outcome` (see [`tunnel`]).
+fn record(ctx: &Ctx, mut ev: FlowEvent, outcome: Result<FlowReason, Option<FlowReason>>) {
     ev.end = SystemTime::now();
     ev.end_instant = std::time::Instant::now();
     match outcome {
@@ -323,7 +330,7 @@ async fn serve(
             ev.reason = reason;
         }
         Err(None) => {
-            tracing::debug!("pooled tunnel closed unused");
+            tracing::debug!("tunnel closed; no flow of its own");
             return;
         }
     }
@@ -332,12 +339,13 @@ async fn serve(
     ctx.events.emit(ev);
 }
 
-/// Handshake, identity, preamble, decision, then the flow; `Ok` is how an admitted flow ended,
-/// `Err` why the tunnel was refused, or `Err(None)` for a tunnel that ended before any preamble
-/// byte arrived: a pooled tunnel the consumer did not use is not a flow, and logs nothing.
+/// Handshake, identity, then the flow (or, on a multiplexed tunnel, each stream's flow); `Ok`
+/// is how an admitted flow ended, `Err` why the tunnel was refused, or `Err(None)` for a tunnel
+/// that is not a flow: a pooled tunnel the consumer closed before any preamble byte arrived,
+/// or a multiplexed tunnel, whose streams were recorded as flows of their own.
 async fn tunnel(
-    ctx: &Ctx,
-    slot: &Slot,
+    ctx: &Arc<Ctx>,
+    slot: &Arc<Slot>,
     view: &GatewayView,
     mut stop: StopRx,
     tcp: TcpStream,
@@ -355,7 +363,7 @@ async fn tunnel(
         () = stop.stopped() => return Err(None),
         h = handshake => h,
     };
-    let mut tls = match handshake {
+    let tls = match handshake {
         Err(_) => return Err(Some(FlowReason::HandshakeTimeout)),
         Ok(Err(e)) => {
             let hint = e
@@ -380,9 +388,29 @@ async fn tunnel(
             return Err(Some(FlowReason::Tls));
         }
     };
-    ev.endpoint_id = Some(endpoint);
     tracing::Span::current().record("endpoint", tracing::field::display(endpoint));
+    if tls.get_ref().1.alpn_protocol() == Some(MUX_ALPN) {
+        let addrs = (ev.src, ev.dst);
+        Box::pin(mux::serve(ctx, slot, stop, tls, endpoint, serial, addrs)).await;
+        return Err(None);
+    }
+    ev.endpoint_id = Some(endpoint);
+    flow(ctx, slot, view.idle, stop, tls, endpoint, serial, ev).await
+}
 
+/// Preamble, decision, then the bytes both ways, on a tunnel (or stream) whose client
+/// certificate named `endpoint`; the result as for [`tunnel`].
+#[allow(clippy::too_many_arguments)]
+async fn flow<S: Socket>(
+    ctx: &Ctx,
+    slot: &Slot,
+    idle: Duration,
+    mut stop: StopRx,
+    mut tls: S,
+    endpoint: EndpointId,
+    serial: Serial,
+    ev: &mut FlowEvent,
+) -> Result<FlowReason, Option<FlowReason>> {
     let deadline = Instant::now() + ctx.cfg.preamble_timeout;
     let mut machine = TunnelAccept::new(endpoint, deadline.into_std());
     let mut admitted: Option<(TcpStream, Active, FlowTicket)> = None;
@@ -453,7 +481,7 @@ async fn tunnel(
                         }
                         ev.bytes_in += leftover_payload.len() as u64;
                     }
-                    let end = pipe(tls, target, ctx.cfg.buffer(), view.idle, &mut ticket).await;
+                    let end = pipe(tls, target, ctx.cfg.buffer(), idle, &mut ticket).await;
                     drop(active);
                     ev.bytes_in += end.client_to_service;
                     ev.bytes_out += end.service_to_client;

@@ -22,19 +22,25 @@
 //! flows only: established flows are kept, as AWS keeps tracked connections
 //! (RELIABILITY item 75).
 //!
-//! # Tunnels: one flow per pre-established TLS connection
+//! # Tunnels: flows as streams of one long-lived mTLS connection
 //!
-//! Every flow gets a tunnel of its own: one TLS 1.3 connection, which carries the preamble, the
-//! verdict, then the flow's bytes, and is closed with the flow. To keep the handshake off the
-//! critical path, the consumer keeps a small pool of tunnels per (endpoint, gateway address)
-//! that are already past the handshake and the gateway identity check (`expect_identity`); see
-//! the `pool` module. Pooled tunnels are discarded before the gateway's preamble wait expires
-//! ([`DataplaneConfig::pool_max_idle`] < [`DataplaneConfig::preamble_timeout`]), and whenever
-//! the gateway has written anything to them (a TLS alert, as when it refuses a revoked client
-//! certificate after a TLS 1.3 handshake). This is simple and isolates flows from each other
-//! (no head-of-line blocking, per-flow backpressure is TCP's), at the cost of one idle TLS
-//! connection per pool slot and one handshake per flow off the critical path. A later version
-//! may multiplex flows over long-lived tunnels instead; the preamble/verdict framing would stay.
+//! By default ([`DataplaneConfig::multiplex`]) the consumer keeps one TLS 1.3 tunnel per
+//! (endpoint, gateway address), opened before the first flow needs it and checked against the
+//! gateway identity (`expect_identity`), and carries every flow as an HTTP/2 `CONNECT` stream
+//! on it (the `mux` module; the `h2` crate does framing and flow control). A new flow costs a
+//! HEADERS frame, not a handshake, and an idle flow holds a stream's bookkeeping, not a TLS
+//! session's buffers. Inside each stream the bytes are those of a per-flow tunnel: preamble,
+//! verdict, payload. The gateway decides every stream on its live state when it opens, records
+//! it as a flow of its own, and cuts it alone (`RST_STREAM`) when an apply no longer allows it;
+//! the tunnel itself is closed once its certificate is revoked or its endpoint no longer
+//! admitted. Per-stream windows (256 KiB) keep a slow reader from stalling its neighbours.
+//!
+//! With `multiplex` off, every flow gets a tunnel of its own, taken from a small pool of
+//! tunnels already past the handshake (the `pool` module); pooled tunnels are discarded before
+//! the gateway's preamble wait expires ([`DataplaneConfig::pool_max_idle`] <
+//! [`DataplaneConfig::preamble_timeout`]) and whenever the gateway has written anything to them
+//! (a TLS alert, as when it refuses a revoked client certificate after a TLS 1.3 handshake).
+//! Gateways accept both kinds; the ALPN protocol of the tunnel says which it is.
 //!
 //! # Behaviours worth knowing
 //!
@@ -73,6 +79,7 @@ mod flow;
 mod gateway;
 pub mod health;
 mod listener;
+mod mux;
 mod net;
 mod pool;
 mod probe;

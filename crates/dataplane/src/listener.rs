@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -25,9 +25,10 @@ use underpass_proto::sync::{AgentState, EndpointConfig};
 use underpass_proto::tunnel::connect::{ConnectFailure, Input, Output};
 use underpass_proto::tunnel::{Preamble, Refusal, RefusalCode, TunnelConnect};
 
-use crate::copy::{pipe, reset};
+use crate::copy::{pipe, reset, Socket};
 use crate::error::{ApplyProblem, DataplaneError};
 use crate::flow::{tcp_flags, FlowAction, FlowEvent, FlowKey, FlowReason, FlowSide, FlowTicket};
+use crate::mux::MuxStream;
 use crate::net::{accept_loop, bind, Stop, Swap};
 use crate::pool::{PoolSettings, Tunnel, TunnelPool};
 use crate::trust::{is_tls_error, tunnel_client, Trust};
@@ -199,6 +200,7 @@ impl Consumer {
         let roots = trust.require_roots(what)?;
         let tls = tunnel_client(
             what,
+            ctx.cfg.multiplex,
             &ep.identity.cert_pem,
             &ctx.cfg.agent_key_pem,
             roots,
@@ -225,6 +227,7 @@ impl Consumer {
                         tls: tls.clone(),
                         expected: expected.clone(),
                         revocations: ctx.revocations.clone(),
+                        multiplex: ctx.cfg.multiplex,
                         size: ctx.cfg.tunnel_pool_size,
                         max_idle: ctx.cfg.pool_max_idle,
                         connect_timeout: ctx.cfg.connect_timeout,
@@ -387,7 +390,7 @@ async fn carry(
         opened = Box::pin(open_tunnel(ctx, view, &preamble)) => opened,
         reason = ticket.cut() => Err(reason),
     };
-    let (tunnel, leftover, serial) = match opened {
+    let (carrier, leftover, serial) = match opened {
         Ok(o) => o,
         Err(reason) => {
             reset(client);
@@ -399,12 +402,27 @@ async fn carry(
             *gateway_serial = Some(serial);
         }
     });
+    match carrier {
+        Carrier::Tls(tunnel) => forward(ctx, client, *tunnel, leftover, serial, ticket, ev).await,
+        Carrier::Mux(stream) => forward(ctx, client, stream, leftover, serial, ticket, ev).await,
+    }
+}
+
+/// Carries an admitted flow: the provider's first bytes, then both ways until the end.
+async fn forward<T: Socket>(
+    ctx: &Ctx,
+    mut client: TcpStream,
+    tunnel: T,
+    leftover: Vec<u8>,
+    serial: Serial,
+    ticket: &mut FlowTicket,
+    ev: &mut FlowEvent,
+) -> Result<FlowReason, FlowReason> {
     if ctx.revocations.is_revoked(serial) {
         reset(client);
         reset(tunnel);
         return Err(FlowReason::Revoked);
     }
-    let mut client = client;
     if !leftover.is_empty() {
         if client.write_all(&leftover).await.is_err() {
             reset(client);
@@ -427,6 +445,14 @@ async fn carry(
     Ok(end.reason)
 }
 
+/// What carries an admitted flow to the gateway.
+enum Carrier {
+    /// A tunnel of its own (boxed: a TLS stream is over a kilobyte, a stream handle is small).
+    Tls(Box<Tunnel>),
+    /// A stream of the multiplexed tunnel.
+    Mux(MuxStream),
+}
+
 /// How a preamble/verdict exchange went wrong.
 enum ExchangeError {
     /// The gateway answered with a refusal.
@@ -440,64 +466,139 @@ fn try_another_node(code: RefusalCode) -> bool {
     code == RefusalCode::UNAVAILABLE || code == RefusalCode::TIMEOUT
 }
 
-/// A tunnel past its verdict, the provider's first bytes, and the gateway's serial; or why not.
+/// A tunnel or stream past its verdict, the provider's first bytes, and the gateway's serial;
+/// or why not.
 async fn open_tunnel(
     ctx: &Ctx,
     view: &EndpointView,
     preamble: &Preamble,
-) -> Result<(Tunnel, Vec<u8>, Serial), FlowReason> {
+) -> Result<(Carrier, Vec<u8>, Serial), FlowReason> {
     // Gateways that failed recently go last, but are still tried.
     let (ready, backing_off): (Vec<_>, Vec<_>) = view.pools.iter().partition(|p| !p.in_backoff());
     let mut last = FlowReason::GatewayUnreachable;
     for pool in ready.into_iter().chain(backing_off) {
-        let mut pooled = pool.take();
-        loop {
-            let from_pool = pooled.is_some();
-            let (mut tunnel, serial) = match pooled.take() {
-                Some(t) => t,
-                None => match pool.open().await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::debug!(gateway = %pool.addr(), error = %e, "no tunnel");
-                        pool.mark_failed();
-                        last = e.reason();
-                        break;
-                    }
-                },
-            };
-            match exchange(&mut tunnel, preamble, ctx.cfg.verdict_timeout).await {
-                Ok(leftover) => {
-                    pool.mark_ok();
-                    return Ok((tunnel, leftover, serial));
-                }
-                Err(ExchangeError::Refused(refusal)) => {
-                    pool.mark_ok();
-                    tracing::debug!(gateway = %pool.addr(), %refusal, "refused by the gateway");
-                    last = FlowReason::Refused(refusal.code);
-                    if !try_another_node(refusal.code) {
-                        return Err(last);
-                    }
-                    break;
-                }
-                Err(ExchangeError::Broken(reason)) => {
-                    reset(tunnel);
-                    if from_pool {
-                        continue; // The pooled tunnel may have gone stale: try a fresh one.
-                    }
-                    tracing::debug!(gateway = %pool.addr(), %reason, "tunnel failed");
-                    pool.mark_failed();
-                    last = reason;
-                    break;
-                }
-            }
+        let tried = if pool.multiplexed() {
+            open_stream(ctx, pool, preamble).await
+        } else {
+            open_own(ctx, pool, preamble).await
+        };
+        match tried {
+            Ok(opened) => return Ok(opened),
+            Err(Next::Stop(reason)) => return Err(reason),
+            Err(Next::Try(reason)) => last = reason,
         }
     }
     Err(last)
 }
 
+/// Why one gateway did not take a flow, and whether another may.
+enum Next {
+    /// Try the next gateway (this one is unreachable, unavailable or broken).
+    Try(FlowReason),
+    /// The refusal stands for every gateway.
+    Stop(FlowReason),
+}
+
+/// The flow's verdict from one gateway, on a tunnel of its own (pooled, or opened now).
+async fn open_own(
+    ctx: &Ctx,
+    pool: &TunnelPool,
+    preamble: &Preamble,
+) -> Result<(Carrier, Vec<u8>, Serial), Next> {
+    let mut pooled = pool.take();
+    loop {
+        let from_pool = pooled.is_some();
+        let (mut tunnel, serial) = match pooled.take() {
+            Some(t) => t,
+            None => match pool.open().await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::debug!(gateway = %pool.addr(), error = %e, "no tunnel");
+                    pool.mark_failed();
+                    return Err(Next::Try(e.reason()));
+                }
+            },
+        };
+        match exchange(&mut tunnel, preamble, ctx.cfg.verdict_timeout).await {
+            Ok(leftover) => {
+                pool.mark_ok();
+                return Ok((Carrier::Tls(Box::new(tunnel)), leftover, serial));
+            }
+            Err(ExchangeError::Refused(refusal)) => return Err(refused(pool, &refusal)),
+            Err(ExchangeError::Broken(reason)) => {
+                reset(tunnel);
+                if from_pool {
+                    continue; // The pooled tunnel may have gone stale: try a fresh one.
+                }
+                tracing::debug!(gateway = %pool.addr(), %reason, "tunnel failed");
+                pool.mark_failed();
+                return Err(Next::Try(reason));
+            }
+        }
+    }
+}
+
+/// The flow's verdict from one gateway, on a stream of its multiplexed tunnel.
+async fn open_stream(
+    ctx: &Ctx,
+    pool: &TunnelPool,
+    preamble: &Preamble,
+) -> Result<(Carrier, Vec<u8>, Serial), Next> {
+    loop {
+        let (session, reused) = match pool.session().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(gateway = %pool.addr(), error = %e, "no tunnel");
+                pool.mark_failed();
+                return Err(Next::Try(e.reason()));
+            }
+        };
+        let limit = ctx.cfg.verdict_timeout;
+        let opened = tokio::time::timeout(limit, session.open(preamble.eni)).await;
+        let exchanged = match opened {
+            Ok(Ok(mut stream)) => exchange(&mut stream, preamble, limit)
+                .await
+                .map(|leftover| (stream, leftover)),
+            Ok(Err(e)) => {
+                tracing::debug!(gateway = %pool.addr(), error = %e, "no stream");
+                Err(ExchangeError::Broken(FlowReason::GatewayUnreachable))
+            }
+            Err(_) => Err(ExchangeError::Broken(FlowReason::Protocol)),
+        };
+        match exchanged {
+            Ok((stream, leftover)) => {
+                pool.mark_ok();
+                return Ok((Carrier::Mux(stream), leftover, session.serial()));
+            }
+            Err(ExchangeError::Refused(refusal)) => return Err(refused(pool, &refusal)),
+            Err(ExchangeError::Broken(reason)) => {
+                // The tunnel may have died while idle: a flow retries once on a fresh one.
+                pool.forget(&session);
+                if reused {
+                    continue;
+                }
+                tracing::debug!(gateway = %pool.addr(), %reason, "tunnel failed");
+                pool.mark_failed();
+                return Err(Next::Try(reason));
+            }
+        }
+    }
+}
+
+fn refused(pool: &TunnelPool, refusal: &Refusal) -> Next {
+    pool.mark_ok();
+    tracing::debug!(gateway = %pool.addr(), %refusal, "refused by the gateway");
+    let reason = FlowReason::Refused(refusal.code);
+    if try_another_node(refusal.code) {
+        Next::Try(reason)
+    } else {
+        Next::Stop(reason)
+    }
+}
+
 /// Drives [`TunnelConnect`]: sends the preamble, reads the verdict before `limit` passes.
-async fn exchange(
-    tunnel: &mut Tunnel,
+async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
+    tunnel: &mut T,
     preamble: &Preamble,
     limit: std::time::Duration,
 ) -> Result<Vec<u8>, ExchangeError> {

@@ -1,7 +1,13 @@
-//! Pre-established mTLS tunnels, so that no TLS handshake sits on a new flow's critical path.
+//! The consumer's tunnels to one gateway for one endpoint, opened ahead of the flows that use
+//! them so that no TLS handshake sits on a new flow's critical path.
 //!
 //! One pool per (endpoint, gateway address): the client certificate names the endpoint, so a
-//! tunnel cannot be shared between endpoints. A background task keeps up to
+//! tunnel cannot be shared between endpoints.
+//!
+//! Multiplexed (the default, see the `mux` module): the pool keeps one tunnel open, and every
+//! flow is a stream on it. A background task opens it at once, and again when it closes.
+//!
+//! Per flow: a background task keeps up to
 //! [`crate::DataplaneConfig::tunnel_pool_size`] idle tunnels, each already past the handshake
 //! and the gateway's identity check. A flow takes one, uses it for its whole life, and closes
 //! it; the task then opens a replacement. Tunnels older than
@@ -27,6 +33,7 @@ use tokio_rustls::TlsConnector;
 use underpass_pki::{expect_identity, PkiError, RevocationSet, Serial, SpiffeId};
 
 use crate::flow::FlowReason;
+use crate::mux::MuxClient;
 use crate::net::{Stop, StopRx, Tasks};
 use crate::trust::is_tls_error;
 
@@ -74,6 +81,8 @@ pub(crate) struct PoolSettings {
     /// The live revocation set: a pooled tunnel whose gateway certificate was revoked since
     /// its handshake is discarded.
     pub(crate) revocations: RevocationSet,
+    /// One multiplexed tunnel rather than a tunnel per flow (`tls` offers the matching ALPN).
+    pub(crate) multiplex: bool,
     pub(crate) size: usize,
     pub(crate) max_idle: Duration,
     pub(crate) connect_timeout: Duration,
@@ -98,6 +107,12 @@ struct Shared {
     idle: Mutex<VecDeque<Pooled>>,
     wake: Notify,
     failures: Mutex<Failures>,
+    /// The multiplexed tunnel, if one is open.
+    session: Mutex<Option<Arc<MuxClient>>>,
+    /// Held while a multiplexed tunnel is being opened, so that flows arriving meanwhile wait
+    /// for it instead of opening their own.
+    opening: tokio::sync::Mutex<()>,
+    tasks: Tasks,
 }
 
 /// The pool of one (endpoint, gateway); its refill task stops when the pool is dropped.
@@ -115,9 +130,14 @@ impl TunnelPool {
             idle: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
             failures: Mutex::new(Failures::default()),
+            session: Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
+            tasks: tasks.clone(),
         });
         let (stop, stop_rx) = Stop::new();
-        if shared.settings.size > 0 {
+        if shared.settings.multiplex {
+            tasks.spawn(keep_session(shared.clone(), stop_rx));
+        } else if shared.settings.size > 0 {
             tasks.spawn(refill(shared.clone(), stop_rx));
         }
         Arc::new(Self {
@@ -146,6 +166,26 @@ impl TunnelPool {
         };
         self.shared.wake.notify_one();
         found
+    }
+
+    /// Whether flows are streams of one multiplexed tunnel.
+    pub(crate) fn multiplexed(&self) -> bool {
+        self.shared.settings.multiplex
+    }
+
+    /// The multiplexed tunnel, opened now if none is usable; and whether it was open already.
+    pub(crate) async fn session(&self) -> Result<(Arc<MuxClient>, bool), OpenError> {
+        Shared::session(&self.shared).await
+    }
+
+    /// Stops offering `session` to new flows (a stream on it failed); the next flow, or the
+    /// pool's task, opens a fresh one.
+    pub(crate) fn forget(&self, session: &Arc<MuxClient>) {
+        let mut current = lock(&self.shared.session);
+        if current.as_ref().is_some_and(|s| Arc::ptr_eq(s, session)) {
+            *current = None;
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Opens a tunnel now (the pool was empty, or a pooled one failed).
@@ -192,6 +232,42 @@ impl Shared {
             .map_err(OpenError::Handshake)?;
         let serial = expect_identity(tls.get_ref().1, &s.expected).map_err(OpenError::Identity)?;
         Ok((tls, serial))
+    }
+
+    /// The open multiplexed tunnel, if it still takes new flows.
+    fn current(&self) -> Option<Arc<MuxClient>> {
+        let mut current = lock(&self.session);
+        match &*current {
+            Some(s) if s.usable(&self.settings.revocations) => Some(s.clone()),
+            Some(_) => {
+                *current = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn session(this: &Arc<Self>) -> Result<(Arc<MuxClient>, bool), OpenError> {
+        if let Some(s) = this.current() {
+            return Ok((s, true));
+        }
+        let _opening = this.opening.lock().await;
+        if let Some(s) = this.current() {
+            return Ok((s, true));
+        }
+        let (tls, serial) = this.open().await?;
+        let weak = Arc::downgrade(this);
+        let on_close = move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.wake.notify_one();
+            }
+        };
+        let client = MuxClient::start(tls, serial, &this.tasks, on_close)
+            .await
+            .map_err(|e| OpenError::Handshake(io::Error::other(e)))?;
+        let client = Arc::new(client);
+        *lock(&this.session) = Some(client.clone());
+        Ok((client, false))
     }
 
     fn usable(&self, p: &Pooled) -> bool {
@@ -286,6 +362,33 @@ async fn refill(shared: Arc<Shared>, mut stop: StopRx) {
             () = stop.stopped() => return,
             () = shared.wake.notified() => {}
             () = sleep_until_opt(wake_at) => {}
+        }
+    }
+}
+
+/// Keeps a multiplexed tunnel open: at once, then whenever it closes (with the backoff).
+async fn keep_session(shared: Arc<Shared>, mut stop: StopRx) {
+    loop {
+        let retry_at = shared.retry_at().filter(|t| *t > Instant::now());
+        if retry_at.is_none() && shared.current().is_none() {
+            let opened = tokio::select! {
+                () = stop.stopped() => return,
+                opened = Shared::session(&shared) => opened,
+            };
+            match opened {
+                Ok(_) => shared.mark_ok(),
+                Err(e) => {
+                    tracing::debug!(gateway = %shared.settings.addr, error = %e,
+                        "cannot open the multiplexed tunnel");
+                    shared.mark_failed();
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            () = stop.stopped() => return,
+            () = shared.wake.notified() => {}
+            () = sleep_until_opt(retry_at) => {}
         }
     }
 }

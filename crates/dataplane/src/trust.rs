@@ -12,8 +12,9 @@ use underpass_pki::{
 use underpass_proto::sync::TrustBundle;
 
 use crate::error::DataplaneError;
+use crate::mux::MUX_ALPN;
 
-/// The ALPN protocol both ends of a tunnel speak.
+/// The ALPN protocol of a per-flow tunnel.
 pub(crate) const TUNNEL_ALPN: &[u8] = b"underpass-tunnel/1";
 
 /// A parsed trust bundle.
@@ -63,18 +64,20 @@ impl Trust {
     }
 }
 
-fn options() -> TlsOptions {
+fn options(alpn: &[&[u8]]) -> TlsOptions {
     TlsOptions {
         versions: TlsVersions::Tls13Only,
-        alpn: vec![TUNNEL_ALPN.to_vec()],
+        alpn: alpn.iter().map(|p| p.to_vec()).collect(),
     }
 }
 
 /// The consumer's tunnel client config: the endpoint's certificate and the agent key; the
-/// gateway's certificate chained to `roots` and not revoked. The caller checks the gateway's
-/// SPIFFE id after the handshake.
+/// gateway's certificate chained to `roots` and not revoked; a multiplexed tunnel if
+/// `multiplex`, else a per-flow one. The caller checks the gateway's SPIFFE id after the
+/// handshake.
 pub(crate) fn tunnel_client(
     what: &str,
+    multiplex: bool,
     cert_pem: &str,
     key_pem: &str,
     roots: Arc<RootCertStore>,
@@ -90,14 +93,19 @@ pub(crate) fn tunnel_client(
         roots,
         revocations,
         ServerNameCheck::CallerChecksIdentity,
-        &options(),
+        &options(if multiplex {
+            &[MUX_ALPN]
+        } else {
+            &[TUNNEL_ALPN]
+        }),
     )
     .map_err(tls)?;
     Ok(Arc::new(cfg))
 }
 
 /// The gateway's tunnel server config: the service's certificate and the agent key; a client
-/// certificate chained to `roots` and not revoked is required.
+/// certificate chained to `roots` and not revoked is required. Both tunnel kinds are accepted,
+/// multiplexed first.
 pub(crate) fn tunnel_server(
     what: &str,
     cert_pem: &str,
@@ -110,8 +118,14 @@ pub(crate) fn tunnel_server(
         source,
     };
     let creds = TlsCredentials::from_pem(cert_pem, key_pem).map_err(tls)?;
-    let cfg =
-        server_config(creds, roots, revocations, ClientAuth::Required, &options()).map_err(tls)?;
+    let cfg = server_config(
+        creds,
+        roots,
+        revocations,
+        ClientAuth::Required,
+        &options(&[MUX_ALPN, TUNNEL_ALPN]),
+    )
+    .map_err(tls)?;
     Ok(Arc::new(cfg))
 }
 

@@ -420,3 +420,97 @@ async fn bad_items_are_reported_and_not_served() {
     assert_eq!(consumer.listening().len(), 1, "the previous state stays");
     consumer.shutdown().await;
 }
+
+/// Multiplexed tunnels (the default): concurrent flows are streams of one tunnel, each decided
+/// and cut on its own; a revocation cuts every stream and closes the tunnel, whose reopening
+/// the gateway then refuses at the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_share_one_tunnel_and_a_revocation_cuts_every_stream() {
+    let w = World::new(19);
+    let target = Backend::start(w.target_ip(1), false);
+    let (pe, ce) = (Events::default(), Events::default());
+    let provider = dataplane(&w.provider_key, &pe);
+    let mut cfg = test_config(&w.consumer_key);
+    cfg.multiplex = true;
+    let consumer = underpass_dataplane::Dataplane::new(cfg, ce.sink());
+    let gw = w.gateway_config(vec![w.endpoint], w.target_group(&[1], false));
+    provider
+        .apply(&w.provider_state(1, gw.clone()))
+        .await
+        .unwrap();
+    let ep = w.endpoint_config(ConnState::Available, "127.0.0.1/32");
+    consumer
+        .apply(&w.consumer_state(1, vec![ep]))
+        .await
+        .unwrap();
+
+    // Five flows at once, then a sixth after one of them closed.
+    let mut clients = Vec::new();
+    for i in 0..5u8 {
+        let mut c = connect_from(LOCAL, w.eni_addr()).await;
+        assert_eq!(
+            round_trip(&mut c, &[b'a' + i; 3]).await.unwrap(),
+            [b'a' + i; 3]
+        );
+        clients.push(c);
+    }
+    drop(clients.remove(0));
+    let mut c = connect_from(LOCAL, w.eni_addr()).await;
+    assert_eq!(round_trip(&mut c, b"sixth").await.unwrap(), b"sixth");
+    clients.push(c);
+    let closed = pe
+        .wait_for("the closed flow's gateway event", |e| {
+            e.action == FlowAction::Accept
+        })
+        .await;
+    assert_eq!(closed.reason, FlowReason::Closed);
+    eventually("five live gateway flows", || {
+        (provider.live_flows() == 5).then_some(())
+    })
+    .await;
+    assert_eq!(target.accepted(), 6, "one target connection per flow");
+
+    // The provider learns of the revocation: every stream is cut, each as a flow of its own.
+    let mut state = w.provider_state(2, gw);
+    state.trust.revoked_serials = vec![w.endpoint_serial.to_string()];
+    let report = provider.apply(&state).await.unwrap();
+    assert_eq!(report.flows_cut, 5);
+    for c in &mut clients {
+        let mut buf = [0u8; 8];
+        let read = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
+            .await
+            .expect("a live stream was not cut within 2 s");
+        assert!(matches!(read, Ok(0) | Err(_)), "got {read:?}");
+    }
+    let gateway_flows = eventually("six gateway flow events", || {
+        let ended: Vec<_> = pe
+            .all()
+            .into_iter()
+            .filter(|e| e.action == FlowAction::Accept)
+            .collect();
+        (ended.len() == 6).then_some(ended)
+    })
+    .await;
+    // One tunnel carried them all: the gateway saw every flow come from one consumer socket.
+    let tunnel = gateway_flows[0].src;
+    assert!(
+        gateway_flows.iter().all(|e| e.src == tunnel),
+        "{:?}",
+        gateway_flows.iter().map(|e| e.src).collect::<Vec<_>>()
+    );
+    let revoked = gateway_flows
+        .iter()
+        .filter(|e| e.reason == FlowReason::Revoked)
+        .count();
+    assert_eq!(revoked, 5);
+
+    // The gateway closes the tunnel; the consumer's new one is refused at the handshake.
+    assert!(refused(LOCAL, w.eni_addr()).await);
+    pe.wait_for("the reopened tunnel refused", |e| {
+        e.reason == FlowReason::Tls
+    })
+    .await;
+    assert_eq!(target.accepted(), 6, "nothing new reached the target");
+    consumer.shutdown().await;
+    provider.shutdown().await;
+}

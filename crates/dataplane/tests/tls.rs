@@ -282,7 +282,7 @@ async fn pooled_tunnels_take_the_handshake_off_the_critical_path() {
     let w = World::new(34);
     let gateway = FakeGateway::start(&w).await;
     let ce = Events::default();
-    let consumer = dataplane(&w.consumer_key, &ce); // tunnel_pool_size = 2
+    let consumer = per_flow_dataplane(&w.consumer_key, &ce); // tunnel_pool_size = 2
     let ep = w.endpoint_config(ConnState::Available, "127.0.0.1/32");
     consumer
         .apply(&w.consumer_state(1, vec![ep]))

@@ -102,6 +102,8 @@ pub fn test_config(key: &AgentKey) -> DataplaneConfig {
     cfg.verdict_timeout = Duration::from_secs(3);
     cfg.pool_max_idle = Duration::from_secs(3);
     cfg.tunnel_pool_size = 2;
+    // scripts/test runs these tests a second time over per-flow tunnels.
+    cfg.multiplex = std::env::var("UNDERPASS_TEST_TUNNELS").as_deref() != Ok("per-flow");
     cfg.health_timing = Some(HealthTiming {
         interval: Duration::from_millis(200),
         timeout: Duration::from_millis(150),
@@ -335,6 +337,14 @@ pub async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> 
 
 pub fn dataplane(key: &AgentKey, events: &Events) -> Dataplane {
     Dataplane::new(test_config(key), events.sink())
+}
+
+/// A data plane whose consumer side opens a tunnel per flow (from a pool), whatever the
+/// environment says.
+pub fn per_flow_dataplane(key: &AgentKey, events: &Events) -> Dataplane {
+    let mut cfg = test_config(key);
+    cfg.multiplex = false;
+    Dataplane::new(cfg, events.sink())
 }
 
 /// Each connection's PROXY header and the payload bytes that followed it.

@@ -1,0 +1,422 @@
+//! Multiplexed tunnels: many flows as HTTP/2 streams over one long-lived mTLS connection.
+//!
+//! A TLS 1.3 handshake with two ECDSA signatures costs far more CPU than the flow it opens
+//! when flows are short, and an idle TLS connection keeps its record buffers. So, by default,
+//! a consumer agent keeps one mutually authenticated tunnel per (endpoint, gateway) and carries
+//! each flow as an HTTP/2 `CONNECT` stream on it, as Istio's HBONE and Envoy's TCP tunnelling
+//! do. The `h2` crate (hyper's) does the framing and the per-stream and per-connection flow
+//! control: a slow reader stops its own stream at the window, not the tunnel.
+//!
+//! Inside a stream the bytes are exactly those of a per-flow tunnel: the preamble, the
+//! gateway's one-frame verdict, then the payload, so [`underpass_proto::tunnel`]'s machines and
+//! every admission check run per stream, on the gateway's live state at the stream's open.
+//! What a tunnel's certificate proved (the endpoint, its serial) holds for all its streams;
+//! everything else (acceptance, revocation, listener, targets) is decided per stream, and a
+//! stream is registered as a flow of its own, so an apply that no longer allows it cuts it
+//! (`RST_STREAM`) without touching its neighbours. The gateway also closes the whole tunnel
+//! once its certificate is revoked or its endpoint no longer admitted.
+//!
+//! The ALPN protocol says which framing a tunnel uses: gateways accept both
+//! [`MUX_ALPN`] and the per-flow `underpass-tunnel/1`; a consumer offers the one its
+//! [`crate::DataplaneConfig::multiplex`] setting picks.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use h2::client::{ResponseFuture, SendRequest};
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use http::{Method, Request, Response, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use underpass_pki::{RevocationSet, Serial};
+
+use crate::copy::Socket;
+use crate::net::Tasks;
+use crate::pool::Tunnel;
+
+/// The ALPN protocol of a multiplexed tunnel.
+pub(crate) const MUX_ALPN: &[u8] = b"underpass-mux/1";
+
+/// Receive window of one stream: what a gateway or consumer buffers for a flow whose reader is
+/// slow (RELIABILITY item 67); 256 KiB keeps a single stream's window above what loopback and
+/// LAN round trips need at several Gbit/s.
+const STREAM_WINDOW: u32 = 256 * 1024;
+/// Receive window of a whole tunnel.
+const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+/// Bytes a stream may queue for sending beyond what the tunnel has written.
+const SEND_BUFFER: usize = 128 * 1024;
+/// Streams one tunnel carries at once; a consumer waits for a free one beyond this.
+const MAX_STREAMS: u32 = 32 * 1024;
+
+/// The HTTP/2 server settings of a gateway's side of a multiplexed tunnel.
+pub(crate) fn server_builder() -> h2::server::Builder {
+    let mut b = h2::server::Builder::new();
+    b.initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_send_buffer_size(SEND_BUFFER)
+        .max_concurrent_streams(MAX_STREAMS);
+    b
+}
+
+/// A consumer's open multiplexed tunnel to one gateway.
+pub(crate) struct MuxClient {
+    send: SendRequest<Bytes>,
+    serial: Serial,
+    closed: Arc<AtomicBool>,
+}
+
+impl MuxClient {
+    /// Starts HTTP/2 on a tunnel past its handshake and identity check; the connection is
+    /// driven by a task that ends when the tunnel closes, after `on_close`.
+    pub(crate) async fn start(
+        tls: Tunnel,
+        serial: Serial,
+        tasks: &Tasks,
+        on_close: impl FnOnce() + Send + 'static,
+    ) -> Result<Self, h2::Error> {
+        let (send, conn) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_send_buffer_size(SEND_BUFFER)
+            .handshake::<_, Bytes>(tls)
+            .await?;
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        tasks.spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "multiplexed tunnel ended");
+            }
+            flag.store(true, Ordering::Release);
+            on_close();
+        });
+        Ok(Self {
+            send,
+            serial,
+            closed,
+        })
+    }
+
+    /// The gateway certificate's serial.
+    pub(crate) fn serial(&self) -> Serial {
+        self.serial
+    }
+
+    /// Whether new flows may use this tunnel.
+    pub(crate) fn usable(&self, revocations: &RevocationSet) -> bool {
+        !self.closed.load(Ordering::Acquire) && !revocations.is_revoked(self.serial)
+    }
+
+    /// Opens a stream for a flow to `eni` (the `CONNECT` authority, for logs on the wire).
+    pub(crate) async fn open(&self, eni: SocketAddr) -> Result<MuxStream, h2::Error> {
+        let mut send = self.send.clone().ready().await?;
+        let mut req = Request::new(());
+        *req.method_mut() = Method::CONNECT;
+        // A socket address is always a valid authority.
+        if let Ok(uri) = eni.to_string().parse() {
+            *req.uri_mut() = uri;
+        }
+        let (response, stream) = send.send_request(req, false)?;
+        Ok(MuxStream {
+            send: Sender::Open(stream),
+            recv: Receiver::Response(response),
+            pending: Bytes::new(),
+            eof: false,
+        })
+    }
+}
+
+enum Sender {
+    /// Gateway side: the response headers go out with the first bytes.
+    Respond(SendResponse<Bytes>),
+    Open(SendStream<Bytes>),
+}
+
+enum Receiver {
+    /// Consumer side: the gateway's response headers come before its first bytes.
+    Response(ResponseFuture),
+    Body(RecvStream),
+}
+
+/// One flow's stream of a multiplexed tunnel, as a byte stream.
+pub(crate) struct MuxStream {
+    send: Sender,
+    recv: Receiver,
+    /// Received bytes not yet read (at most one DATA frame).
+    pending: Bytes,
+    eof: bool,
+}
+
+impl MuxStream {
+    /// The gateway's side of a stream the consumer opened.
+    pub(crate) fn accepted(body: RecvStream, respond: SendResponse<Bytes>) -> Self {
+        Self {
+            send: Sender::Respond(respond),
+            recv: Receiver::Body(body),
+            pending: Bytes::new(),
+            eof: false,
+        }
+    }
+
+    fn sender(&mut self) -> io::Result<&mut SendStream<Bytes>> {
+        if let Sender::Respond(respond) = &mut self.send {
+            let stream = respond
+                .send_response(Response::new(()), false)
+                .map_err(io_error)?;
+            self.send = Sender::Open(stream);
+        }
+        match &mut self.send {
+            Sender::Open(stream) => Ok(stream),
+            Sender::Respond(_) => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+/// Refuses a stream that is not a flow (a method other than `CONNECT`).
+pub(crate) fn refuse(mut respond: SendResponse<Bytes>) {
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    let _ = respond.send_response(response, true);
+}
+
+/// Whether a request opens a flow.
+pub(crate) fn is_flow<T>(req: &Request<T>) -> bool {
+    req.method() == Method::CONNECT
+}
+
+fn io_error(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        return e
+            .into_io()
+            .unwrap_or_else(|| io::Error::other("tunnel I/O error"));
+    }
+    // A reset stream, or a tunnel closed under it, is to the flow what an RST is to a socket.
+    let kind = if e.is_reset() || e.is_go_away() {
+        io::ErrorKind::ConnectionReset
+    } else {
+        io::ErrorKind::Other
+    };
+    io::Error::new(kind, e)
+}
+
+impl AsyncRead for MuxStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.pending.is_empty() {
+                let n = this.pending.len().min(buf.remaining());
+                buf.put_slice(&this.pending.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof {
+                return Poll::Ready(Ok(()));
+            }
+            let body = match &mut this.recv {
+                Receiver::Body(body) => body,
+                Receiver::Response(response) => {
+                    let response = ready!(Pin::new(response).poll(cx)).map_err(io_error)?;
+                    if response.status() != StatusCode::OK {
+                        return Poll::Ready(Err(io::Error::other(format!(
+                            "the gateway answered {}",
+                            response.status()
+                        ))));
+                    }
+                    this.recv = Receiver::Body(response.into_body());
+                    continue;
+                }
+            };
+            match ready!(body.poll_data(cx)) {
+                None => this.eof = true,
+                Some(Ok(data)) => {
+                    // The window reopens as bytes leave h2's buffer: at most one frame waits
+                    // here, and nothing more is read until it is written on.
+                    let _ = body.flow_control().release_capacity(data.len());
+                    this.pending = data;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for MuxStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let stream = self.get_mut().sender()?;
+        stream.reserve_capacity(buf.len());
+        match ready!(stream.poll_capacity(cx)) {
+            Some(Ok(n)) => {
+                let n = n.min(buf.len());
+                stream
+                    .send_data(Bytes::copy_from_slice(&buf[..n]), false)
+                    .map_err(io_error)?;
+                Poll::Ready(Ok(n))
+            }
+            Some(Err(e)) => Poll::Ready(Err(io_error(e))),
+            // The stream can no longer send: the peer reset it or the tunnel closed.
+            None => Poll::Ready(Err(io::ErrorKind::ConnectionReset.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The tunnel's connection task writes what streams queued as soon as it can.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let stream = self.get_mut().sender()?;
+        Poll::Ready(stream.send_data(Bytes::new(), true).map_err(io_error))
+    }
+}
+
+impl Socket for MuxStream {
+    fn segments(&self) -> Option<(u64, u64)> {
+        // The stream shares its TCP connection with others: no segment counts of its own.
+        None
+    }
+
+    fn abort(&mut self) {
+        match &mut self.send {
+            Sender::Respond(respond) => respond.send_reset(Reason::CANCEL),
+            Sender::Open(stream) => stream.send_reset(Reason::CANCEL),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A client and a server over an in-memory pipe (the TLS layer is not under test here).
+    async fn pair() -> (
+        SendRequest<Bytes>,
+        h2::server::Connection<tokio::io::DuplexStream, Bytes>,
+    ) {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (client, server) = tokio::join!(
+            h2::client::Builder::new()
+                .initial_window_size(STREAM_WINDOW)
+                .handshake::<_, Bytes>(a),
+            server_builder().handshake::<_, Bytes>(b)
+        );
+        let (send, conn) = client.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        (send, server.unwrap())
+    }
+
+    fn client_stream(send: &mut SendRequest<Bytes>) -> MuxStream {
+        let mut req = Request::new(());
+        *req.method_mut() = Method::CONNECT;
+        *req.uri_mut() = "127.0.0.5:80".parse().unwrap();
+        let (response, stream) = send.send_request(req, false).unwrap();
+        MuxStream {
+            send: Sender::Open(stream),
+            recv: Receiver::Response(response),
+            pending: Bytes::new(),
+            eof: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_carry_bytes_both_ways_with_half_close_and_flow_control() {
+        let (mut send, mut server) = pair().await;
+        let mut a = client_stream(&mut send);
+        let mut b = client_stream(&mut send);
+        // More than a stream window: the writer must wait for the reader to reopen it.
+        let big: Vec<u8> = (0..3 * STREAM_WINDOW).map(|i| (i % 251) as u8).collect();
+        let payload = big.clone();
+        let writer = tokio::spawn(async move {
+            a.write_all(&payload).await.unwrap();
+            a.shutdown().await.unwrap();
+            let mut back = Vec::new();
+            a.read_to_end(&mut back).await.unwrap();
+            back
+        });
+        b.write_all(b"second").await.unwrap();
+        b.shutdown().await.unwrap();
+        let (req, respond) = server.accept().await.unwrap().unwrap();
+        assert!(is_flow(&req));
+        let mut first = MuxStream::accepted(req.into_body(), respond);
+        let (req, respond) = server.accept().await.unwrap().unwrap();
+        let mut second = MuxStream::accepted(req.into_body(), respond);
+        let drive = async {
+            while let Some(next) = server.accept().await {
+                next.unwrap();
+            }
+        };
+        let streams = async {
+            let mut got = Vec::new();
+            first.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got.len(), big.len());
+            assert!(got == big, "bytes arrive in order and intact");
+            let mut short = Vec::new();
+            second.read_to_end(&mut short).await.unwrap();
+            assert_eq!(short, b"second");
+            first.write_all(b"reply").await.unwrap();
+            first.shutdown().await.unwrap();
+            // The server's connection must go on being driven until the reply is read.
+            assert_eq!(writer.await.unwrap(), b"reply");
+        };
+        tokio::select! {
+            () = drive => panic!("the connection ended early"),
+            () = streams => {}
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reset_stream_is_a_connection_reset_and_spares_its_neighbour() {
+        let (mut send, mut server) = pair().await;
+        let mut a = client_stream(&mut send);
+        let mut b = client_stream(&mut send);
+        a.write_all(b"x").await.unwrap();
+        b.write_all(b"y").await.unwrap();
+        let (req, respond) = server.accept().await.unwrap().unwrap();
+        let mut first = MuxStream::accepted(req.into_body(), respond);
+        let (req, respond) = server.accept().await.unwrap().unwrap();
+        let mut second = MuxStream::accepted(req.into_body(), respond);
+        crate::copy::reset(a);
+        let drive = async {
+            while let Some(next) = server.accept().await {
+                next.unwrap();
+            }
+        };
+        let streams = async {
+            // As with a TCP reset, bytes not yet read may be dropped.
+            let mut buf = [0u8; 8];
+            let err = loop {
+                match first.read(&mut buf).await {
+                    Ok(n) => assert!(n <= 1, "only the byte sent"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
+            second.write_all(b"still here").await.unwrap();
+            let mut got = [0u8; 10];
+            b.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"still here");
+        };
+        tokio::select! {
+            () = drive => panic!("the connection ended early"),
+            () = streams => {}
+        }
+    }
+}
