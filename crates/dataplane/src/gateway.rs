@@ -334,7 +334,9 @@ fn record(ctx: &Ctx, mut ev: FlowEvent, outcome: Result<FlowReason, Option<FlowR
             return;
         }
     }
-    tracing::info!(action = ev.action.as_str(), reason = %ev.reason, bytes_in = ev.bytes_in,
+    // Debug, not info: every flow is recorded by the flow logs already, and a line per flow at
+    // thousands of flows a second costs more CPU than carrying them (issue 6, W3).
+    tracing::debug!(action = ev.action.as_str(), reason = %ev.reason, bytes_in = ev.bytes_in,
         bytes_out = ev.bytes_out, "flow end");
     ctx.events.emit(ev);
 }

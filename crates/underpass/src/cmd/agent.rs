@@ -76,6 +76,24 @@ pub(crate) struct AgentArgs {
     /// encrypted; loopback endpoints are always accepted).
     #[arg(long, env = "UNDERPASS_FLOW_LOGS_S3_ALLOW_HTTP")]
     flow_logs_s3_allow_http: bool,
+    /// How this agent's endpoints carry flows to gateways. Gateways accept both.
+    #[arg(
+        long,
+        env = "UNDERPASS_TUNNELS",
+        value_enum,
+        default_value_t = Tunnels::Multiplexed
+    )]
+    tunnels: Tunnels,
+}
+
+/// How a consumer agent carries flows to a gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Tunnels {
+    /// Each flow is a stream of one long-lived mTLS tunnel per (endpoint, gateway): no
+    /// handshake per flow, little memory per idle flow.
+    Multiplexed,
+    /// Each flow has an mTLS tunnel of its own, taken from a small pool of pre-opened ones.
+    PerFlow,
 }
 
 /// A running agent and its flow-log writer.
@@ -107,6 +125,7 @@ pub(crate) async fn start(
     join_token: Option<Zeroizing<String>>,
     dns: DnsHostConfig,
     flow_logs: FlowLogSettings,
+    tunnels: Tunnels,
 ) -> anyhow::Result<Agent> {
     let root = flow_logs.root.clone();
     let writer = FlowLogWriter::start(flow_logs)
@@ -118,7 +137,9 @@ pub(crate) async fn start(
     };
     let w = writer.clone();
     let running = underpass_agent::run(cfg, move |_, key| {
-        let dp = Dataplane::new(DataplaneConfig::new(key), w.sink());
+        let mut dp_cfg = DataplaneConfig::new(key);
+        dp_cfg.multiplex = tunnels == Tunnels::Multiplexed;
+        let dp = Dataplane::new(dp_cfg, w.sink());
         Arc::new(DataplaneApplier::new(dp).with_dns(dns).with_flow_logs(w))
     })
     .await;
@@ -174,6 +195,7 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<u8> {
             upstreams: args.dns_upstreams,
         },
         flow_logs,
+        args.tunnels,
     )
     .await?;
     let e = &agent.running.enrollment;

@@ -291,6 +291,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         Some(Zeroizing::new(state.provider_token.clone())),
         dns.clone(),
         flow_logs(),
+        super::agent::Tunnels::Multiplexed,
     )
     .await?;
     let consumer = super::agent::start(
@@ -299,6 +300,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         Some(Zeroizing::new(state.consumer_token.clone())),
         dns,
         flow_logs(),
+        super::agent::Tunnels::Multiplexed,
     )
     .await?;
     let flusher = super::agent::flush_on_sigusr1(vec![
