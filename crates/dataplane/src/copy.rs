@@ -32,6 +32,10 @@ pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
     fn segments(&self) -> Option<(u64, u64)>;
     /// Makes the coming drop a reset instead of a clean close.
     fn abort(&mut self);
+    /// Whether this side is one stream of a connection shared with other flows.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 fn tcp_segments(tcp: &TcpStream) -> Option<(u64, u64)> {

@@ -435,6 +435,12 @@ async fn flow<S: Socket>(
                 Output::Check(preamble) => {
                     ev.flow_id = preamble.flow_id;
                     ev.client = Some(preamble.client);
+                    if tls.shared() {
+                        // A stream has no socket of its own: the tunnel's host with the
+                        // client's port keeps the flows of one tunnel apart in the flow logs,
+                        // as the source ports of per-flow tunnels do.
+                        ev.src = SocketAddr::new(ev.src.ip(), preamble.client.port());
+                    }
                     let span = tracing::Span::current();
                     span.record("flow", preamble.flow_id);
                     let key = FlowKey::Gateway {

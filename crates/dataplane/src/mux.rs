@@ -293,6 +293,10 @@ impl Socket for MuxStream {
         None
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn abort(&mut self) {
         match &mut self.send {
             Sender::Respond(respond) => respond.send_reset(Reason::CANCEL),

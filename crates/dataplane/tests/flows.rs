@@ -469,6 +469,8 @@ async fn flows_share_one_tunnel_and_a_revocation_cuts_every_stream() {
     })
     .await;
     assert_eq!(target.accepted(), 6, "one target connection per flow");
+    // The kernel's view: one TCP connection to the gateway carries all of them.
+    assert_eq!(established_to(w.gateway_addr()), 1);
 
     // The provider learns of the revocation: every stream is cut, each as a flow of its own.
     let mut state = w.provider_state(2, gw);
@@ -491,13 +493,10 @@ async fn flows_share_one_tunnel_and_a_revocation_cuts_every_stream() {
         (ended.len() == 6).then_some(ended)
     })
     .await;
-    // One tunnel carried them all: the gateway saw every flow come from one consumer socket.
-    let tunnel = gateway_flows[0].src;
-    assert!(
-        gateway_flows.iter().all(|e| e.src == tunnel),
-        "{:?}",
-        gateway_flows.iter().map(|e| e.src).collect::<Vec<_>>()
-    );
+    // Each was a stream: its record names the client's port, not a tunnel socket of its own.
+    for e in &gateway_flows {
+        assert_eq!(Some(e.src.port()), e.client.map(|c| c.port()), "{e:?}");
+    }
     let revoked = gateway_flows
         .iter()
         .filter(|e| e.reason == FlowReason::Revoked)
@@ -513,4 +512,26 @@ async fn flows_share_one_tunnel_and_a_revocation_cuts_every_stream() {
     assert_eq!(target.accepted(), 6, "nothing new reached the target");
     consumer.shutdown().await;
     provider.shutdown().await;
+}
+
+/// Established TCP connections whose local end is `addr` (IPv4), from /proc/net/tcp.
+fn established_to(addr: std::net::SocketAddr) -> usize {
+    let std::net::SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only")
+    };
+    // /proc/net/tcp writes the address as the hex of its in-memory (network order) u32.
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == local && f[3] == "01"
+        })
+        .count()
 }
