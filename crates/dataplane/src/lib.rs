@@ -32,8 +32,7 @@
 //! session's buffers. Inside each stream the bytes are those of a per-flow tunnel: preamble,
 //! verdict, payload. The gateway decides every stream on its live state when it opens, records
 //! it as a flow of its own, and cuts it alone (`RST_STREAM`) when an apply no longer allows it;
-//! the tunnel itself is closed once its certificate is revoked or its endpoint no longer
-//! admitted. Per-stream windows (256 KiB) keep a slow reader from stalling its neighbours.
+//! the tunnel itself is closed once its certificate is revoked. Per-stream windows (256 KiB) keep a slow reader from stalling its neighbours.
 //!
 //! With `multiplex` off, every flow gets a tunnel of its own, taken from a small pool of
 //! tunnels already past the handshake (the `pool` module); pooled tunnels are discarded before

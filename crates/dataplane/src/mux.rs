@@ -14,7 +14,8 @@
 //! everything else (acceptance, revocation, listener, targets) is decided per stream, and a
 //! stream is registered as a flow of its own, so an apply that no longer allows it cuts it
 //! (`RST_STREAM`) without touching its neighbours. The gateway also closes the whole tunnel
-//! once its certificate is revoked or its endpoint no longer admitted.
+//! once its certificate is revoked (a tunnel of an endpoint not admitted stays open: each of
+//! its streams is refused, and closing it would only have the consumer reopen it).
 //!
 //! The ALPN protocol says which framing a tunnel uses: gateways accept both
 //! [`MUX_ALPN`] and the per-flow `underpass-tunnel/1`; a consumer offers the one its

@@ -1,6 +1,6 @@
 //! The gateway's side of a multiplexed tunnel: every stream is a flow of its own, decided on
-//! the live state when it opens; the tunnel closes once its certificate is revoked, its
-//! endpoint is no longer admitted, or it carried nothing for the load balancer's idle timeout.
+//! the live state when it opens; the tunnel closes once its certificate is revoked, or when it
+//! carried nothing for the load balancer's idle timeout.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use crate::mux::{is_flow, refuse, server_builder, MuxStream};
 use crate::net::StopRx;
 use crate::Ctx;
 
-/// How often an open tunnel's certificate, admission and idleness are checked. Streams are
+/// How often an open tunnel's certificate and idleness are checked. Streams are
 /// cut by the apply that changes their state; this only closes the tunnel itself.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long a closing tunnel may take to say goodbye (GOAWAY, the last frames).
@@ -56,7 +56,7 @@ pub(super) async fn serve(
             }
         },
     };
-    let mut tick = tokio::time::interval(CHECK_EVERY);
+    let mut tick = tokio::time::interval_at(Instant::now() + CHECK_EVERY, CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut quiet_since = Instant::now();
     let mut closing: Option<Instant> = None;
@@ -89,9 +89,12 @@ pub(super) async fn serve(
             },
             _ = tick.tick(), if closing.is_none() => {
                 let view = slot.view.load();
-                let allowed = view.service.is_some() && view.admitted.contains(&endpoint);
-                if !allowed || ctx.revocations.is_revoked(serial) {
-                    tracing::info!("closing the tunnel: its endpoint is no longer admitted");
+                // Revoked: the consumer's reopening is refused at the handshake and backs off.
+                // An endpoint not (or no longer) admitted keeps its tunnel: each stream is
+                // refused or cut on its own, and closing the tunnel would only have the
+                // consumer reopen it at once, again and again.
+                if ctx.revocations.is_revoked(serial) {
+                    tracing::info!("closing the tunnel: its certificate is revoked");
                     conn.abrupt_shutdown(Reason::CANCEL);
                     closing = Some(Instant::now() + CLOSE_GRACE);
                 } else if conn.has_streams() {
