@@ -50,6 +50,11 @@ pub struct DataplaneConfig {
     /// see the `mux` module), rather than one pre-established tunnel per flow. Gateways accept
     /// both kinds of tunnel whatever this says.
     pub multiplex: bool,
+    /// Multiplexed tunnels: an idle consumer pings its gateway this often, and closes the tunnel
+    /// (its flows break, new ones open a fresh tunnel or go to another gateway) when an answer
+    /// takes longer than this again: a gateway that vanished without a FIN is found in at
+    /// most twice this, not at the flows' idle timeout.
+    pub tunnel_keepalive: Duration,
     /// Per-flow tunnels only: pre-established tunnels kept per (endpoint, gateway address); 0
     /// turns pooling off and puts the TLS handshake on every flow's critical path.
     pub tunnel_pool_size: usize,
@@ -89,6 +94,7 @@ impl DataplaneConfig {
         Self {
             agent_key_pem,
             multiplex: true,
+            tunnel_keepalive: Duration::from_secs(10),
             tunnel_pool_size: 4,
             pool_max_idle: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(5),
@@ -116,6 +122,7 @@ impl fmt::Debug for DataplaneConfig {
         f.debug_struct("DataplaneConfig")
             .field("agent_key_pem", &"***")
             .field("multiplex", &self.multiplex)
+            .field("tunnel_keepalive", &self.tunnel_keepalive)
             .field("tunnel_pool_size", &self.tunnel_pool_size)
             .field("pool_max_idle", &self.pool_max_idle)
             .field("connect_timeout", &self.connect_timeout)

@@ -228,6 +228,7 @@ impl Consumer {
                         expected: expected.clone(),
                         revocations: ctx.revocations.clone(),
                         multiplex: ctx.cfg.multiplex,
+                        keepalive: ctx.cfg.tunnel_keepalive,
                         size: ctx.cfg.tunnel_pool_size,
                         max_idle: ctx.cfg.pool_max_idle,
                         connect_timeout: ctx.cfg.connect_timeout,

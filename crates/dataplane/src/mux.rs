@@ -28,6 +28,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::{ResponseFuture, SendRequest};
@@ -68,6 +69,24 @@ pub(crate) fn server_builder() -> h2::server::Builder {
     b
 }
 
+/// Pings every `every` and returns when an answer takes longer than `every` (never, without
+/// a ping handle).
+async fn keep_alive(ping: Option<h2::PingPong>, every: Duration) {
+    let Some(mut ping) = ping else {
+        return std::future::pending().await;
+    };
+    let every = every.max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        match tokio::time::timeout(every, ping.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_)) => {}
+            // The connection failed: its own future reports that.
+            Ok(Err(_)) => return std::future::pending().await,
+            Err(_) => return,
+        }
+    }
+}
+
 /// A consumer's open multiplexed tunnel to one gateway.
 pub(crate) struct MuxClient {
     send: SendRequest<Bytes>,
@@ -78,23 +97,34 @@ pub(crate) struct MuxClient {
 impl MuxClient {
     /// Starts HTTP/2 on a tunnel past its handshake and identity check; the connection is
     /// driven by a task that ends when the tunnel closes, after `on_close`.
+    /// The tunnel is pinged every `keepalive`, and closed when an answer takes longer.
     pub(crate) async fn start(
         tls: Tunnel,
         serial: Serial,
+        keepalive: Duration,
         tasks: &Tasks,
         on_close: impl FnOnce() + Send + 'static,
     ) -> Result<Self, h2::Error> {
-        let (send, conn) = h2::client::Builder::new()
+        let (send, mut conn) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_send_buffer_size(SEND_BUFFER)
             .handshake::<_, Bytes>(tls)
             .await?;
+        let ping = conn.ping_pong();
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         tasks.spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "multiplexed tunnel ended");
+            tokio::select! {
+                ended = conn => {
+                    if let Err(e) = ended {
+                        tracing::debug!(error = %e, "multiplexed tunnel ended");
+                    }
+                }
+                () = keep_alive(ping, keepalive) => {
+                    // Dropping the connection closes the socket: its streams fail at once.
+                    tracing::info!("the gateway stopped answering pings: tunnel closed");
+                }
             }
             flag.store(true, Ordering::Release);
             on_close();

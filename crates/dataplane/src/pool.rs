@@ -83,6 +83,8 @@ pub(crate) struct PoolSettings {
     pub(crate) revocations: RevocationSet,
     /// One multiplexed tunnel rather than a tunnel per flow (`tls` offers the matching ALPN).
     pub(crate) multiplex: bool,
+    /// Multiplexed: the keepalive ping interval (and answer limit).
+    pub(crate) keepalive: Duration,
     pub(crate) size: usize,
     pub(crate) max_idle: Duration,
     pub(crate) connect_timeout: Duration,
@@ -262,7 +264,8 @@ impl Shared {
                 shared.wake.notify_one();
             }
         };
-        let client = MuxClient::start(tls, serial, &this.tasks, on_close)
+        let keepalive = this.settings.keepalive;
+        let client = MuxClient::start(tls, serial, keepalive, &this.tasks, on_close)
             .await
             .map_err(|e| OpenError::Handshake(io::Error::other(e)))?;
         let client = Arc::new(client);

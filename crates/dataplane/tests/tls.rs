@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -345,6 +346,99 @@ async fn a_dead_gateway_is_skipped_for_another_one() {
         works(w.eni_addr()).await;
     }
     assert_eq!(target.accepted(), 3);
+    consumer.shutdown().await;
+    provider.shutdown().await;
+}
+
+/// A TCP relay in front of a gateway that can go silent: it stops moving bytes and keeps every
+/// socket open, as a gateway host that vanished without a FIN looks to the consumer.
+struct Relay {
+    addr: SocketAddr,
+    silent: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(to: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = Arc::new(AtomicBool::new(false));
+        let flag = silent.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = TcpStream::connect(to).await else {
+                    continue;
+                };
+                let (ir, iw) = inbound.into_split();
+                let (or, ow) = outbound.into_split();
+                tokio::spawn(pump(ir, ow, flag.clone()));
+                tokio::spawn(pump(or, iw, flag.clone()));
+            }
+        });
+        Self { addr, silent, task }
+    }
+}
+
+/// Copies until EOF; once `silent`, moves nothing more and holds both sockets open.
+async fn pump(
+    mut r: tokio::net::tcp::OwnedReadHalf,
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    silent: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if silent.load(Ordering::SeqCst) {
+            return std::future::pending().await;
+        }
+        if w.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// RELIABILITY items 61 and 78 for multiplexed tunnels: a gateway that goes silent without a
+/// FIN is found by the tunnel's keepalive pings; the flows on that tunnel break instead of
+/// hanging until their idle timeout, and new flows get a fresh tunnel once it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_gone_silent_is_found_by_the_tunnel_keepalive() {
+    let w = World::new(36);
+    let target = Backend::start(w.target_ip(1), false);
+    let (pe, ce) = (Events::default(), Events::default());
+    let provider = dataplane(&w.provider_key, &pe);
+    let mut cfg = test_config(&w.consumer_key);
+    cfg.multiplex = true;
+    cfg.tunnel_keepalive = Duration::from_millis(300);
+    let consumer = underpass_dataplane::Dataplane::new(cfg, ce.sink());
+    let gw = w.gateway_config(vec![w.endpoint], w.target_group(&[1], false));
+    provider.apply(&w.provider_state(1, gw)).await.unwrap();
+    let relay = Relay::start(w.gateway_addr()).await;
+    let mut ep = w.endpoint_config(ConnState::Available, "127.0.0.1/32");
+    ep.gateways[0].addr = relay.addr;
+    consumer
+        .apply(&w.consumer_state(1, vec![ep]))
+        .await
+        .unwrap();
+    let mut live = connect_from(LOCAL, w.eni_addr()).await;
+    assert_eq!(round_trip(&mut live, b"before").await.unwrap(), b"before");
+
+    relay.silent.store(true, Ordering::SeqCst);
+    let mut buf = [0u8; 8];
+    let read = tokio::time::timeout(Duration::from_secs(3), live.read(&mut buf))
+        .await
+        .expect("the flow on the silent tunnel still hangs after 3 s");
+    assert!(matches!(read, Ok(0) | Err(_)), "got {read:?}");
+    ce.wait_for("the broken flow's end", |e| e.action == FlowAction::Accept)
+        .await;
+
+    // The gateway answers again: the next flow gets a fresh tunnel.
+    relay.silent.store(false, Ordering::SeqCst);
+    works(w.eni_addr()).await;
+    assert_eq!(target.accepted(), 2);
+    relay.task.abort();
     consumer.shutdown().await;
     provider.shutdown().await;
 }
