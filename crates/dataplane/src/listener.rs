@@ -380,6 +380,7 @@ async fn carry(
         return Err(reason);
     }
     let _ = client.set_nodelay(true);
+    let early = early_bytes(&client);
     let preamble = Preamble {
         endpoint: view.endpoint,
         service_port: view.port,
@@ -390,7 +391,7 @@ async fn carry(
     let opened = tokio::select! {
         // Boxed: a flow's task is as large as its largest phase for its whole life, and an
         // idle flow should not carry a tunnel opening's state (issue 6, W4).
-        opened = Box::pin(open_tunnel(ctx, view, &preamble)) => opened,
+        opened = Box::pin(open_tunnel(ctx, view, &preamble, &early)) => opened,
         reason = ticket.cut() => Err(reason),
     };
     let (carrier, leftover, serial) = match opened {
@@ -405,9 +406,26 @@ async fn carry(
             *gateway_serial = Some(serial);
         }
     });
+    ev.bytes_in += early.len() as u64;
     match carrier {
         Carrier::Tls(tunnel) => forward(ctx, client, *tunnel, leftover, serial, ticket, ev).await,
         Carrier::Mux(stream) => forward(ctx, client, stream, leftover, serial, ticket, ev).await,
+    }
+}
+
+/// The most a flow sends with its preamble.
+const EARLY_DATA: usize = 8 * 1024;
+
+/// What the client has sent already (at most [`EARLY_DATA`] bytes), read without waiting. It
+/// goes with the preamble, and the gateway holds it until it admits the flow (it takes up to
+/// `MAX_EARLY_PAYLOAD`): a client-first protocol's request then saves a tunnel round trip
+/// and its own frames. A server-first protocol's client has sent nothing yet.
+fn early_bytes(client: &TcpStream) -> Vec<u8> {
+    let mut buf = [0u8; EARLY_DATA];
+    match client.try_read(&mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        // Nothing yet, or an error the copy will meet again.
+        Err(_) => Vec::new(),
     }
 }
 
@@ -475,15 +493,16 @@ async fn open_tunnel(
     ctx: &Ctx,
     view: &EndpointView,
     preamble: &Preamble,
+    early: &[u8],
 ) -> Result<(Carrier, Vec<u8>, Serial), FlowReason> {
     // Gateways that failed recently go last, but are still tried.
     let (ready, backing_off): (Vec<_>, Vec<_>) = view.pools.iter().partition(|p| !p.in_backoff());
     let mut last = FlowReason::GatewayUnreachable;
     for pool in ready.into_iter().chain(backing_off) {
         let tried = if pool.multiplexed() {
-            open_stream(ctx, pool, preamble).await
+            open_stream(ctx, pool, preamble, early).await
         } else {
-            open_own(ctx, pool, preamble).await
+            open_own(ctx, pool, preamble, early).await
         };
         match tried {
             Ok(opened) => return Ok(opened),
@@ -507,6 +526,7 @@ async fn open_own(
     ctx: &Ctx,
     pool: &TunnelPool,
     preamble: &Preamble,
+    early: &[u8],
 ) -> Result<(Carrier, Vec<u8>, Serial), Next> {
     let mut pooled = pool.take();
     loop {
@@ -522,7 +542,7 @@ async fn open_own(
                 }
             },
         };
-        match exchange(&mut tunnel, preamble, ctx.cfg.verdict_timeout).await {
+        match exchange(&mut tunnel, preamble, early, ctx.cfg.verdict_timeout).await {
             Ok(leftover) => {
                 pool.mark_ok();
                 return Ok((Carrier::Tls(Box::new(tunnel)), leftover, serial));
@@ -546,6 +566,7 @@ async fn open_stream(
     ctx: &Ctx,
     pool: &TunnelPool,
     preamble: &Preamble,
+    early: &[u8],
 ) -> Result<(Carrier, Vec<u8>, Serial), Next> {
     loop {
         let (session, reused) = match pool.session().await {
@@ -559,7 +580,7 @@ async fn open_stream(
         let limit = ctx.cfg.verdict_timeout;
         let opened = tokio::time::timeout(limit, session.open(preamble.eni)).await;
         let exchanged = match opened {
-            Ok(Ok(mut stream)) => exchange(&mut stream, preamble, limit)
+            Ok(Ok(mut stream)) => exchange(&mut stream, preamble, early, limit)
                 .await
                 .map(|leftover| (stream, leftover)),
             Ok(Err(e)) => {
@@ -599,10 +620,12 @@ fn refused(pool: &TunnelPool, refusal: &Refusal) -> Next {
     }
 }
 
-/// Drives [`TunnelConnect`]: sends the preamble, reads the verdict before `limit` passes.
+/// Drives [`TunnelConnect`]: sends the preamble with the client's `early` bytes right behind
+/// it, reads the verdict before `limit` passes.
 async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     tunnel: &mut T,
     preamble: &Preamble,
+    early: &[u8],
     limit: std::time::Duration,
 ) -> Result<Vec<u8>, ExchangeError> {
     let deadline = Instant::now() + limit;
@@ -611,7 +634,10 @@ async fn exchange<T: AsyncRead + AsyncWrite + Unpin>(
     loop {
         while let Some(out) = machine.poll_output() {
             match out {
-                Output::Send(bytes) => {
+                Output::Send(mut bytes) => {
+                    // The machine sends one frame, the preamble; one write keeps the early
+                    // bytes in the same record (and, multiplexed, the same DATA frame).
+                    bytes.extend_from_slice(early);
                     let write = async {
                         tunnel.write_all(&bytes).await?;
                         tunnel.flush().await
@@ -648,5 +674,38 @@ fn io_reason(e: &std::io::Error) -> FlowReason {
         FlowReason::Tls
     } else {
         FlowReason::GatewayUnreachable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn early_bytes_are_what_the_client_sent_already_and_never_wait() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), l.accept());
+        let (mut client, (server, _)) = (client.unwrap(), accepted.unwrap());
+        // A server-first protocol: nothing sent, nothing read, no wait.
+        assert!(early_bytes(&server).is_empty());
+        client.write_all(&[7u8; EARLY_DATA + 100]).await.unwrap();
+        let mut early = Vec::new();
+        for _ in 0..100 {
+            early = early_bytes(&server);
+            if !early.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // At most EARLY_DATA; the rest is left for the copy.
+        assert!(
+            !early.is_empty() && early.len() <= EARLY_DATA,
+            "{}",
+            early.len()
+        );
+        assert!(early.iter().all(|&b| b == 7));
     }
 }

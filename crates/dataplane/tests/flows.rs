@@ -535,3 +535,57 @@ fn established_to(addr: std::net::SocketAddr) -> usize {
         })
         .count()
 }
+
+/// A client-first client's bytes travel with the preamble: they reach the target only once the
+/// gateway admits the flow, before or after the verdict, and are counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_sent_at_once_wait_for_admission() {
+    let w = World::new(24);
+    let target = Backend::start(w.target_ip(1), false);
+    let (pe, ce) = (Events::default(), Events::default());
+    let provider = dataplane(&w.provider_key, &pe);
+    let consumer = dataplane(&w.consumer_key, &ce);
+    let group = w.target_group(&[1], false);
+    // Not admitted yet: a client that writes at once is reset, and the target sees nothing.
+    provider
+        .apply(&w.provider_state(1, w.gateway_config(vec![], group.clone())))
+        .await
+        .unwrap();
+    let ep = w.endpoint_config(ConnState::Available, "127.0.0.1/32");
+    consumer
+        .apply(&w.consumer_state(1, vec![ep]))
+        .await
+        .unwrap();
+    let mut c = connect_from(LOCAL, w.eni_addr()).await;
+    c.write_all(b"too soon").await.unwrap();
+    let mut buf = [0u8; 8];
+    let read = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+        .await
+        .expect("no answer");
+    assert!(matches!(read, Ok(0) | Err(_)), "got {read:?}");
+    ce.wait_for("REJECT", |e| e.action == FlowAction::Reject)
+        .await;
+    assert_eq!(target.accepted(), 0);
+
+    // Admitted: a request written and half-closed at once comes back whole.
+    provider
+        .apply(&w.provider_state(2, w.gateway_config(vec![w.endpoint], group)))
+        .await
+        .unwrap();
+    let mut c = connect_from(LOCAL, w.eni_addr()).await;
+    c.write_all(b"ping").await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut back))
+        .await
+        .expect("no echo")
+        .unwrap();
+    assert_eq!(back, b"ping");
+    let ev = ce
+        .wait_for("ACCEPT", |e| e.action == FlowAction::Accept)
+        .await;
+    assert_eq!((ev.bytes_in, ev.bytes_out), (4, 4));
+    assert_eq!(target.accepted(), 1);
+    consumer.shutdown().await;
+    provider.shutdown().await;
+}
