@@ -228,15 +228,20 @@ pub(crate) fn segments(s: &impl Socket) -> Option<(u64, u64)> {
 }
 
 /// Copies `client` ⇄ `service` until both directions are done, one side fails, the flow is
-/// idle for `idle`, or the ticket is cut. Consumes (and closes or resets) both.
+/// idle for `idle`, or the ticket is cut. Consumes (and closes or resets) both. `moved` is what
+/// the flow carried before the copy (bytes from the client, bytes to it): counted from the
+/// start, so that live-flow samples see them when they moved.
 pub(crate) async fn pipe<A: Socket, B: Socket>(
     mut client: A,
     mut service: B,
     buffer: usize,
     idle: Duration,
+    moved: (u64, u64),
     ticket: &mut FlowTicket,
 ) -> PipeEnd {
     let meter = Arc::new(Meter::new());
+    meter.read.store(moved.0, Ordering::Relaxed);
+    meter.written.store(moved.1, Ordering::Relaxed);
     ticket.attach_meter(meter.clone());
     let outcome = {
         let mut metered = Metered {
@@ -490,6 +495,7 @@ mod tests {
                 service_side,
                 1024,
                 Duration::from_secs(30),
+                (0, 0),
                 &mut t,
             )
             .await
@@ -534,6 +540,7 @@ mod tests {
                 service_side,
                 1024,
                 Duration::from_secs(30),
+                (0, 0),
                 &mut t,
             )
             .await
@@ -604,6 +611,7 @@ mod tests {
             service_side,
             1024,
             Duration::from_secs(350),
+            (0, 0),
             &mut t,
         )
         .await;

@@ -480,16 +480,16 @@ async fn flow<S: Socket>(
                     // The preamble's read buffer and the acceptor are done with: an idle flow
                     // should not hold them for its whole life (issue 6, W4).
                     drop(std::mem::take(&mut buf));
-                    if !leftover_payload.is_empty() {
-                        if target.write_all(&leftover_payload).await.is_err() {
-                            reset(tls);
-                            reset(target);
-                            ev.tcp_flags_out |= tcp_flags::RST;
-                            return Ok(FlowReason::Reset);
-                        }
-                        ev.bytes_in += leftover_payload.len() as u64;
+                    let early = leftover_payload.len() as u64;
+                    if early > 0 && target.write_all(&leftover_payload).await.is_err() {
+                        reset(tls);
+                        reset(target);
+                        ev.bytes_in += early;
+                        ev.tcp_flags_out |= tcp_flags::RST;
+                        return Ok(FlowReason::Reset);
                     }
-                    let end = pipe(tls, target, ctx.cfg.buffer(), idle, &mut ticket).await;
+                    let moved = (early, 0);
+                    let end = pipe(tls, target, ctx.cfg.buffer(), idle, moved, &mut ticket).await;
                     drop(active);
                     ev.bytes_in += end.client_to_service;
                     ev.bytes_out += end.service_to_client;

@@ -406,10 +406,10 @@ async fn carry(
             *gateway_serial = Some(serial);
         }
     });
-    ev.bytes_in += early.len() as u64;
+    let sent = early.len() as u64;
     match carrier {
-        Carrier::Tls(tunnel) => forward(ctx, client, *tunnel, leftover, serial, ticket, ev).await,
-        Carrier::Mux(stream) => forward(ctx, client, stream, leftover, serial, ticket, ev).await,
+        Carrier::Tls(t) => forward(ctx, client, *t, (sent, leftover), serial, ticket, ev).await,
+        Carrier::Mux(s) => forward(ctx, client, s, (sent, leftover), serial, ticket, ev).await,
     }
 }
 
@@ -429,32 +429,34 @@ fn early_bytes(client: &TcpStream) -> Vec<u8> {
     }
 }
 
-/// Carries an admitted flow: the provider's first bytes, then both ways until the end.
+/// Carries an admitted flow that already sent `sent` bytes (with the preamble): the provider's
+/// first bytes (`leftover`), then both ways until the end.
 async fn forward<T: Socket>(
     ctx: &Ctx,
     mut client: TcpStream,
     tunnel: T,
-    leftover: Vec<u8>,
+    (sent, leftover): (u64, Vec<u8>),
     serial: Serial,
     ticket: &mut FlowTicket,
     ev: &mut FlowEvent,
 ) -> Result<FlowReason, FlowReason> {
     if ctx.revocations.is_revoked(serial) {
+        ev.bytes_in += sent;
         reset(client);
         reset(tunnel);
         return Err(FlowReason::Revoked);
     }
-    if !leftover.is_empty() {
-        if client.write_all(&leftover).await.is_err() {
-            reset(client);
-            reset(tunnel);
-            ev.tcp_flags_out |= tcp_flags::RST;
-            return Ok(FlowReason::Reset);
-        }
-        ev.bytes_out += leftover.len() as u64;
+    if !leftover.is_empty() && client.write_all(&leftover).await.is_err() {
+        ev.bytes_in += sent;
+        reset(client);
+        reset(tunnel);
+        ev.tcp_flags_out |= tcp_flags::RST;
+        return Ok(FlowReason::Reset);
     }
+    // The copy counts every byte, those moved so far included.
     let idle = ctx.cfg.endpoint_idle_timeout;
-    let end = pipe(client, tunnel, ctx.cfg.buffer(), idle, ticket).await;
+    let moved = (sent, leftover.len() as u64);
+    let end = pipe(client, tunnel, ctx.cfg.buffer(), idle, moved, ticket).await;
     ev.bytes_in += end.client_to_service;
     ev.bytes_out += end.service_to_client;
     ev.tcp_flags_in |= end.client_flags;
