@@ -556,13 +556,17 @@ async fn bytes_sent_at_once_wait_for_admission() {
         .apply(&w.consumer_state(1, vec![ep]))
         .await
         .unwrap();
-    let mut c = connect_from(LOCAL, w.eni_addr()).await;
-    c.write_all(b"too soon").await.unwrap();
-    let mut buf = [0u8; 8];
-    let read = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
-        .await
-        .expect("no answer");
-    assert!(matches!(read, Ok(0) | Err(_)), "got {read:?}");
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(std::net::SocketAddr::new(LOCAL.into(), 0)).unwrap();
+    // The refusal can be quick enough to reset the connection before connect() returns.
+    if let Ok(mut c) = s.connect(w.eni_addr()).await {
+        let _ = c.write_all(b"too soon").await;
+        let mut buf = [0u8; 8];
+        let read = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .expect("no answer");
+        assert!(matches!(read, Ok(0) | Err(_)), "got {read:?}");
+    }
     ce.wait_for("REJECT", |e| e.action == FlowAction::Reject)
         .await;
     assert_eq!(target.accepted(), 0);
