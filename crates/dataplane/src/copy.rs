@@ -110,7 +110,7 @@ impl Meter {
     /// they are read when the client's FIN arrives and before ours goes out, and again at the
     /// end: the last successful read counts (it may miss the final FIN and ACK).
     fn note_segments(&self, s: &impl Socket) {
-        if let Some(segs) = segments(s) {
+        if let Some(segs) = s.segments() {
             *self
                 .segments
                 .lock()
@@ -220,11 +220,6 @@ pub(crate) struct PipeEnd {
     pub(crate) reply_flags: u16,
     /// The kernel's segment counters of the client's connection (in, out), when known.
     pub(crate) client_segments: Option<(u64, u64)>,
-}
-
-/// The kernel's segment counters (in, out) of `s`'s TCP connection, when known.
-pub(crate) fn segments(s: &impl Socket) -> Option<(u64, u64)> {
-    s.segments()
 }
 
 /// Copies `client` ⇄ `service` until both directions are done, one side fails, the flow is

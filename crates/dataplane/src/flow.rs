@@ -276,10 +276,8 @@ impl FlowEvents {
                 // of a futex wake and two context switches each (issue 6, W3: a few percent of
                 // a gateway's CPU at thousands of flows a second). The queue holds far more than
                 // a pause's worth.
-                while let Ok(ev) = rx.recv() {
-                    alerting.observe(&ev);
-                    sink.record(ev);
-                    while let Ok(ev) = rx.try_recv() {
+                while let Ok(first) = rx.recv() {
+                    for ev in std::iter::once(first).chain(rx.try_iter()) {
                         alerting.observe(&ev);
                         sink.record(ev);
                     }

@@ -373,7 +373,7 @@ async fn carry(
     ev: &mut FlowEvent,
 ) -> Result<FlowReason, FlowReason> {
     if let Some(reason) = view.admit(peer.ip()).err().or_else(|| ticket.is_cut()) {
-        if let Some((segs_in, _)) = crate::copy::segments(&client) {
+        if let Some((segs_in, _)) = client.segments() {
             ev.packets_in = Some(segs_in);
         }
         reset(client);
@@ -570,6 +570,7 @@ async fn open_stream(
     preamble: &Preamble,
     early: &[u8],
 ) -> Result<(Carrier, Vec<u8>, Serial), Next> {
+    let mut retried = false;
     loop {
         let (session, reused) = match pool.session().await {
             Ok(s) => s,
@@ -598,9 +599,11 @@ async fn open_stream(
             }
             Err(ExchangeError::Refused(refusal)) => return Err(refused(pool, &refusal)),
             Err(ExchangeError::Broken(reason)) => {
-                // The tunnel may have died while idle: a flow retries once on a fresh one.
+                // The tunnel may have died while idle: a flow retries once, on the tunnel open
+                // now (fresh, unless another flow opened one meanwhile).
                 pool.forget(&session);
-                if reused {
+                if reused && !retried {
+                    retried = true;
                     continue;
                 }
                 tracing::debug!(gateway = %pool.addr(), %reason, "tunnel failed");

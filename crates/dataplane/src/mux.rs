@@ -87,6 +87,33 @@ async fn keep_alive(ping: Option<h2::PingPong>, every: Duration) {
     }
 }
 
+/// The HTTP/2 client settings of a consumer's side of a multiplexed tunnel.
+fn client_builder() -> h2::client::Builder {
+    let mut b = h2::client::Builder::new();
+    b.initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_send_buffer_size(SEND_BUFFER);
+    b
+}
+
+/// Sends the `CONNECT` of a flow to `eni` (the authority, for logs on the wire) on a ready
+/// connection.
+fn connect(send: &mut SendRequest<Bytes>, eni: SocketAddr) -> Result<MuxStream, h2::Error> {
+    let mut req = Request::new(());
+    *req.method_mut() = Method::CONNECT;
+    // A socket address is always a valid authority.
+    if let Ok(uri) = eni.to_string().parse() {
+        *req.uri_mut() = uri;
+    }
+    let (response, stream) = send.send_request(req, false)?;
+    Ok(MuxStream {
+        send: Sender::Open(stream),
+        recv: Receiver::Response(response),
+        pending: Bytes::new(),
+        eof: false,
+    })
+}
+
 /// A consumer's open multiplexed tunnel to one gateway.
 pub(crate) struct MuxClient {
     send: SendRequest<Bytes>,
@@ -105,12 +132,7 @@ impl MuxClient {
         tasks: &Tasks,
         on_close: impl FnOnce() + Send + 'static,
     ) -> Result<Self, h2::Error> {
-        let (send, mut conn) = h2::client::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .max_send_buffer_size(SEND_BUFFER)
-            .handshake::<_, Bytes>(tls)
-            .await?;
+        let (send, mut conn) = client_builder().handshake::<_, Bytes>(tls).await?;
         let ping = conn.ping_pong();
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
@@ -146,22 +168,10 @@ impl MuxClient {
         !self.closed.load(Ordering::Acquire) && !revocations.is_revoked(self.serial)
     }
 
-    /// Opens a stream for a flow to `eni` (the `CONNECT` authority, for logs on the wire).
+    /// Opens a stream for a flow to `eni`, once the tunnel takes one more.
     pub(crate) async fn open(&self, eni: SocketAddr) -> Result<MuxStream, h2::Error> {
         let mut send = self.send.clone().ready().await?;
-        let mut req = Request::new(());
-        *req.method_mut() = Method::CONNECT;
-        // A socket address is always a valid authority.
-        if let Ok(uri) = eni.to_string().parse() {
-            *req.uri_mut() = uri;
-        }
-        let (response, stream) = send.send_request(req, false)?;
-        Ok(MuxStream {
-            send: Sender::Open(stream),
-            recv: Receiver::Response(response),
-            pending: Bytes::new(),
-            eof: false,
-        })
+        connect(&mut send, eni)
     }
 }
 
@@ -349,9 +359,7 @@ mod tests {
     ) {
         let (a, b) = tokio::io::duplex(64 * 1024);
         let (client, server) = tokio::join!(
-            h2::client::Builder::new()
-                .initial_window_size(STREAM_WINDOW)
-                .handshake::<_, Bytes>(a),
+            client_builder().handshake::<_, Bytes>(a),
             server_builder().handshake::<_, Bytes>(b)
         );
         let (send, conn) = client.unwrap();
@@ -362,16 +370,7 @@ mod tests {
     }
 
     fn client_stream(send: &mut SendRequest<Bytes>) -> MuxStream {
-        let mut req = Request::new(());
-        *req.method_mut() = Method::CONNECT;
-        *req.uri_mut() = "127.0.0.5:80".parse().unwrap();
-        let (response, stream) = send.send_request(req, false).unwrap();
-        MuxStream {
-            send: Sender::Open(stream),
-            recv: Receiver::Response(response),
-            pending: Bytes::new(),
-            eof: false,
-        }
+        connect(send, "127.0.0.5:80".parse().unwrap()).unwrap()
     }
 
     #[tokio::test]

@@ -103,6 +103,14 @@ impl StopRx {
     }
 }
 
+/// Sleeps until `at`; forever if there is no `at`.
+pub(crate) async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Counts running tasks so that shutdown can wait for them.
 #[derive(Clone, Default)]
 pub(crate) struct Tasks(Arc<TaskCount>);

@@ -34,7 +34,7 @@ use underpass_pki::{expect_identity, PkiError, RevocationSet, Serial, SpiffeId};
 
 use crate::flow::FlowReason;
 use crate::mux::MuxClient;
-use crate::net::{Stop, StopRx, Tasks};
+use crate::net::{sleep_until_opt, Stop, StopRx, Tasks};
 use crate::trust::is_tls_error;
 
 /// A tunnel stream, consumer side.
@@ -393,13 +393,6 @@ async fn keep_session(shared: Arc<Shared>, mut stop: StopRx) {
             () = shared.wake.notified() => {}
             () = sleep_until_opt(retry_at) => {}
         }
-    }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -18,7 +18,7 @@ use underpass_pki::Serial;
 use super::{flow, record, Slot};
 use crate::flow::{FlowEvent, FlowReason, FlowSide};
 use crate::mux::{is_flow, refuse, server_builder, MuxStream};
-use crate::net::StopRx;
+use crate::net::{sleep_until_opt, StopRx};
 use crate::Ctx;
 
 /// How often an open tunnel's certificate and idleness are checked. Streams are
@@ -129,11 +129,4 @@ async fn serve_stream(
     )
     .await;
     record(&ctx, ev, outcome);
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
