@@ -164,9 +164,7 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
         },
     )
     .await?;
-    tx.commit()
-        .await
-        .map_err(underpass_store::StoreError::from)?;
+    tx.commit().await?;
     state.iam_cache.note_write();
     tracing::info!(agent = %agent_id, %scope, "agent enrolled");
     let renew_at = rfc3339(cert.renew_at());
@@ -246,9 +244,7 @@ async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse
     )
     .await?;
     agents::set_agent_cert(&mut tx, &agent.agent_id, &cert.serial.to_string()).await?;
-    tx.commit()
-        .await
-        .map_err(underpass_store::StoreError::from)?;
+    tx.commit().await?;
     state.iam_cache.note_write();
     tracing::info!(agent = %agent.agent_id, "agent certificate renewed");
     Ok(RenewResponse {
@@ -324,7 +320,7 @@ async fn get_state(
             .into_response();
     }
     let now = OffsetDateTime::now_utc();
-    if let Err(e) = agents::touch_agent(state.store.pool(), &agent.agent_id, now).await {
+    if let Err(e) = agents::touch_agent(&state.store, &agent.agent_id, now).await {
         tracing::warn!(error = %e, "could not record agent sync");
     }
     match crate::desired::agent_state(&state, &agent, now).await {

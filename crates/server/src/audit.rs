@@ -70,7 +70,7 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
         }
         if !entries.is_empty() {
             let turn = store.writer_turn().await;
-            let written = audit_batch(store.pool(), &entries).await;
+            let written = audit_batch(&store, &entries).await;
             drop(turn);
             if let Err(e) = written {
                 tracing::warn!(error = %e, lost = entries.len(), "audit log write failed");

@@ -239,9 +239,7 @@ pub(crate) async fn agent_state(
     let region = network::get_vpc(&mut tx, &vpc).await?.region;
     let flow_logs = crate::flow_log_state::for_agent(&mut tx, &region, &enis).await?;
     let revoked_serials = agents::revoked_serials(&mut tx).await?;
-    tx.commit()
-        .await
-        .map_err(underpass_store::StoreError::from)?;
+    tx.commit().await?;
     Ok(AgentState {
         revision,
         agent: AgentInfo {

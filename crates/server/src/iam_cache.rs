@@ -72,7 +72,7 @@ impl IamCache {
             }
         }
         // Read after loading the count: a write committed later bumps it and is seen next time.
-        let gen = iam::generation_now(store.pool()).await?;
+        let gen = iam::generation_now(store).await?;
         *lock(&self.current) = Some((writes, gen, Instant::now()));
         Ok(gen)
     }

@@ -242,7 +242,7 @@ async fn users_policies_and_key_lifecycle() {
 
     // The audit log saw all of it, refusals included.
     env.server.state.audit.flush().await;
-    let tail = underpass_store::iam::audit_tail(env.server.state.store.pool(), 200)
+    let tail = underpass_store::iam::audit_tail(&env.server.state.store, 200)
         .await
         .unwrap();
     assert!(tail

@@ -33,7 +33,7 @@ async fn one_noisy_key_is_throttled_and_others_are_not() {
     }
     // Refusals are sampled into the audit log, not written one by one.
     env.server.state.audit.flush().await;
-    let tail = underpass_store::iam::audit_tail(env.server.state.store.pool(), 1000)
+    let tail = underpass_store::iam::audit_tail(&env.server.state.store, 1000)
         .await
         .unwrap();
     let logged = tail

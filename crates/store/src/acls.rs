@@ -1,9 +1,9 @@
 //! Network ACLs of VPCs: entries, and the association of every subnet with one ACL. Changes
 //! bump the revision: agents enforce the inbound entries of each endpoint subnet's ACL.
 
+use crate::db;
+use crate::db::Row;
 use ipnet::IpNet;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 use time::OffsetDateTime;
 use underpass_domain::firewall::{PortRange, Protocol, RuleAction};
 use underpass_domain::{NetworkAclAssociationId, NetworkAclId, SubnetId, VpcId};
@@ -84,15 +84,14 @@ pub async fn insert_acl(
     acl: &NetworkAcl,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO network_acls (network_acl_id, vpc_id, account_id, region, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO network_acls (network_acl_id, vpc_id, account_id, region, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(acl.id.to_string())
         .bind(acl.vpc.to_string())
         .bind(&acl.account)
         .bind(&acl.region)
         .bind(acl.is_default)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     for e in &acl.entries {
         add_acl_entry(tx, &acl.id, e).await?;
     }
@@ -100,7 +99,7 @@ pub async fn insert_acl(
     Ok(())
 }
 
-fn entry_row(r: &SqliteRow) -> Result<AclEntryRow, StoreError> {
+fn entry_row(r: &Row) -> Result<AclEntryRow, StoreError> {
     let corrupt = || StoreError::Corrupt("network ACL entry".into());
     let number: i64 = r.try_get("rule_number")?;
     let protocol = Protocol::parse(&r.try_get::<String, _>("protocol")?).map_err(|_| corrupt())?;
@@ -138,23 +137,21 @@ fn entry_row(r: &SqliteRow) -> Result<AclEntryRow, StoreError> {
     })
 }
 
-async fn acl_row(tx: &mut Tx, row: &SqliteRow) -> Result<NetworkAcl, StoreError> {
+async fn acl_row(tx: &mut Tx, row: &Row) -> Result<NetworkAcl, StoreError> {
     let id: NetworkAclId = parse_col(row, "network_acl_id")?;
-    let entries = sqlx::query(
+    let entries = db::query(
         "SELECT * FROM network_acl_entries WHERE network_acl_id = ? ORDER BY egress, rule_number",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(entry_row)
     .collect::<Result<Vec<_>, StoreError>>()?;
-    let associations = sqlx::query(
+    let associations = db::query(
         "SELECT association_id, subnet_id FROM network_acl_associations WHERE network_acl_id = ? ORDER BY association_id",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(|r| {
         Ok(AclAssociation {
@@ -177,10 +174,9 @@ async fn acl_row(tx: &mut Tx, row: &SqliteRow) -> Result<NetworkAcl, StoreError>
 
 /// The ACL `id`.
 pub async fn get_acl(tx: &mut Tx, id: &NetworkAclId) -> Result<NetworkAcl, StoreError> {
-    let row = sqlx::query("SELECT * FROM network_acls WHERE network_acl_id = ?")
+    let row = db::query("SELECT * FROM network_acls WHERE network_acl_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("network acl", id))?;
     acl_row(tx, &row).await
 }
@@ -191,13 +187,12 @@ pub async fn list_acls(
     account: Option<&str>,
     vpc: Option<&VpcId>,
 ) -> Result<Vec<NetworkAcl>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM network_acls WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR vpc_id = ?2) ORDER BY network_acl_id",
     )
     .bind(account)
     .bind(vpc.map(ToString::to_string))
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(acl_row(tx, r).await?);
@@ -210,12 +205,10 @@ pub async fn acl_of_subnet(
     tx: &mut Tx,
     subnet: &SubnetId,
 ) -> Result<Option<NetworkAcl>, StoreError> {
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT network_acl_id FROM network_acl_associations WHERE subnet_id = ?",
-    )
-    .bind(subnet.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
+    let id: Option<String> =
+        db::query_scalar("SELECT network_acl_id FROM network_acl_associations WHERE subnet_id = ?")
+            .bind(subnet.to_string())
+            .fetch_optional(tx)?;
     match id {
         Some(id) => {
             let id: NetworkAclId = id
@@ -229,21 +222,18 @@ pub async fn acl_of_subnet(
 
 /// Deletes an ACL and its entries; refuses (conflict) while subnets are associated with it.
 pub async fn delete_acl(tx: &mut Tx, id: &NetworkAclId) -> Result<(), StoreError> {
-    let used: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM network_acl_associations WHERE network_acl_id = ?",
-    )
-    .bind(id.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
+    let used: i64 =
+        db::query_scalar("SELECT COUNT(*) FROM network_acl_associations WHERE network_acl_id = ?")
+            .bind(id.to_string())
+            .fetch_one(tx)?;
     if used > 0 {
         return Err(StoreError::Conflict(format!(
             "The networkAcl '{id}' has dependencies and cannot be deleted."
         )));
     }
-    let n = sqlx::query("DELETE FROM network_acls WHERE network_acl_id = ?")
+    let n = db::query("DELETE FROM network_acls WHERE network_acl_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("network acl", id));
@@ -259,7 +249,7 @@ pub async fn add_acl_entry(
     e: &AclEntryRow,
 ) -> Result<(), StoreError> {
     let has_ports = matches!(e.protocol, Protocol::Tcp | Protocol::Udp);
-    sqlx::query(
+    db::query(
         "INSERT INTO network_acl_entries (network_acl_id, rule_number, egress, protocol, rule_action, cidr, from_port, to_port, icmp_type, icmp_code) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -276,9 +266,8 @@ pub async fn add_acl_entry(
     .bind(has_ports.then_some(i64::from(e.ports.to)))
     .bind(e.icmp.map(|(t, _)| i64::from(t)))
     .bind(e.icmp.map(|(_, c)| i64::from(c)))
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| match StoreError::from(err) {
+    .execute(tx)
+    .map_err(|err| match err {
         StoreError::Conflict(_) => StoreError::Conflict(format!(
             "The network acl entry identified by {} already exists.",
             e.number
@@ -296,14 +285,13 @@ pub async fn delete_acl_entry(
     number: u16,
     egress: bool,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query(
+    let n = db::query(
         "DELETE FROM network_acl_entries WHERE network_acl_id = ? AND rule_number = ? AND egress = ?",
     )
     .bind(acl.to_string())
     .bind(i64::from(number))
     .bind(egress)
-    .execute(&mut **tx)
-    .await?
+    .execute(tx)?
     .rows_affected();
     if n > 0 {
         bump_revision(tx).await?;
@@ -313,12 +301,11 @@ pub async fn delete_acl_entry(
 
 /// Associates a subnet with an ACL (a subnet has exactly one: the caller removes the old one).
 pub async fn associate_acl(tx: &mut Tx, a: &AclAssociation) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO network_acl_associations (association_id, network_acl_id, subnet_id) VALUES (?, ?, ?)")
+    db::query("INSERT INTO network_acl_associations (association_id, network_acl_id, subnet_id) VALUES (?, ?, ?)")
         .bind(a.id.to_string())
         .bind(a.acl.to_string())
         .bind(a.subnet.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
@@ -328,12 +315,11 @@ pub async fn get_acl_association(
     tx: &mut Tx,
     id: &NetworkAclAssociationId,
 ) -> Result<Option<AclAssociation>, StoreError> {
-    let row = sqlx::query(
+    let row = db::query(
         "SELECT association_id, network_acl_id, subnet_id FROM network_acl_associations WHERE association_id = ?",
     )
     .bind(id.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
+    .fetch_optional(tx)?;
     row.map(|r| {
         Ok(AclAssociation {
             id: parse_col(&r, "association_id")?,
@@ -349,22 +335,20 @@ pub async fn remove_acl_association(
     tx: &mut Tx,
     id: &NetworkAclAssociationId,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM network_acl_associations WHERE association_id = ?")
+    db::query("DELETE FROM network_acl_associations WHERE association_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
 /// The VPC's default ACL, if it has one.
 pub async fn default_acl(tx: &mut Tx, vpc: &VpcId) -> Result<Option<NetworkAclId>, StoreError> {
-    let id: Option<String> = sqlx::query_scalar(
+    let id: Option<String> = db::query_scalar(
         "SELECT network_acl_id FROM network_acls WHERE vpc_id = ? AND is_default = 1",
     )
     .bind(vpc.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
+    .fetch_optional(tx)?;
     id.map(|s| {
         s.parse()
             .map_err(|_| StoreError::Corrupt("network acl id".into()))

@@ -1,8 +1,8 @@
 //! Agents: join tokens, enrollment, the certificates issued to them, and revocation.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 
+use crate::db;
 use crate::open::bump_revision;
 use crate::{from_ms, to_ms, StoreError, Tx};
 
@@ -27,24 +27,22 @@ pub struct JoinTokenRow {
 
 /// Inserts a join token.
 pub async fn insert_join_token(tx: &mut Tx, t: &JoinTokenRow) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO join_tokens (token_id, hash, account_id, vpc_id, zone, expires_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO join_tokens (token_id, hash, account_id, vpc_id, zone, expires_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(&t.token_id)
         .bind(&t.hash_hex)
         .bind(&t.account)
         .bind(&t.vpc)
         .bind(&t.zone)
         .bind(to_ms(t.expires))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// The join token `id`, if it exists.
 pub async fn get_join_token(tx: &mut Tx, id: &str) -> Result<Option<JoinTokenRow>, StoreError> {
-    let Some(r) = sqlx::query("SELECT * FROM join_tokens WHERE token_id = ?")
+    let Some(r) = db::query("SELECT * FROM join_tokens WHERE token_id = ?")
         .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
     else {
         return Ok(None);
     };
@@ -66,13 +64,11 @@ pub async fn consume_join_token(
     id: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let n =
-        sqlx::query("UPDATE join_tokens SET used_ms = ? WHERE token_id = ? AND used_ms IS NULL")
-            .bind(to_ms(now))
-            .bind(id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+    let n = db::query("UPDATE join_tokens SET used_ms = ? WHERE token_id = ? AND used_ms IS NULL")
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(tx)?
+        .rows_affected();
     Ok(n == 1)
 }
 
@@ -101,7 +97,7 @@ pub struct AgentRow {
 
 /// Inserts an agent.
 pub async fn insert_agent(tx: &mut Tx, a: &AgentRow) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO agents (agent_id, account_id, vpc_id, zone, public_key, csr_der, cert_serial, enrolled_ms) VALUES (?, ?, ?, ?, x'', ?, ?, ?)",
     )
     .bind(&a.agent_id)
@@ -111,12 +107,11 @@ pub async fn insert_agent(tx: &mut Tx, a: &AgentRow) -> Result<(), StoreError> {
     .bind(&a.csr_der)
     .bind(&a.cert_serial)
     .bind(to_ms(a.enrolled))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     Ok(())
 }
 
-fn agent_row(r: &sqlx::sqlite::SqliteRow) -> Result<AgentRow, StoreError> {
+fn agent_row(r: &crate::db::Row) -> Result<AgentRow, StoreError> {
     let seen: Option<i64> = r.try_get("last_seen_ms")?;
     Ok(AgentRow {
         agent_id: r.try_get("agent_id")?,
@@ -135,34 +130,36 @@ fn agent_row(r: &sqlx::sqlite::SqliteRow) -> Result<AgentRow, StoreError> {
 
 /// The agent `id`, if enrolled.
 pub async fn get_agent(tx: &mut Tx, id: &str) -> Result<Option<AgentRow>, StoreError> {
-    let r = sqlx::query("SELECT * FROM agents WHERE agent_id = ?")
+    let r = db::query("SELECT * FROM agents WHERE agent_id = ?")
         .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(tx)?;
     r.as_ref().map(agent_row).transpose()
 }
 
 /// Agents of an account (or all).
 pub async fn list_agents(tx: &mut Tx, account: Option<&str>) -> Result<Vec<AgentRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM agents WHERE (?1 IS NULL OR account_id = ?1) ORDER BY enrolled_ms, agent_id",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(agent_row).collect()
 }
 
 /// Records that an agent synced.
 pub async fn touch_agent(
-    pool: &sqlx::SqlitePool,
+    store: &crate::Store,
     id: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE agents SET last_seen_ms = ? WHERE agent_id = ?")
-        .bind(to_ms(now))
-        .bind(id)
-        .execute(pool)
+    let id = id.to_owned();
+    store
+        .blocking(move |conn| {
+            db::query("UPDATE agents SET last_seen_ms = ? WHERE agent_id = ?")
+                .bind(to_ms(now))
+                .bind(&id)
+                .execute(conn)
+        })
         .await?;
     Ok(())
 }
@@ -186,15 +183,14 @@ pub struct IssuedRow {
 
 /// Records an issued certificate.
 pub async fn insert_issued(tx: &mut Tx, c: &IssuedRow) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO issued_certs (serial, agent_id, identity, cert_pem, not_before_ms, not_after_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO issued_certs (serial, agent_id, identity, cert_pem, not_before_ms, not_after_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(&c.serial)
         .bind(&c.agent_id)
         .bind(&c.identity)
         .bind(&c.cert_pem)
         .bind(to_ms(c.not_before))
         .bind(to_ms(c.not_after))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
@@ -204,13 +200,12 @@ pub async fn latest_issued(
     agent: &str,
     identity: &str,
 ) -> Result<Option<IssuedRow>, StoreError> {
-    let r = sqlx::query(
+    let r = db::query(
         "SELECT * FROM issued_certs WHERE agent_id = ? AND identity = ? AND serial NOT IN (SELECT serial FROM revoked_certs) ORDER BY not_after_ms DESC LIMIT 1",
     )
     .bind(agent)
     .bind(identity)
-    .fetch_optional(&mut **tx)
-    .await?;
+    .fetch_optional(tx)?;
     r.map(|r| {
         Ok(IssuedRow {
             serial: r.try_get("serial")?,
@@ -231,10 +226,9 @@ pub async fn revoke_agent(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<usize, StoreError> {
-    let n = sqlx::query("UPDATE agents SET revoked = 1 WHERE agent_id = ?")
+    let n = db::query("UPDATE agents SET revoked = 1 WHERE agent_id = ?")
         .bind(id)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -242,21 +236,19 @@ pub async fn revoke_agent(
             id: id.to_owned(),
         });
     }
-    let serials: Vec<String> = sqlx::query_scalar(
+    let serials: Vec<String> = db::query_scalar(
         "SELECT serial FROM issued_certs WHERE agent_id = ?1 UNION SELECT cert_serial FROM agents WHERE agent_id = ?1",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     for s in &serials {
-        sqlx::query(
+        db::query(
             "INSERT OR IGNORE INTO revoked_certs (serial, revoked_ms, reason) VALUES (?, ?, ?)",
         )
         .bind(s)
         .bind(to_ms(now))
         .bind(reason)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     bump_revision(tx).await?;
     Ok(serials.len())
@@ -264,11 +256,7 @@ pub async fn revoke_agent(
 
 /// Every revoked serial.
 pub async fn revoked_serials(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT serial FROM revoked_certs ORDER BY serial")
-            .fetch_all(&mut **tx)
-            .await?,
-    )
+    db::query_scalar("SELECT serial FROM revoked_certs ORDER BY serial").fetch_all(tx)
 }
 
 /// Replaces what one agent reports about target health.
@@ -278,12 +266,11 @@ pub async fn put_target_health(
     reports: &[(String, String, u16, String, Option<String>)],
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM target_health WHERE agent_id = ?")
+    db::query("DELETE FROM target_health WHERE agent_id = ?")
         .bind(agent)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     for (tg, ip, port, state, reason) in reports {
-        sqlx::query(
+        db::query(
             "INSERT OR REPLACE INTO target_health (target_group_arn, ip, port, agent_id, state, reason, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(tg)
@@ -293,27 +280,21 @@ pub async fn put_target_health(
         .bind(state)
         .bind(reason)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     Ok(())
 }
 
 /// The current revision, read inside a transaction.
 pub async fn revision_in(tx: &mut Tx) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT value FROM revision WHERE singleton = 1")
-            .fetch_one(&mut **tx)
-            .await?,
-    )
+    db::query_scalar("SELECT value FROM revision WHERE singleton = 1").fetch_one(tx)
 }
 
 /// Records an agent's renewed certificate (the old serial stops being accepted for sync).
 pub async fn set_agent_cert(tx: &mut Tx, id: &str, serial: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE agents SET cert_serial = ? WHERE agent_id = ? AND revoked = 0")
+    db::query("UPDATE agents SET cert_serial = ? WHERE agent_id = ? AND revoked = 0")
         .bind(serial)
         .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }

@@ -1,12 +1,11 @@
 //! Reading typed values out of rows, shared by every repository.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db::Row;
 
 use crate::StoreError;
 
 /// A TEXT column parsed into `T`; a value that no longer parses is corruption, not user error.
-pub(crate) fn parse_col<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+pub(crate) fn parse_col<T: std::str::FromStr>(row: &Row, col: &str) -> Result<T, StoreError> {
     let s: String = row.try_get(col)?;
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))

@@ -1,5 +1,7 @@
 //! The store's error type.
 
+use rusqlite::ErrorCode;
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,38 +32,32 @@ pub enum StoreError {
     Corrupt(String),
     /// Any other database error.
     #[error("database error: {0}")]
-    Db(sqlx::Error),
+    Db(rusqlite::Error),
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            let msg = db.message().to_owned();
-            // SQLITE_BUSY / SQLITE_LOCKED / SQLITE_FULL: transient, the client may retry.
-            if let Some(code) = db.code() {
-                if matches!(code.as_ref(), "5" | "6" | "13" | "517" | "261") {
-                    return Self::Unavailable(msg);
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+            let text = msg.clone().unwrap_or_else(|| f.to_string());
+            match f.code {
+                // Busy or locked beyond the busy timeout, disk full, I/O error: transient, the
+                // client may retry.
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure => return Self::Unavailable(text),
+                ErrorCode::ConstraintViolation
+                    if matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
+                {
+                    return Self::Conflict(text)
                 }
+                _ => {}
             }
-            if msg.contains("database is locked") || msg.contains("database or disk is full") {
-                return Self::Unavailable(msg);
-            }
-            if db.is_unique_violation() {
-                return Self::Conflict(msg);
-            }
-        }
-        if matches!(e, sqlx::Error::PoolTimedOut) {
-            return Self::Unavailable("timed out waiting for a database connection".into());
         }
         Self::Db(e)
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        Self::Refused {
-            path: String::new(),
-            reason: format!("migration failed: {e}"),
-        }
     }
 }

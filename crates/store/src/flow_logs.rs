@@ -1,7 +1,7 @@
 //! Flow logs: what `CreateFlowLogs` stored, for `DescribeFlowLogs` and the agents' states.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db;
+use crate::db::Row;
 use time::OffsetDateTime;
 use underpass_domain::FlowLogId;
 
@@ -41,7 +41,7 @@ pub struct FlowLog {
     pub created: OffsetDateTime,
 }
 
-fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
+fn row(r: &Row) -> Result<FlowLog, StoreError> {
     let id: String = r.try_get("flow_log_id")?;
     let interval: i64 = r.try_get("max_aggregation_interval")?;
     Ok(FlowLog {
@@ -67,7 +67,7 @@ fn row(r: &SqliteRow) -> Result<FlowLog, StoreError> {
 
 /// Inserts a flow log (agents see it with the next revision).
 pub async fn insert(tx: &mut Tx, f: &FlowLog) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO flow_logs (flow_log_id, account_id, region, resource_id, resource_type, traffic_type, max_aggregation_interval, log_format, destination_type, log_destination, file_format, hive_compatible_partitions, per_hour_partition, created_ms) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -85,18 +85,16 @@ pub async fn insert(tx: &mut Tx, f: &FlowLog) -> Result<(), StoreError> {
     .bind(f.hive_compatible_partitions)
     .bind(f.per_hour_partition)
     .bind(to_ms(f.created))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
 /// The flow log `id`.
 pub async fn get(tx: &mut Tx, id: &FlowLogId) -> Result<FlowLog, StoreError> {
-    let r = sqlx::query("SELECT * FROM flow_logs WHERE flow_log_id = ?")
+    let r = db::query("SELECT * FROM flow_logs WHERE flow_log_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| StoreError::NotFound {
             kind: "flow log",
             id: id.to_string(),
@@ -106,12 +104,11 @@ pub async fn get(tx: &mut Tx, id: &FlowLogId) -> Result<FlowLog, StoreError> {
 
 /// Every flow log, or those of `account`, oldest first.
 pub async fn list(tx: &mut Tx, account: Option<&str>) -> Result<Vec<FlowLog>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM flow_logs WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, flow_log_id",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(row).collect()
 }
 
@@ -119,12 +116,11 @@ pub async fn list(tx: &mut Tx, account: Option<&str>) -> Result<Vec<FlowLog>, St
 pub async fn on_resources(tx: &mut Tx, resources: &[String]) -> Result<Vec<FlowLog>, StoreError> {
     let mut out = Vec::new();
     for r in resources {
-        let rows = sqlx::query(
+        let rows = db::query(
             "SELECT * FROM flow_logs WHERE resource_id = ? ORDER BY created_ms, flow_log_id",
         )
         .bind(r)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
         for r in &rows {
             out.push(row(r)?);
         }
@@ -134,10 +130,9 @@ pub async fn on_resources(tx: &mut Tx, resources: &[String]) -> Result<Vec<FlowL
 
 /// Deletes the flow log `id` (agents stop writing it with the next revision).
 pub async fn delete(tx: &mut Tx, id: &FlowLogId) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM flow_logs WHERE flow_log_id = ?")
+    let n = db::query("DELETE FROM flow_logs WHERE flow_log_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -157,20 +152,18 @@ pub async fn put_delivery(
     deliveries: &[(String, Option<String>)],
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM flow_log_delivery WHERE agent_id = ?")
+    db::query("DELETE FROM flow_log_delivery WHERE agent_id = ?")
         .bind(agent)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     for (flow_log, error) in deliveries {
-        sqlx::query(
+        db::query(
             "INSERT OR REPLACE INTO flow_log_delivery (agent_id, flow_log_id, error, at_ms) VALUES (?, ?, ?, ?)",
         )
         .bind(agent)
         .bind(flow_log)
         .bind(error.as_deref())
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     Ok(())
 }
@@ -181,12 +174,11 @@ pub async fn delivery_errors(
     tx: &mut Tx,
     since: OffsetDateTime,
 ) -> Result<std::collections::HashMap<String, String>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT flow_log_id, error FROM flow_log_delivery WHERE error IS NOT NULL AND at_ms >= ? ORDER BY at_ms",
     )
     .bind(to_ms(since))
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     let mut out = std::collections::HashMap::new();
     for r in &rows {
         out.insert(r.try_get("flow_log_id")?, r.try_get("error")?);

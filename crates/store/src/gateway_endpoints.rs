@@ -3,8 +3,8 @@
 //!
 //! They have no connection, no ENI and no agent work: changes do not bump the revision.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db;
+use crate::db::Row;
 use time::OffsetDateTime;
 use underpass_domain::{EndpointId, RouteTableId, VpcId};
 
@@ -32,14 +32,13 @@ pub struct GatewayEndpoint {
     pub created: OffsetDateTime,
 }
 
-async fn read(tx: &mut Tx, r: &SqliteRow) -> Result<GatewayEndpoint, StoreError> {
+async fn read(tx: &mut Tx, r: &Row) -> Result<GatewayEndpoint, StoreError> {
     let id: EndpointId = parse_col(r, "endpoint_id")?;
-    let route_tables = sqlx::query(
+    let route_tables = db::query(
         "SELECT route_table_id FROM gateway_endpoint_routes WHERE endpoint_id = ? ORDER BY route_table_id",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(|r| parse_col(r, "route_table_id"))
     .collect::<Result<Vec<_>, _>>()?;
@@ -57,7 +56,7 @@ async fn read(tx: &mut Tx, r: &SqliteRow) -> Result<GatewayEndpoint, StoreError>
 
 /// Inserts a gateway endpoint with its route tables.
 pub async fn insert(tx: &mut Tx, g: &GatewayEndpoint) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO gateway_endpoints (endpoint_id, account_id, region, vpc_id, service_name, policy, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(g.id.to_string())
@@ -67,33 +66,30 @@ pub async fn insert(tx: &mut Tx, g: &GatewayEndpoint) -> Result<(), StoreError> 
     .bind(&g.service_name)
     .bind(&g.policy)
     .bind(to_ms(g.created))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     set_route_tables(tx, &g.id, &g.route_tables).await
 }
 
 /// The gateway endpoint `id`.
 pub async fn get(tx: &mut Tx, id: &EndpointId) -> Result<GatewayEndpoint, StoreError> {
-    let r = sqlx::query("SELECT * FROM gateway_endpoints WHERE endpoint_id = ?")
+    let r = db::query("SELECT * FROM gateway_endpoints WHERE endpoint_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("gateway endpoint", id))?;
     read(tx, &r).await
 }
 
 /// The gateway endpoints of `account` (all when `None`), by id.
 pub async fn list(tx: &mut Tx, account: Option<&str>) -> Result<Vec<GatewayEndpoint>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM gateway_endpoints WHERE (?1 IS NULL OR account_id = ?1) ORDER BY endpoint_id",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     read_all(tx, &rows).await
 }
 
-async fn read_all(tx: &mut Tx, rows: &[SqliteRow]) -> Result<Vec<GatewayEndpoint>, StoreError> {
+async fn read_all(tx: &mut Tx, rows: &[Row]) -> Result<Vec<GatewayEndpoint>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(read(tx, r).await?);
@@ -110,7 +106,7 @@ pub async fn page(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<GatewayEndpoint>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM gateway_endpoints WHERE account_id = ?1 AND endpoint_id > COALESCE(?2, '') \
          AND region = ?4 ORDER BY endpoint_id LIMIT ?3",
     )
@@ -118,8 +114,7 @@ pub async fn page(
     .bind(after)
     .bind(limit)
     .bind(region)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     read_all(tx, &rows).await
 }
 
@@ -129,18 +124,16 @@ pub async fn set_route_tables(
     id: &EndpointId,
     route_tables: &[RouteTableId],
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM gateway_endpoint_routes WHERE endpoint_id = ?")
+    db::query("DELETE FROM gateway_endpoint_routes WHERE endpoint_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     for rt in route_tables {
-        sqlx::query(
+        db::query(
             "INSERT INTO gateway_endpoint_routes (endpoint_id, route_table_id) VALUES (?, ?)",
         )
         .bind(id.to_string())
         .bind(rt.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     Ok(())
 }
@@ -151,20 +144,18 @@ pub async fn set_policy(
     id: &EndpointId,
     policy: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE gateway_endpoints SET policy = ? WHERE endpoint_id = ?")
+    db::query("UPDATE gateway_endpoints SET policy = ? WHERE endpoint_id = ?")
         .bind(policy)
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// Deletes `id` and its routes.
 pub async fn delete(tx: &mut Tx, id: &EndpointId) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM gateway_endpoints WHERE endpoint_id = ?")
+    let n = db::query("DELETE FROM gateway_endpoints WHERE endpoint_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("gateway endpoint", id));
@@ -177,14 +168,13 @@ pub async fn in_route_table(
     tx: &mut Tx,
     rt: &RouteTableId,
 ) -> Result<Vec<(EndpointId, String)>, StoreError> {
-    sqlx::query(
+    db::query(
         "SELECT g.endpoint_id, g.service_name FROM gateway_endpoint_routes r \
          JOIN gateway_endpoints g ON g.endpoint_id = r.endpoint_id \
          WHERE r.route_table_id = ? ORDER BY g.endpoint_id",
     )
     .bind(rt.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(|r| Ok((parse_col(r, "endpoint_id")?, r.try_get("service_name")?)))
     .collect()
@@ -192,10 +182,7 @@ pub async fn in_route_table(
 
 /// How many gateway endpoints `vpc` has (a VPC with any cannot be deleted).
 pub async fn count_in_vpc(tx: &mut Tx, vpc: &VpcId) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM gateway_endpoints WHERE vpc_id = ?")
-            .bind(vpc.to_string())
-            .fetch_one(&mut **tx)
-            .await?,
-    )
+    db::query_scalar("SELECT COUNT(*) FROM gateway_endpoints WHERE vpc_id = ?")
+        .bind(vpc.to_string())
+        .fetch_one(tx)
 }

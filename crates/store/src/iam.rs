@@ -1,8 +1,8 @@
 //! Accounts, users, roles, inline policies, access keys, ClientTokens and the audit log.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 
+use crate::db;
 use crate::{from_ms, to_ms, StoreError, Tx};
 
 /// A stored access key: the columns, with the secret still sealed.
@@ -46,42 +46,36 @@ pub async fn ensure_account(
     name: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query(
-        "INSERT OR IGNORE INTO accounts (account_id, name, created_ms) VALUES (?, ?, ?)",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(to_ms(now))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let n =
+        db::query("INSERT OR IGNORE INTO accounts (account_id, name, created_ms) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(to_ms(now))
+            .execute(tx)?
+            .rows_affected();
     Ok(n == 1)
 }
 
 /// Whether the account exists.
 pub async fn account_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE account_id = ?")
+    let n: i64 = db::query_scalar("SELECT COUNT(*) FROM accounts WHERE account_id = ?")
         .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
+        .fetch_one(tx)?;
     Ok(n > 0)
 }
 
 /// When the account was created, if it exists.
 pub async fn account_created(tx: &mut Tx, id: &str) -> Result<Option<OffsetDateTime>, StoreError> {
-    let ms: Option<i64> =
-        sqlx::query_scalar("SELECT created_ms FROM accounts WHERE account_id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let ms: Option<i64> = db::query_scalar("SELECT created_ms FROM accounts WHERE account_id = ?")
+        .bind(id)
+        .fetch_optional(tx)?;
     Ok(ms.map(from_ms))
 }
 
 /// Every account: (id, name).
 pub async fn list_accounts(tx: &mut Tx) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT account_id, name FROM accounts ORDER BY account_id")
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows =
+        db::query("SELECT account_id, name FROM accounts ORDER BY account_id").fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((r.try_get("account_id")?, r.try_get("name")?)))
         .collect()
@@ -97,16 +91,15 @@ pub async fn insert_user(
     user_id: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO users (arn, account_id, name, path, user_id, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO users (arn, account_id, name, path, user_id, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(arn)
         .bind(account)
         .bind(name)
         .bind(path)
         .bind(user_id)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!("User with name {name} already exists.")),
             other => other,
         })?;
@@ -115,10 +108,9 @@ pub async fn insert_user(
 
 /// Users of an account: (arn, user id).
 pub async fn list_users(tx: &mut Tx, account: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT arn, user_id FROM users WHERE account_id = ? ORDER BY name")
+    let rows = db::query("SELECT arn, user_id FROM users WHERE account_id = ? ORDER BY name")
         .bind(account)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((r.try_get("arn")?, r.try_get("user_id")?)))
         .collect()
@@ -126,20 +118,16 @@ pub async fn list_users(tx: &mut Tx, account: &str) -> Result<Vec<(String, Strin
 
 /// The unique id of a user (for `aws:userid`), if the user exists.
 pub async fn user_id(tx: &mut Tx, arn: &str) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT user_id FROM users WHERE arn = ?")
-            .bind(arn)
-            .fetch_optional(&mut **tx)
-            .await?,
-    )
+    db::query_scalar("SELECT user_id FROM users WHERE arn = ?")
+        .bind(arn)
+        .fetch_optional(tx)
 }
 
 /// Deletes a user, its keys, its inline policies and its managed-policy attachments.
 pub async fn delete_user(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM users WHERE arn = ?")
+    let n = db::query("DELETE FROM users WHERE arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -147,21 +135,19 @@ pub async fn delete_user(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
             id: arn.to_owned(),
         });
     }
-    sqlx::query("DELETE FROM access_keys WHERE owner_arn = ?")
+    db::query("DELETE FROM access_keys WHERE owner_arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM principal_policies WHERE principal_arn = ?")
+        .execute(tx)?;
+    db::query("DELETE FROM principal_policies WHERE principal_arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     crate::policies::detach_all(tx, arn).await?;
     Ok(())
 }
 
 /// Inserts a role.
 pub async fn insert_role(tx: &mut Tx, r: &RoleRow, now: OffsetDateTime) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO roles (arn, account_id, name, role_id, trust_policy, max_session_secs, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO roles (arn, account_id, name, role_id, trust_policy, max_session_secs, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(&r.arn)
         .bind(&r.account)
         .bind(&r.name)
@@ -169,9 +155,8 @@ pub async fn insert_role(tx: &mut Tx, r: &RoleRow, now: OffsetDateTime) -> Resul
         .bind(&r.trust_policy)
         .bind(i64::from(r.max_session_secs))
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!("Role with name {} already exists.", r.name)),
             other => other,
         })?;
@@ -180,10 +165,9 @@ pub async fn insert_role(tx: &mut Tx, r: &RoleRow, now: OffsetDateTime) -> Resul
 
 /// The role `arn`, if it exists.
 pub async fn get_role(tx: &mut Tx, arn: &str) -> Result<Option<RoleRow>, StoreError> {
-    let Some(row) = sqlx::query("SELECT * FROM roles WHERE arn = ?")
+    let Some(row) = db::query("SELECT * FROM roles WHERE arn = ?")
         .bind(arn)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
     else {
         return Ok(None);
     };
@@ -199,11 +183,10 @@ pub async fn get_role(tx: &mut Tx, arn: &str) -> Result<Option<RoleRow>, StoreEr
 
 /// Replaces a role's trust policy.
 pub async fn set_trust_policy(tx: &mut Tx, arn: &str, doc: &str) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE roles SET trust_policy = ? WHERE arn = ?")
+    let n = db::query("UPDATE roles SET trust_policy = ? WHERE arn = ?")
         .bind(doc)
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -216,10 +199,9 @@ pub async fn set_trust_policy(tx: &mut Tx, arn: &str, doc: &str) -> Result<(), S
 
 /// Deletes a role, its inline policies and its managed-policy attachments.
 pub async fn delete_role(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM roles WHERE arn = ?")
+    let n = db::query("DELETE FROM roles WHERE arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -227,10 +209,9 @@ pub async fn delete_role(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
             id: arn.to_owned(),
         });
     }
-    sqlx::query("DELETE FROM principal_policies WHERE principal_arn = ?")
+    db::query("DELETE FROM principal_policies WHERE principal_arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     crate::policies::detach_all(tx, arn).await?;
     Ok(())
 }
@@ -242,22 +223,20 @@ pub async fn put_policy(
     name: &str,
     doc: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO principal_policies (principal_arn, name, document) VALUES (?, ?, ?) ON CONFLICT (principal_arn, name) DO UPDATE SET document = excluded.document")
+    db::query("INSERT INTO principal_policies (principal_arn, name, document) VALUES (?, ?, ?) ON CONFLICT (principal_arn, name) DO UPDATE SET document = excluded.document")
         .bind(principal)
         .bind(name)
         .bind(doc)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// Removes an inline policy.
 pub async fn delete_policy(tx: &mut Tx, principal: &str, name: &str) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM principal_policies WHERE principal_arn = ? AND name = ?")
+    let n = db::query("DELETE FROM principal_policies WHERE principal_arn = ? AND name = ?")
         .bind(principal)
         .bind(name)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -273,18 +252,17 @@ pub async fn policies_of(
     tx: &mut Tx,
     principal: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT name, document FROM principal_policies WHERE principal_arn = ? ORDER BY name",
     )
     .bind(principal)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((r.try_get("name")?, r.try_get("document")?)))
         .collect()
 }
 
-fn key_row(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRow, StoreError> {
+fn key_row(row: &crate::db::Row) -> Result<KeyRow, StoreError> {
     let last_ms: Option<i64> = row.try_get("last_used_ms")?;
     let last_used = match last_ms {
         Some(ms) => Some((
@@ -308,53 +286,48 @@ fn key_row(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRow, StoreError> {
 
 /// Inserts an access key.
 pub async fn insert_key(tx: &mut Tx, k: &KeyRow) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO access_keys (access_key_id, owner_arn, status, created_ms, sealed_secret) VALUES (?, ?, ?, ?, ?)")
+    db::query("INSERT INTO access_keys (access_key_id, owner_arn, status, created_ms, sealed_secret) VALUES (?, ?, ?, ?, ?)")
         .bind(&k.access_key_id)
         .bind(&k.owner_arn)
         .bind(&k.status)
         .bind(to_ms(k.created))
         .bind(&k.sealed_secret)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// The key `id`, if it exists.
 pub async fn get_key(tx: &mut Tx, id: &str) -> Result<Option<KeyRow>, StoreError> {
-    let row = sqlx::query("SELECT * FROM access_keys WHERE access_key_id = ?")
+    let row = db::query("SELECT * FROM access_keys WHERE access_key_id = ?")
         .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(tx)?;
     row.as_ref().map(key_row).transpose()
 }
 
 /// The keys of `owner`, oldest first.
 pub async fn keys_of(tx: &mut Tx, owner: &str) -> Result<Vec<KeyRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM access_keys WHERE owner_arn = ? ORDER BY created_ms, access_key_id",
     )
     .bind(owner)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(key_row).collect()
 }
 
 /// Sets a key's status.
 pub async fn set_key_status(tx: &mut Tx, id: &str, status: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE access_keys SET status = ? WHERE access_key_id = ?")
+    db::query("UPDATE access_keys SET status = ? WHERE access_key_id = ?")
         .bind(status)
         .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// Deletes a key.
 pub async fn delete_key(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM access_keys WHERE access_key_id = ?")
+    db::query("DELETE FROM access_keys WHERE access_key_id = ?")
         .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
@@ -366,13 +339,12 @@ pub async fn touch_key(
     service: &str,
     region: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE access_keys SET last_used_ms = ?, last_used_service = ?, last_used_region = ? WHERE access_key_id = ?")
+    db::query("UPDATE access_keys SET last_used_ms = ?, last_used_service = ?, last_used_region = ? WHERE access_key_id = ?")
         .bind(to_ms(at))
         .bind(service)
         .bind(region)
         .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
@@ -395,12 +367,11 @@ pub async fn client_token(
     token: &str,
     params_hash: &str,
 ) -> Result<TokenLookup, StoreError> {
-    let row = sqlx::query("SELECT params_hash, resource_id FROM client_tokens WHERE account_id = ? AND action = ? AND token = ?")
+    let row = db::query("SELECT params_hash, resource_id FROM client_tokens WHERE account_id = ? AND action = ? AND token = ?")
         .bind(account)
         .bind(action)
         .bind(token)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(tx)?;
     Ok(match row {
         None => TokenLookup::New,
         Some(r) if r.try_get::<String, _>("params_hash")? == params_hash => {
@@ -420,15 +391,14 @@ pub async fn save_client_token(
     resource: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO client_tokens (account_id, action, token, params_hash, resource_id, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO client_tokens (account_id, action, token, params_hash, resource_id, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(account)
         .bind(action)
         .bind(token)
         .bind(params_hash)
         .bind(resource)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
@@ -450,25 +420,13 @@ pub struct AuditEntry {
 }
 
 /// Appends to the audit log (outside the action's transaction, so refusals are logged too).
-pub async fn audit(pool: &sqlx::SqlitePool, e: &AuditEntry) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(to_ms(e.at))
-        .bind(&e.request_id)
-        .bind(&e.principal)
-        .bind(&e.action)
-        .bind(&e.outcome)
-        .bind(&e.error_code)
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn audit(store: &crate::Store, e: &AuditEntry) -> Result<(), StoreError> {
+    audit_batch(store, std::slice::from_ref(e)).await
 }
 
-/// Appends `entries` to the audit log in one statement (one commit, and one round trip to
-/// SQLite's worker, for a burst of calls), in order.
-pub async fn audit_batch(
-    pool: &sqlx::SqlitePool,
-    entries: &[AuditEntry],
-) -> Result<(), StoreError> {
+/// Appends `entries` to the audit log in one statement (one commit for a burst of calls), in
+/// order.
+pub async fn audit_batch(store: &crate::Store, entries: &[AuditEntry]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -486,26 +444,25 @@ pub async fn audit_batch(
         })
         .collect();
     let list = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) \
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-         FROM json_each(?) ORDER BY key",
-    )
-    .bind(list)
-    .execute(pool)
-    .await?;
+    store
+        .blocking(move |conn| {
+            db::query(
+                "INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+                 FROM json_each(?) ORDER BY key",
+            )
+            .bind(list)
+            .execute(conn)
+        })
+        .await?;
     Ok(())
 }
 
 /// The last `limit` audit entries, newest first.
-pub async fn audit_tail(
-    pool: &sqlx::SqlitePool,
-    limit: i64,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?")
+pub async fn audit_tail(store: &crate::Store, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = db::query("SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?")
         .bind(limit)
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(&mut store.conn().await?)?;
     rows.iter()
         .map(|r| {
             Ok(AuditEntry {
@@ -526,11 +483,10 @@ pub async fn find_role_by_name(
     account: &str,
     name: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
-    let row = sqlx::query("SELECT arn, role_id FROM roles WHERE account_id = ? AND name = ?")
+    let row = db::query("SELECT arn, role_id FROM roles WHERE account_id = ? AND name = ?")
         .bind(account)
         .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(tx)?;
     row.map(|r| Ok((r.try_get("arn")?, r.try_get("role_id")?)))
         .transpose()
 }
@@ -552,12 +508,11 @@ pub struct UserDetail {
 
 /// The users of an account, by name.
 pub async fn user_details(tx: &mut Tx, account: &str) -> Result<Vec<UserDetail>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT arn, name, path, user_id, created_ms FROM users WHERE account_id = ? ORDER BY name",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| {
             Ok(UserDetail {
@@ -584,10 +539,9 @@ pub struct RoleDetail {
 
 /// The roles of an account, by name.
 pub async fn role_details(tx: &mut Tx, account: &str) -> Result<Vec<RoleDetail>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM roles WHERE account_id = ? ORDER BY name")
+    let rows = db::query("SELECT * FROM roles WHERE account_id = ? ORDER BY name")
         .bind(account)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     rows.iter()
         .map(|row| {
             Ok(RoleDetail {
@@ -613,29 +567,21 @@ pub async fn set_role_description(
     arn: &str,
     description: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE roles SET description = ? WHERE arn = ?")
+    db::query("UPDATE roles SET description = ? WHERE arn = ?")
         .bind(description)
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// The IAM generation: moved by every change to users, roles, accounts, access keys (but their
 /// last use) and identity policies (triggers of migration 0058).
 pub async fn generation(tx: &mut Tx) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT gen FROM iam_generation WHERE singleton = 1")
-            .fetch_one(&mut **tx)
-            .await?,
-    )
+    db::query_scalar("SELECT gen FROM iam_generation WHERE singleton = 1").fetch_one(tx)
 }
 
 /// As [`generation`], outside a transaction.
-pub async fn generation_now(pool: &sqlx::SqlitePool) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT gen FROM iam_generation WHERE singleton = 1")
-            .fetch_one(pool)
-            .await?,
-    )
+pub async fn generation_now(store: &crate::Store) -> Result<i64, StoreError> {
+    db::query_scalar("SELECT gen FROM iam_generation WHERE singleton = 1")
+        .fetch_one(&mut store.conn().await?)
 }

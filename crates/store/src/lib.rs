@@ -1,4 +1,4 @@
-//! Underpass control-plane state: SQLite through sqlx, with embedded migrations.
+//! Underpass control-plane state: SQLite (through rusqlite), with embedded migrations.
 //!
 //! Every API action runs in one [`Tx`]: it either commits whole or leaves nothing behind. The
 //! database runs in WAL mode with `synchronous = FULL`, so a change is on disk before the API
@@ -11,6 +11,7 @@
 pub mod acls;
 pub mod agents;
 mod cols;
+mod db;
 mod error;
 pub mod flow_logs;
 pub mod gateway_endpoints;
@@ -25,8 +26,9 @@ pub mod routing;
 pub mod services;
 pub mod tags;
 
+pub use db::{Conn, Db, Row, Tx};
 pub use error::StoreError;
-pub use open::{Store, StoreConfig, Tx, WriterTurn};
+pub use open::{Migration, Store, StoreConfig, WriterTurn, MIGRATIONS};
 
 /// Milliseconds since the Unix epoch: how the store writes times.
 pub fn to_ms(t: time::OffsetDateTime) -> i64 {

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
+use crate::db;
+use crate::db::Row;
 use ipnet::Ipv4Net;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 use time::OffsetDateTime;
 use underpass_domain::{SecurityGroupId, SubnetId, VpcId};
 
@@ -21,7 +21,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-fn vpc_row(row: &SqliteRow) -> Result<Vpc, StoreError> {
+fn vpc_row(row: &Row) -> Result<Vpc, StoreError> {
     Ok(Vpc {
         id: parse_col(row, "vpc_id")?,
         account: row.try_get("account_id")?,
@@ -39,11 +39,10 @@ pub async fn default_vpc(
     account: &str,
     region: &str,
 ) -> Result<Option<Vpc>, StoreError> {
-    sqlx::query("SELECT * FROM vpcs WHERE account_id = ? AND region = ? AND is_default = 1")
+    db::query("SELECT * FROM vpcs WHERE account_id = ? AND region = ? AND is_default = 1")
         .bind(account)
         .bind(region)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .as_ref()
         .map(vpc_row)
         .transpose()
@@ -51,7 +50,7 @@ pub async fn default_vpc(
 
 /// Inserts a VPC.
 pub async fn insert_vpc(tx: &mut Tx, vpc: &Vpc, now: OffsetDateTime) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO vpcs (vpc_id, account_id, region, cidr, enable_dns_support, enable_dns_hostnames, is_default, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vpc.id.to_string())
@@ -62,18 +61,16 @@ pub async fn insert_vpc(tx: &mut Tx, vpc: &Vpc, now: OffsetDateTime) -> Result<(
     .bind(vpc.dns_hostnames)
     .bind(vpc.is_default)
     .bind(to_ms(now))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
 /// The VPC `id`.
 pub async fn get_vpc(tx: &mut Tx, id: &VpcId) -> Result<Vpc, StoreError> {
-    let row = sqlx::query("SELECT * FROM vpcs WHERE vpc_id = ?")
+    let row = db::query("SELECT * FROM vpcs WHERE vpc_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| StoreError::NotFound {
             kind: "vpc",
             id: id.to_string(),
@@ -83,12 +80,11 @@ pub async fn get_vpc(tx: &mut Tx, id: &VpcId) -> Result<Vpc, StoreError> {
 
 /// Every VPC, or those of `account`.
 pub async fn list_vpcs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<Vpc>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM vpcs WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, vpc_id",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(vpc_row).collect()
 }
 
@@ -99,14 +95,13 @@ pub async fn set_vpc_dns(
     support: Option<bool>,
     hostnames: Option<bool>,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query(
+    let n = db::query(
         "UPDATE vpcs SET enable_dns_support = COALESCE(?, enable_dns_support), enable_dns_hostnames = COALESCE(?, enable_dns_hostnames) WHERE vpc_id = ?",
     )
     .bind(support)
     .bind(hostnames)
     .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?
+    .execute(tx)?
     .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound {
@@ -121,27 +116,25 @@ pub async fn set_vpc_dns(
 /// How many subnets, groups, endpoints, load balancers and target groups still use the VPC.
 pub async fn vpc_dependents(tx: &mut Tx, id: &VpcId) -> Result<i64, StoreError> {
     let id = id.to_string();
-    Ok(sqlx::query_scalar(
+    db::query_scalar(
         "SELECT (SELECT COUNT(*) FROM subnets WHERE vpc_id = ?1) + (SELECT COUNT(*) FROM security_groups WHERE vpc_id = ?1) \
          + (SELECT COUNT(*) FROM endpoints WHERE vpc_id = ?1 AND state <> 'deleted') + (SELECT COUNT(*) FROM load_balancers WHERE vpc_id = ?1) \
          + (SELECT COUNT(*) FROM target_groups WHERE vpc_id = ?1)",
     )
     .bind(id)
-    .fetch_one(&mut **tx)
-    .await?)
+    .fetch_one(tx)
 }
 
 /// Deletes a VPC (the caller has checked it has no dependents).
 pub async fn delete_vpc(tx: &mut Tx, id: &VpcId) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM vpcs WHERE vpc_id = ?")
+    db::query("DELETE FROM vpcs WHERE vpc_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
-fn subnet_row(row: &SqliteRow) -> Result<Subnet, StoreError> {
+fn subnet_row(row: &Row) -> Result<Subnet, StoreError> {
     Ok(Subnet {
         id: parse_col(row, "subnet_id")?,
         vpc: parse_col(row, "vpc_id")?,
@@ -166,7 +159,7 @@ pub async fn set_subnet_attributes(
     id: &SubnetId,
     a: &SubnetAttributes,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "UPDATE subnets SET map_public_ip_on_launch = ?, assign_ipv6_on_creation = ?, enable_dns64 = ?, \
          private_dns_hostname_type = ?, resource_name_dns_a = ? WHERE subnet_id = ?",
     )
@@ -176,14 +169,13 @@ pub async fn set_subnet_attributes(
     .bind(&a.private_dns_hostname_type)
     .bind(a.resource_name_dns_a_record)
     .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     Ok(())
 }
 
 /// Inserts a subnet.
 pub async fn insert_subnet(tx: &mut Tx, s: &Subnet, now: OffsetDateTime) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, region, zone, cidr, default_for_az, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO subnets (subnet_id, vpc_id, account_id, region, zone, cidr, default_for_az, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(s.id.to_string())
         .bind(s.vpc.to_string())
         .bind(&s.account)
@@ -192,8 +184,7 @@ pub async fn insert_subnet(tx: &mut Tx, s: &Subnet, now: OffsetDateTime) -> Resu
         .bind(s.cidr.to_string())
         .bind(s.default_for_az)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     set_subnet_attributes(tx, &s.id, &s.attributes).await?;
     bump_revision(tx).await?;
     Ok(())
@@ -201,10 +192,9 @@ pub async fn insert_subnet(tx: &mut Tx, s: &Subnet, now: OffsetDateTime) -> Resu
 
 /// The subnet `id`.
 pub async fn get_subnet(tx: &mut Tx, id: &SubnetId) -> Result<Subnet, StoreError> {
-    let row = sqlx::query("SELECT * FROM subnets WHERE subnet_id = ?")
+    let row = db::query("SELECT * FROM subnets WHERE subnet_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| StoreError::NotFound {
             kind: "subnet",
             id: id.to_string(),
@@ -218,32 +208,28 @@ pub async fn list_subnets(
     vpc: Option<&VpcId>,
     account: Option<&str>,
 ) -> Result<Vec<Subnet>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM subnets WHERE (?1 IS NULL OR vpc_id = ?1) AND (?2 IS NULL OR account_id = ?2) ORDER BY created_ms, subnet_id",
     )
     .bind(vpc.map(ToString::to_string))
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(subnet_row).collect()
 }
 
 /// Deletes a subnet; refuses while interfaces use it.
 pub async fn delete_subnet(tx: &mut Tx, id: &SubnetId) -> Result<(), StoreError> {
-    let used: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = ?")
-            .bind(id.to_string())
-            .fetch_one(&mut **tx)
-            .await?;
+    let used: i64 = db::query_scalar("SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = ?")
+        .bind(id.to_string())
+        .fetch_one(tx)?;
     if used > 0 {
         return Err(StoreError::Conflict(format!(
             "The subnet '{id}' has dependencies and cannot be deleted."
         )));
     }
-    sqlx::query("DELETE FROM subnets WHERE subnet_id = ?")
+    db::query("DELETE FROM subnets WHERE subnet_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
@@ -254,7 +240,7 @@ pub async fn insert_group(
     g: &SecurityGroup,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO security_groups (group_id, vpc_id, account_id, region, name, description, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO security_groups (group_id, vpc_id, account_id, region, name, description, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(g.id.to_string())
         .bind(g.vpc.to_string())
         .bind(&g.account)
@@ -262,9 +248,8 @@ pub async fn insert_group(
         .bind(&g.name)
         .bind(&g.description)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!(
                 "The security group '{}' already exists for VPC '{}'",
                 g.name, g.vpc
@@ -277,18 +262,16 @@ pub async fn insert_group(
 
 /// The group `id` with its rules.
 pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGroup, StoreError> {
-    let row = sqlx::query("SELECT * FROM security_groups WHERE group_id = ?")
+    let row = db::query("SELECT * FROM security_groups WHERE group_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| StoreError::NotFound {
             kind: "security group",
             id: id.to_string(),
         })?;
-    let rows = sqlx::query("SELECT * FROM security_group_rules WHERE group_id = ? ORDER BY rowid")
+    let rows = db::query("SELECT * FROM security_group_rules WHERE group_id = ? ORDER BY rowid")
         .bind(id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     let (mut rules, mut egress_rules) = (Vec::with_capacity(rows.len()), Vec::new());
     for r in &rows {
         let rule = rule_from_columns(
@@ -328,13 +311,12 @@ pub async fn list_group_ids(
     account: Option<&str>,
     vpc: Option<&VpcId>,
 ) -> Result<Vec<SecurityGroupId>, StoreError> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    let ids: Vec<String> = db::query_scalar(
         "SELECT group_id FROM security_groups WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR vpc_id = ?2) ORDER BY created_ms, group_id",
     )
     .bind(account)
     .bind(vpc.map(ToString::to_string))
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     ids.iter()
         .map(|s| s.parse().map_err(|_| corrupt("group id")))
         .collect()
@@ -351,7 +333,7 @@ pub async fn add_rules(
     for r in rules {
         let dup: i64 = {
             let (p, f, t, c, g) = rule_columns(&r.rule);
-            sqlx::query_scalar(
+            db::query_scalar(
                 "SELECT COUNT(*) FROM security_group_rules WHERE group_id = ? AND egress = ? AND protocol = ? AND from_port = ? AND to_port = ? AND cidr IS ? AND source_group IS ?",
             )
             .bind(group.to_string())
@@ -361,8 +343,7 @@ pub async fn add_rules(
             .bind(t)
             .bind(c)
             .bind(g)
-            .fetch_one(&mut **tx)
-            .await?
+            .fetch_one(tx)?
         };
         if dup > 0 {
             return Err(StoreError::Conflict(
@@ -370,7 +351,7 @@ pub async fn add_rules(
             ));
         }
         let (p, f, t, c, g) = rule_columns(&r.rule);
-        sqlx::query(
+        db::query(
             "INSERT INTO security_group_rules (rule_id, group_id, egress, protocol, from_port, to_port, cidr, source_group, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(r.id.to_string())
@@ -382,8 +363,7 @@ pub async fn add_rules(
         .bind(c)
         .bind(g)
         .bind(&r.description)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     bump_revision(tx).await?;
     Ok(())
@@ -397,14 +377,13 @@ pub async fn remove_rules(
     ids: &[String],
 ) -> Result<(), StoreError> {
     for id in ids {
-        let n = sqlx::query(
+        let n = db::query(
             "DELETE FROM security_group_rules WHERE group_id = ? AND rule_id = ? AND egress = ?",
         )
         .bind(group.to_string())
         .bind(id)
         .bind(direction == Direction::Egress)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound {
@@ -420,28 +399,26 @@ pub async fn remove_rules(
 /// Deletes a group; refuses while an endpoint uses it or a rule names it.
 pub async fn delete_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<(), StoreError> {
     let sid = id.to_string();
-    let used: i64 = sqlx::query_scalar(
+    let used: i64 = db::query_scalar(
         "SELECT (SELECT COUNT(*) FROM endpoints e, json_each(e.security_groups) j WHERE j.value = ?1 AND e.state <> 'deleted') \
          + (SELECT COUNT(*) FROM security_group_rules WHERE source_group = ?1 AND group_id <> ?1)",
     )
     .bind(&sid)
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(tx)?;
     if used > 0 {
         return Err(StoreError::Conflict(format!(
             "resource {sid} has a dependent object"
         )));
     }
-    sqlx::query("DELETE FROM security_groups WHERE group_id = ?")
+    db::query("DELETE FROM security_groups WHERE group_id = ?")
         .bind(&sid)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
 /// An interface from a `network_interfaces` row.
-pub(crate) fn eni_row(row: &SqliteRow) -> Result<Eni, StoreError> {
+pub(crate) fn eni_row(row: &Row) -> Result<Eni, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Eni {
         id: parse_col(row, "eni_id")?,
@@ -465,12 +442,11 @@ pub async fn used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<BTreeSet<Ipv4Add
     // One row rather than one per interface: each row crosses from the driver's worker thread
     // on its own, and a subnet with a thousand endpoint ENIs made every allocation pay that
     // a thousand times (bench/api, CreateVpcEndpoint).
-    let ips: Option<String> = sqlx::query_scalar(
+    let ips: Option<String> = db::query_scalar(
         "SELECT group_concat(ip, ',') FROM network_interfaces WHERE subnet_id = ?",
     )
     .bind(subnet.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(tx)?;
     ips.as_deref()
         .unwrap_or_default()
         .split(',')
@@ -481,16 +457,15 @@ pub async fn used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<BTreeSet<Ipv4Add
 
 /// How many addresses of `subnet` interfaces hold.
 pub async fn count_used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<usize, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = ?")
+    let n: i64 = db::query_scalar("SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = ?")
         .bind(subnet.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
+        .fetch_one(tx)?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// Inserts an interface.
 pub async fn insert_eni(tx: &mut Tx, e: &Eni) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO network_interfaces (eni_id, account_id, region, vpc_id, subnet_id, zone, ip, kind, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(e.id.to_string())
@@ -502,38 +477,34 @@ pub async fn insert_eni(tx: &mut Tx, e: &Eni) -> Result<(), StoreError> {
     .bind(e.ip.to_string())
     .bind(e.kind.as_str())
     .bind(&e.owner)
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     Ok(())
 }
 
 /// Interfaces owned by an endpoint or load balancer.
 pub async fn enis_of(tx: &mut Tx, owner: &str) -> Result<Vec<Eni>, StoreError> {
     let rows =
-        sqlx::query("SELECT * FROM network_interfaces WHERE owner_id = ? ORDER BY zone, eni_id")
+        db::query("SELECT * FROM network_interfaces WHERE owner_id = ? ORDER BY zone, eni_id")
             .bind(owner)
-            .fetch_all(&mut **tx)
-            .await?;
+            .fetch_all(tx)?;
     rows.iter().map(eni_row).collect()
 }
 
 /// Interfaces of an account (or all), optionally by id.
 pub async fn list_enis(tx: &mut Tx, account: Option<&str>) -> Result<Vec<Eni>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM network_interfaces WHERE (?1 IS NULL OR account_id = ?1) ORDER BY eni_id",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(eni_row).collect()
 }
 
 /// Frees the interfaces of an owner (their addresses return to the subnet).
 pub async fn delete_enis_of(tx: &mut Tx, owner: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM network_interfaces WHERE owner_id = ?")
+    db::query("DELETE FROM network_interfaces WHERE owner_id = ?")
         .bind(owner)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
@@ -555,36 +526,32 @@ pub async fn add_cidr_block(
     b: &CidrBlock,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO vpc_cidr_blocks (association_id, vpc_id, cidr, created_ms) VALUES (?, ?, ?, ?)",
     )
     .bind(&b.association_id)
     .bind(b.vpc.to_string())
     .bind(b.cidr.to_string())
     .bind(to_ms(now))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
 /// The secondary blocks of `vpc`, oldest first.
 pub async fn cidr_blocks(tx: &mut Tx, vpc: &VpcId) -> Result<Vec<CidrBlock>, StoreError> {
-    sqlx::query(
-        "SELECT * FROM vpc_cidr_blocks WHERE vpc_id = ? ORDER BY created_ms, association_id",
-    )
-    .bind(vpc.to_string())
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(CidrBlock {
-            association_id: r.try_get("association_id")?,
-            vpc: parse_col(r, "vpc_id")?,
-            cidr: parse_col(r, "cidr")?,
+    db::query("SELECT * FROM vpc_cidr_blocks WHERE vpc_id = ? ORDER BY created_ms, association_id")
+        .bind(vpc.to_string())
+        .fetch_all(tx)?
+        .iter()
+        .map(|r| {
+            Ok(CidrBlock {
+                association_id: r.try_get("association_id")?,
+                vpc: parse_col(r, "vpc_id")?,
+                cidr: parse_col(r, "cidr")?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// The secondary block with `association_id`, if any.
@@ -592,10 +559,9 @@ pub async fn get_cidr_block(
     tx: &mut Tx,
     association_id: &str,
 ) -> Result<Option<CidrBlock>, StoreError> {
-    let Some(r) = sqlx::query("SELECT * FROM vpc_cidr_blocks WHERE association_id = ?")
+    let Some(r) = db::query("SELECT * FROM vpc_cidr_blocks WHERE association_id = ?")
         .bind(association_id)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
     else {
         return Ok(None);
     };
@@ -608,10 +574,9 @@ pub async fn get_cidr_block(
 
 /// Removes the secondary block `association_id`.
 pub async fn remove_cidr_block(tx: &mut Tx, association_id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM vpc_cidr_blocks WHERE association_id = ?")
+    db::query("DELETE FROM vpc_cidr_blocks WHERE association_id = ?")
         .bind(association_id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }

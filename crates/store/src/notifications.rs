@@ -1,8 +1,8 @@
 //! Endpoint connection notifications: which SNS topic hears which connection events of one
 //! endpoint service or one endpoint.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db;
+use crate::db::Row;
 use time::OffsetDateTime;
 use underpass_domain::{ConnectionNotificationId, EndpointId, ServiceId};
 
@@ -37,7 +37,7 @@ pub struct ConnectionNotification {
     pub created: OffsetDateTime,
 }
 
-fn row(r: &SqliteRow) -> Result<ConnectionNotification, StoreError> {
+fn row(r: &Row) -> Result<ConnectionNotification, StoreError> {
     let service: Option<String> = r.try_get("service_id")?;
     let endpoint: Option<String> = r.try_get("endpoint_id")?;
     let corrupt = |what: &str| StoreError::Corrupt(format!("connection notification {what}"));
@@ -68,7 +68,7 @@ fn ids(w: Watched) -> (Option<String>, Option<String>) {
 /// Inserts a notification.
 pub async fn insert(tx: &mut Tx, n: &ConnectionNotification) -> Result<(), StoreError> {
     let (service, endpoint) = ids(n.watched);
-    sqlx::query(
+    db::query(
         "INSERT INTO connection_notifications (notification_id, account_id, region, service_id, endpoint_id, topic_arn, events, created_ms) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -80,8 +80,7 @@ pub async fn insert(tx: &mut Tx, n: &ConnectionNotification) -> Result<(), Store
     .bind(&n.topic_arn)
     .bind(n.events.join(","))
     .bind(to_ms(n.created))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     Ok(())
 }
 
@@ -90,22 +89,20 @@ pub async fn get(
     tx: &mut Tx,
     id: &ConnectionNotificationId,
 ) -> Result<ConnectionNotification, StoreError> {
-    let r = sqlx::query("SELECT * FROM connection_notifications WHERE notification_id = ?")
+    let r = db::query("SELECT * FROM connection_notifications WHERE notification_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("connection notification", id))?;
     row(&r)
 }
 
 /// The notifications of `account`, by id.
 pub async fn list(tx: &mut Tx, account: &str) -> Result<Vec<ConnectionNotification>, StoreError> {
-    sqlx::query(
+    db::query(
         "SELECT * FROM connection_notifications WHERE account_id = ? ORDER BY notification_id",
     )
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(row)
     .collect()
@@ -117,13 +114,12 @@ pub async fn watching(
     endpoint: &EndpointId,
     service: &ServiceId,
 ) -> Result<Vec<ConnectionNotification>, StoreError> {
-    sqlx::query(
+    db::query(
         "SELECT * FROM connection_notifications WHERE endpoint_id = ? OR service_id = ? ORDER BY notification_id",
     )
     .bind(endpoint.to_string())
     .bind(service.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(row)
     .collect()
@@ -136,22 +132,20 @@ pub async fn update(
     topic_arn: &str,
     events: &[String],
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "UPDATE connection_notifications SET topic_arn = ?, events = ? WHERE notification_id = ?",
     )
     .bind(topic_arn)
     .bind(events.join(","))
     .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     Ok(())
 }
 
 /// Deletes `id`.
 pub async fn delete(tx: &mut Tx, id: &ConnectionNotificationId) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM connection_notifications WHERE notification_id = ?")
+    db::query("DELETE FROM connection_notifications WHERE notification_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }

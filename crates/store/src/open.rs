@@ -1,18 +1,114 @@
 //! Opening the database: pragmas, integrity and install checks, migrations, transactions.
 
 use std::path::PathBuf;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
-
+use crate::db::{self, Conn, Pool, Tx};
 use crate::StoreError;
 
-/// The migrations compiled into the binary.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// One schema migration compiled into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Its number: migrations apply in this order, each once.
+    pub version: i64,
+    /// What it is about (the file's name without number and extension).
+    pub description: &'static str,
+    /// Its SQL.
+    pub sql: &'static str,
+}
+
+const fn m(version: i64, description: &'static str, sql: &'static str) -> Migration {
+    Migration {
+        version,
+        description,
+        sql,
+    }
+}
+
+/// Every migration, in order: one per file of `migrations/` (a test checks the two agree).
+pub static MIGRATIONS: &[Migration] = &[
+    m(1, "init", include_str!("../migrations/0001_init.sql")),
+    m(
+        2,
+        "elb_attributes",
+        include_str!("../migrations/0002_elb_attributes.sql"),
+    ),
+    m(
+        10,
+        "agent_certs",
+        include_str!("../migrations/0010_agent_certs.sql"),
+    ),
+    m(20, "dns", include_str!("../migrations/0020_dns.sql")),
+    m(
+        30,
+        "iam_managed_policies",
+        include_str!("../migrations/0030_iam_managed_policies.sql"),
+    ),
+    m(
+        31,
+        "routing_and_tags",
+        include_str!("../migrations/0031_routing_and_tags.sql"),
+    ),
+    m(
+        40,
+        "flow_logs",
+        include_str!("../migrations/0040_flow_logs.sql"),
+    ),
+    m(
+        41,
+        "flow_log_destination_options",
+        include_str!("../migrations/0041_flow_log_destination_options.sql"),
+    ),
+    m(
+        50,
+        "gateway_endpoints",
+        include_str!("../migrations/0050_gateway_endpoints.sql"),
+    ),
+    m(
+        51,
+        "egress_subnet_attributes_cidr_blocks",
+        include_str!("../migrations/0051_egress_subnet_attributes_cidr_blocks.sql"),
+    ),
+    m(
+        52,
+        "connection_notifications",
+        include_str!("../migrations/0052_connection_notifications.sql"),
+    ),
+    m(
+        53,
+        "endpoint_pages",
+        include_str!("../migrations/0053_endpoint_pages.sql"),
+    ),
+    m(
+        54,
+        "default_vpcs",
+        include_str!("../migrations/0054_default_vpcs.sql"),
+    ),
+    m(
+        55,
+        "flow_log_delivery",
+        include_str!("../migrations/0055_flow_log_delivery.sql"),
+    ),
+    m(
+        56,
+        "enis_subnet",
+        include_str!("../migrations/0056_enis_subnet.sql"),
+    ),
+    m(
+        57,
+        "regions",
+        include_str!("../migrations/0057_regions.sql"),
+    ),
+    m(
+        58,
+        "iam_generation",
+        include_str!("../migrations/0058_iam_generation.sql"),
+    ),
+];
+
+/// Connections in the pool: readers run side by side (WAL), writers take turns.
+const POOL_SIZE: usize = 8;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -30,59 +126,51 @@ pub struct StoreConfig {
 /// The state database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
+    pool: Arc<Pool>,
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A writer's turn (see [`Store::writer_turn`]): hold it until the transaction ends.
 pub type WriterTurn = tokio::sync::OwnedMutexGuard<()>;
 
-/// One API action's transaction: commit it, or drop it and nothing happened.
-pub type Tx = Transaction<'static, Sqlite>;
-
 impl Store {
     /// Opens (creating if needed) and checks the database at `cfg.path`.
     pub async fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        Self::open_migrated(cfg, MIGRATIONS).await
+    }
+
+    /// Opens the database with only `migrations` applied: for tests of upgrades from an older
+    /// schema.
+    #[doc(hidden)]
+    pub async fn open_migrated(
+        cfg: &StoreConfig,
+        migrations: &[Migration],
+    ) -> Result<Self, StoreError> {
         let refused = |reason: String| StoreError::Refused {
             path: cfg.path.display().to_string(),
             reason,
         };
         let existed = cfg.path.exists();
-        let opts = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(StoreError::Db)?
-            .filename(&cfg.path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is durable before the API acknowledges it.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Pages are read through a memory map rather than a pread each (the database is
-            // small; listings read many pages on each of the pool's connections).
-            .pragma("mmap_size", "268435456")
-            .busy_timeout(cfg.busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(cfg.busy_timeout + Duration::from_secs(1))
-            .connect_with(opts)
-            .await
+        let pool = Pool::open(&cfg.path, cfg.busy_timeout, POOL_SIZE)
             .map_err(|e| refused(format!("cannot open: {e}")))?;
         let store = Self {
             pool,
-            writers: std::sync::Arc::default(),
+            writers: Arc::default(),
         };
+        let mut conn = store.conn().await?;
         if existed {
-            let check: String = sqlx::query_scalar("PRAGMA quick_check")
-                .fetch_one(&store.pool)
-                .await
+            let check: String = db::query_scalar("PRAGMA quick_check")
+                .fetch_one(&mut conn)
                 .map_err(|e| refused(format!("not a readable SQLite database ({e})")))?;
             if check != "ok" {
                 return Err(refused(format!("integrity check failed: {check}")));
             }
         }
-        MIGRATOR
-            .run(&store.pool)
-            .await
-            .map_err(|e| refused(format!("migration failed: {e}")))?;
+        migrate(&mut conn, migrations).map_err(|e| match e {
+            StoreError::Refused { reason, .. } => refused(reason),
+            other => refused(format!("migration failed: {other}")),
+        })?;
+        drop(conn);
         store.check_install(cfg).await.map_err(|e| match e {
             StoreError::Refused { reason, .. } => refused(reason),
             other => other,
@@ -90,10 +178,27 @@ impl Store {
         Ok(store)
     }
 
+    /// A connection outside any transaction (each statement commits on its own).
+    pub async fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool.get().await
+    }
+
+    /// Runs `f` on a connection on the blocking pool: for writes outside a transaction, whose
+    /// commit waits for an fsync.
+    pub(crate) async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.conn().await?;
+        tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the write did not finish: {e}")))?
+    }
+
     async fn check_install(&self, cfg: &StoreConfig) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT install_id, region FROM install WHERE singleton = 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let mut conn = self.conn().await?;
+        let row = db::query("SELECT install_id, region FROM install WHERE singleton = 1")
+            .fetch_optional(&mut conn)?;
         match row {
             Some(row) => {
                 let id: String = row.try_get("install_id")?;
@@ -109,12 +214,11 @@ impl Store {
                 Ok(())
             }
             None => {
-                sqlx::query("INSERT INTO install (singleton, install_id, region, created_ms) VALUES (1, ?, ?, ?)")
+                db::query("INSERT INTO install (singleton, install_id, region, created_ms) VALUES (1, ?, ?, ?)")
                     .bind(&cfg.install_id)
                     .bind(&cfg.region)
                     .bind(crate::to_ms(time::OffsetDateTime::now_utc()))
-                    .execute(&self.pool)
-                    .await?;
+                    .execute(&mut conn)?;
                 Ok(())
             }
         }
@@ -123,49 +227,98 @@ impl Store {
     /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so two
     /// actions never deadlock upgrading read locks, and a held lock fails after the busy timeout.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Tx::begin_write(self.conn().await?, self.pool.busy_timeout()).await
     }
 
     /// Waits for this process's turn to write. SQLite admits one writer at a time, and a writer
-    /// that finds the lock taken sleeps in SQLite's busy handler with a growing backoff (up to
-    /// 100 ms a nap, whenever the lock frees): under concurrent writes that backoff, not the
-    /// work, made the latency tail. Writers that take turns here first queue in order (the
-    /// mutex is fair) and begin the moment the one before them ends; the busy handler is left
-    /// for writers of other processes.
+    /// that finds the lock taken waits with a growing backoff (see `Tx::begin_write`): under
+    /// concurrent writes that backoff, not the work, made the latency tail. Writers that take
+    /// turns here first queue in order (the mutex is fair) and begin the moment the one before
+    /// them ends; the backoff is left for writers of other processes.
     pub async fn writer_turn(&self) -> WriterTurn {
         self.writers.clone().lock_owned().await
     }
 
     /// Starts a read-only transaction (a consistent snapshot).
     pub async fn read(&self) -> Result<Tx, StoreError> {
-        Ok(self.pool.begin().await?)
-    }
-
-    /// The pool, for queries outside a transaction.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        Tx::begin_read(self.conn().await?)
     }
 
     /// The current revision: bumped by every change agents must see.
     pub async fn revision(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM revision WHERE singleton = 1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        db::query_scalar("SELECT value FROM revision WHERE singleton = 1")
+            .fetch_one(&mut self.conn().await?)
     }
 
-    /// Closes the pool, checkpointing the WAL.
+    /// Closes the pool: idle connections close now (the last checkpoints the WAL), the rest as
+    /// they come back.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pool.close();
     }
 }
 
 /// Bumps the revision inside `tx`; returns the new value.
 pub(crate) async fn bump_revision(tx: &mut Tx) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "UPDATE revision SET value = value + 1 WHERE singleton = 1 RETURNING value",
-    )
-    .fetch_one(&mut **tx)
-    .await?)
+    db::query_scalar("UPDATE revision SET value = value + 1 WHERE singleton = 1 RETURNING value")
+        .fetch_one(tx)
+}
+
+/// Applies the migrations `conn`'s database lacks, each in its own transaction. A database
+/// with a migration this binary does not know is of a newer schema: refused.
+fn migrate(conn: &mut Conn, migrations: &[Migration]) -> Result<(), StoreError> {
+    use crate::db::Db;
+    let c = conn.connection()?;
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
+         description TEXT NOT NULL, installed_ms INTEGER NOT NULL)",
+    )?;
+    // Databases made before the store left sqlx recorded their migrations in sqlx's table.
+    let sqlx_table: i64 = c.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        [],
+        |r| r.get(0),
+    )?;
+    if sqlx_table > 0 {
+        c.execute_batch(
+            "INSERT OR IGNORE INTO schema_migrations (version, description, installed_ms) \
+             SELECT version, description, 0 FROM _sqlx_migrations WHERE success",
+        )?;
+    }
+    let applied: Vec<i64> = {
+        let mut stmt = c.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if let Some(v) = applied
+        .iter()
+        .find(|v| !MIGRATIONS.iter().any(|m| m.version == **v))
+    {
+        return Err(StoreError::Refused {
+            path: String::new(),
+            reason: format!("it has schema migration {v}, unknown to this version of Underpass (a newer schema)"),
+        });
+    }
+    for mig in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+        let now = crate::to_ms(time::OffsetDateTime::now_utc());
+        let run = c.execute_batch(&format!("BEGIN IMMEDIATE;\n{}\n;", mig.sql)).and_then(|()| {
+            c.execute(
+                "INSERT INTO schema_migrations (version, description, installed_ms) VALUES (?1, ?2, ?3)",
+                rusqlite::params![mig.version, mig.description, now],
+            )?;
+            c.execute_batch("COMMIT")
+        });
+        if let Err(e) = run {
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+            return Err(StoreError::Refused {
+                path: String::new(),
+                reason: format!(
+                    "migration {} ({}) failed: {e}",
+                    mig.version, mig.description
+                ),
+            });
+        }
+    }
+    Ok(())
 }

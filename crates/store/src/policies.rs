@@ -1,8 +1,8 @@
 //! IAM customer managed policies: the policies, their versions, and their attachments to users
 //! and roles. Documents are stored as given (validated by the caller).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db;
+use crate::db::Row;
 use time::OffsetDateTime;
 
 use crate::{from_ms, to_ms, StoreError, Tx};
@@ -45,7 +45,7 @@ pub struct PolicyVersion {
     pub created: OffsetDateTime,
 }
 
-fn policy_row(r: &SqliteRow) -> Result<ManagedPolicy, StoreError> {
+fn policy_row(r: &Row) -> Result<ManagedPolicy, StoreError> {
     let count: i64 = r.try_get("attachment_count")?;
     let next: i64 = r.try_get("next_version")?;
     Ok(ManagedPolicy {
@@ -71,7 +71,7 @@ pub async fn insert_policy(
     p: &ManagedPolicy,
     document: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO managed_policies (arn, account_id, name, path, policy_id, description, default_version, next_version, created_ms, updated_ms) \
          VALUES (?, ?, ?, ?, ?, ?, 'v1', 2, ?, ?)",
     )
@@ -83,9 +83,8 @@ pub async fn insert_policy(
     .bind(&p.description)
     .bind(to_ms(p.created))
     .bind(to_ms(p.created))
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| match StoreError::from(e) {
+    .execute(tx)
+    .map_err(|e| match e {
         StoreError::Conflict(_) => {
             StoreError::Conflict(format!("A policy called {} already exists. Duplicate names are not allowed.", p.name))
         }
@@ -101,44 +100,40 @@ async fn insert_version(
     document: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO policy_versions (policy_arn, version_id, document, created_ms) VALUES (?, ?, ?, ?)")
+    db::query("INSERT INTO policy_versions (policy_arn, version_id, document, created_ms) VALUES (?, ?, ?, ?)")
         .bind(arn)
         .bind(version)
         .bind(document)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// The policy `arn`, if it exists.
 pub async fn get_policy(tx: &mut Tx, arn: &str) -> Result<Option<ManagedPolicy>, StoreError> {
-    let row = sqlx::query(&format!("{SELECT_POLICY} WHERE p.arn = ?"))
+    let row = db::query(&format!("{SELECT_POLICY} WHERE p.arn = ?"))
         .bind(arn)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(tx)?;
     row.as_ref().map(policy_row).transpose()
 }
 
 /// The policies of an account, by name.
 pub async fn list_policies(tx: &mut Tx, account: &str) -> Result<Vec<ManagedPolicy>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = db::query(&format!(
         "{SELECT_POLICY} WHERE p.account_id = ? ORDER BY p.name"
     ))
     .bind(account)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(policy_row).collect()
 }
 
 /// The versions of a policy, newest first.
 pub async fn versions(tx: &mut Tx, arn: &str) -> Result<Vec<PolicyVersion>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT version_id, document, created_ms FROM policy_versions WHERE policy_arn = ? ORDER BY created_ms DESC, CAST(substr(version_id, 2) AS INTEGER) DESC",
     )
     .bind(arn)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| {
             Ok(PolicyVersion {
@@ -160,10 +155,9 @@ pub async fn add_version(
 ) -> Result<String, StoreError> {
     let version = format!("v{}", p.next_version);
     insert_version(tx, &p.arn, &version, document, now).await?;
-    sqlx::query("UPDATE managed_policies SET next_version = next_version + 1 WHERE arn = ?")
+    db::query("UPDATE managed_policies SET next_version = next_version + 1 WHERE arn = ?")
         .bind(&p.arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     if set_default {
         set_default_version(tx, &p.arn, &version, now).await?;
     }
@@ -177,78 +171,70 @@ pub async fn set_default_version(
     version: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE managed_policies SET default_version = ?, updated_ms = ? WHERE arn = ?")
+    db::query("UPDATE managed_policies SET default_version = ?, updated_ms = ? WHERE arn = ?")
         .bind(version)
         .bind(to_ms(now))
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// Deletes one version; returns whether it existed.
 pub async fn delete_version(tx: &mut Tx, arn: &str, version: &str) -> Result<bool, StoreError> {
-    let n = sqlx::query("DELETE FROM policy_versions WHERE policy_arn = ? AND version_id = ?")
+    let n = db::query("DELETE FROM policy_versions WHERE policy_arn = ? AND version_id = ?")
         .bind(arn)
         .bind(version)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     Ok(n > 0)
 }
 
 /// Deletes a policy and its versions (the caller has checked it is attached nowhere).
 pub async fn delete_policy(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM managed_policies WHERE arn = ?")
+    db::query("DELETE FROM managed_policies WHERE arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// Attaches a policy to a user or role; returns false if it already was.
 pub async fn attach(tx: &mut Tx, policy: &str, principal: &str) -> Result<bool, StoreError> {
-    let n = sqlx::query(
+    let n = db::query(
         "INSERT OR IGNORE INTO policy_attachments (policy_arn, principal_arn) VALUES (?, ?)",
     )
     .bind(policy)
     .bind(principal)
-    .execute(&mut **tx)
-    .await?
+    .execute(tx)?
     .rows_affected();
     Ok(n > 0)
 }
 
 /// Detaches a policy; returns whether it was attached.
 pub async fn detach(tx: &mut Tx, policy: &str, principal: &str) -> Result<bool, StoreError> {
-    let n =
-        sqlx::query("DELETE FROM policy_attachments WHERE policy_arn = ? AND principal_arn = ?")
-            .bind(policy)
-            .bind(principal)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+    let n = db::query("DELETE FROM policy_attachments WHERE policy_arn = ? AND principal_arn = ?")
+        .bind(policy)
+        .bind(principal)
+        .execute(tx)?
+        .rows_affected();
     Ok(n > 0)
 }
 
 /// Detaches every policy from a principal (when the user or role is deleted, so a new one of
 /// the same name starts with none).
 pub async fn detach_all(tx: &mut Tx, principal: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM policy_attachments WHERE principal_arn = ?")
+    db::query("DELETE FROM policy_attachments WHERE principal_arn = ?")
         .bind(principal)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// The policies attached to a principal, by name.
 pub async fn attached_to(tx: &mut Tx, principal: &str) -> Result<Vec<ManagedPolicy>, StoreError> {
-    let rows = sqlx::query(&format!(
+    let rows = db::query(&format!(
         "{SELECT_POLICY} JOIN policy_attachments t ON t.policy_arn = p.arn WHERE t.principal_arn = ? ORDER BY p.name"
     ))
     .bind(principal)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(policy_row).collect()
 }
 
@@ -258,15 +244,14 @@ pub async fn attached_documents(
     tx: &mut Tx,
     principal: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT p.arn, v.document FROM policy_attachments t \
          JOIN managed_policies p ON p.arn = t.policy_arn \
          JOIN policy_versions v ON v.policy_arn = p.arn AND v.version_id = p.default_version \
          WHERE t.principal_arn = ? ORDER BY p.arn",
     )
     .bind(principal)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((r.try_get("arn")?, r.try_get("document")?)))
         .collect()

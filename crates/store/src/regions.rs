@@ -3,6 +3,7 @@
 //! Every regional table has a `region` column (migration 0057). Rows from before it carry `''`
 //! until [`adopt`] gives them the primary region: the one region they were served in.
 
+use crate::db;
 use crate::{StoreError, Tx};
 
 /// The tables whose rows carry a region.
@@ -30,10 +31,9 @@ pub async fn adopt(tx: &mut Tx, primary: &str) -> Result<u64, StoreError> {
     let mut changed = 0;
     for table in REGIONAL_TABLES {
         // The table names are the constants above, never input.
-        changed += sqlx::query(&format!("UPDATE {table} SET region = ? WHERE region = ''"))
+        changed += db::query(&format!("UPDATE {table} SET region = ? WHERE region = ''"))
             .bind(primary)
-            .execute(&mut **tx)
-            .await?
+            .execute(tx)?
             .rows_affected();
     }
     Ok(changed)
@@ -46,14 +46,12 @@ pub async fn unopened(
     regions: &[String],
 ) -> Result<Vec<(String, String)>, StoreError> {
     let accounts: Vec<String> =
-        sqlx::query_scalar("SELECT account_id FROM accounts ORDER BY account_id")
-            .fetch_all(&mut **tx)
-            .await?;
-    let opened: Vec<(String, String)> =
-        sqlx::query_as("SELECT account_id, region FROM account_regions")
-            .fetch_all(&mut **tx)
-            .await?;
-    let opened: std::collections::HashSet<(String, String)> = opened.into_iter().collect();
+        db::query_scalar("SELECT account_id FROM accounts ORDER BY account_id").fetch_all(tx)?;
+    let opened = db::query("SELECT account_id, region FROM account_regions")
+        .fetch_all(tx)?
+        .iter()
+        .map(|r| Ok((r.try_get("account_id")?, r.try_get("region")?)))
+        .collect::<Result<std::collections::HashSet<(String, String)>, StoreError>>()?;
     let mut out = Vec::new();
     for account in accounts {
         for region in regions {
@@ -68,10 +66,9 @@ pub async fn unopened(
 
 /// Records that `account` has been opened in `region` (its default VPC there settled).
 pub async fn open(tx: &mut Tx, account: &str, region: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT OR IGNORE INTO account_regions (account_id, region) VALUES (?, ?)")
+    db::query("INSERT OR IGNORE INTO account_regions (account_id, region) VALUES (?, ?)")
         .bind(account)
         .bind(region)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }

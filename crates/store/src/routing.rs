@@ -5,9 +5,9 @@
 //! Every VPC has a main route table and a default ACL (made with the VPC, gone with it).
 //! Route-table changes do not bump the revision: no agent reads them.
 
+use crate::db;
+use crate::db::Row;
 use ipnet::IpNet;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 use time::OffsetDateTime;
 use underpass_domain::{EniId, RouteTableAssociationId, RouteTableId, SubnetId, VpcId};
 
@@ -70,15 +70,14 @@ pub async fn insert_route_table(
     rt: &RouteTable,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO route_tables (route_table_id, vpc_id, account_id, region, main, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO route_tables (route_table_id, vpc_id, account_id, region, main, created_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(rt.id.to_string())
         .bind(rt.vpc.to_string())
         .bind(&rt.account)
         .bind(&rt.region)
         .bind(rt.main)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     for r in &rt.routes {
         add_route(tx, &rt.id, r).await?;
     }
@@ -89,14 +88,13 @@ pub async fn insert_route_table(
 }
 
 async fn insert_rt_association(tx: &mut Tx, a: &RouteTableAssociation) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO route_table_associations (association_id, route_table_id, subnet_id, main) VALUES (?, ?, ?, ?)")
+    db::query("INSERT INTO route_table_associations (association_id, route_table_id, subnet_id, main) VALUES (?, ?, ?, ?)")
         .bind(a.id.to_string())
         .bind(a.route_table.to_string())
         .bind(a.subnet.map(|s| s.to_string()))
         .bind(a.subnet.is_none())
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!(
                 "the subnet {} is already associated with a route table",
                 a.subnet.map(|s| s.to_string()).unwrap_or_default()
@@ -106,14 +104,13 @@ async fn insert_rt_association(tx: &mut Tx, a: &RouteTableAssociation) -> Result
     Ok(())
 }
 
-async fn route_table_row(tx: &mut Tx, row: &SqliteRow) -> Result<RouteTable, StoreError> {
+async fn route_table_row(tx: &mut Tx, row: &Row) -> Result<RouteTable, StoreError> {
     let id: RouteTableId = parse_col(row, "route_table_id")?;
-    let routes = sqlx::query(
+    let routes = db::query(
         "SELECT destination, target_kind, target_id, origin FROM routes WHERE route_table_id = ? ORDER BY destination",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(|r| {
         let kind: String = r.try_get("target_kind")?;
@@ -128,12 +125,11 @@ async fn route_table_row(tx: &mut Tx, row: &SqliteRow) -> Result<RouteTable, Sto
         })
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
-    let associations = sqlx::query(
+    let associations = db::query(
         "SELECT association_id, subnet_id FROM route_table_associations WHERE route_table_id = ? ORDER BY main DESC, association_id",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?
+    .fetch_all(tx)?
     .iter()
     .map(|r| {
         let subnet: Option<String> = r.try_get("subnet_id")?;
@@ -160,10 +156,9 @@ async fn route_table_row(tx: &mut Tx, row: &SqliteRow) -> Result<RouteTable, Sto
 
 /// The route table `id`.
 pub async fn get_route_table(tx: &mut Tx, id: &RouteTableId) -> Result<RouteTable, StoreError> {
-    let row = sqlx::query("SELECT * FROM route_tables WHERE route_table_id = ?")
+    let row = db::query("SELECT * FROM route_tables WHERE route_table_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("route table", id))?;
     route_table_row(tx, &row).await
 }
@@ -174,13 +169,12 @@ pub async fn list_route_tables(
     account: Option<&str>,
     vpc: Option<&VpcId>,
 ) -> Result<Vec<RouteTable>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM route_tables WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR vpc_id = ?2) ORDER BY route_table_id",
     )
     .bind(account)
     .bind(vpc.map(ToString::to_string))
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(route_table_row(tx, r).await?);
@@ -190,10 +184,9 @@ pub async fn list_route_tables(
 
 /// Deletes a route table, its routes and associations.
 pub async fn delete_route_table(tx: &mut Tx, id: &RouteTableId) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM route_tables WHERE route_table_id = ?")
+    let n = db::query("DELETE FROM route_tables WHERE route_table_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("route table", id));
@@ -207,15 +200,14 @@ pub async fn add_route(tx: &mut Tx, rt: &RouteTableId, r: &Route) -> Result<(), 
         RouteTarget::Local => ("local", "local".to_owned()),
         RouteTarget::Interface(eni) => ("eni", eni.to_string()),
     };
-    sqlx::query("INSERT INTO routes (route_table_id, destination, target_kind, target_id, origin) VALUES (?, ?, ?, ?, ?)")
+    db::query("INSERT INTO routes (route_table_id, destination, target_kind, target_id, origin) VALUES (?, ?, ?, ?, ?)")
         .bind(rt.to_string())
         .bind(r.destination.to_string())
         .bind(kind)
         .bind(target)
         .bind(&r.origin)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!(
                 "The route identified by {} already exists.",
                 r.destination
@@ -231,11 +223,10 @@ pub async fn delete_route(
     rt: &RouteTableId,
     destination: &IpNet,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query("DELETE FROM routes WHERE route_table_id = ? AND destination = ?")
+    let n = db::query("DELETE FROM routes WHERE route_table_id = ? AND destination = ?")
         .bind(rt.to_string())
         .bind(destination.to_string())
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     Ok(n > 0)
 }
@@ -253,13 +244,12 @@ pub async fn get_rt_association(
     tx: &mut Tx,
     id: &RouteTableAssociationId,
 ) -> Result<Option<(RouteTableAssociation, String)>, StoreError> {
-    let row = sqlx::query(
+    let row = db::query(
         "SELECT a.association_id, a.route_table_id, a.subnet_id, r.account_id FROM route_table_associations a \
          JOIN route_tables r ON r.route_table_id = a.route_table_id WHERE a.association_id = ?",
     )
     .bind(id.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
+    .fetch_optional(tx)?;
     let Some(r) = row else { return Ok(None) };
     let subnet: Option<String> = r.try_get("subnet_id")?;
     Ok(Some((
@@ -280,50 +270,43 @@ pub async fn disassociate_route_table(
     tx: &mut Tx,
     id: &RouteTableAssociationId,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM route_table_associations WHERE association_id = ? AND main = 0")
+    db::query("DELETE FROM route_table_associations WHERE association_id = ? AND main = 0")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// How many route tables other than the main one, and ACLs other than the default one, the
 /// VPC still has (they must go before the VPC can).
 pub async fn vpc_routing_dependents(tx: &mut Tx, vpc: &VpcId) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
+    db::query_scalar(
         "SELECT (SELECT COUNT(*) FROM route_tables WHERE vpc_id = ?1 AND main = 0) \
          + (SELECT COUNT(*) FROM network_acls WHERE vpc_id = ?1 AND is_default = 0)",
     )
     .bind(vpc.to_string())
-    .fetch_one(&mut **tx)
-    .await?)
+    .fetch_one(tx)
 }
 
 /// Deletes the VPC's main route table and default ACL (with the VPC). Returns their ids, whose
 /// tags go too.
 pub async fn delete_vpc_defaults(tx: &mut Tx, vpc: &VpcId) -> Result<Vec<String>, StoreError> {
     let mut ids: Vec<String> =
-        sqlx::query_scalar("SELECT route_table_id FROM route_tables WHERE vpc_id = ?")
+        db::query_scalar("SELECT route_table_id FROM route_tables WHERE vpc_id = ?")
             .bind(vpc.to_string())
-            .fetch_all(&mut **tx)
-            .await?;
+            .fetch_all(tx)?;
     ids.extend(
-        sqlx::query_scalar::<_, String>("SELECT network_acl_id FROM network_acls WHERE vpc_id = ?")
+        db::query_scalar::<String>("SELECT network_acl_id FROM network_acls WHERE vpc_id = ?")
             .bind(vpc.to_string())
-            .fetch_all(&mut **tx)
-            .await?,
+            .fetch_all(tx)?,
     );
-    sqlx::query("DELETE FROM network_acl_associations WHERE network_acl_id IN (SELECT network_acl_id FROM network_acls WHERE vpc_id = ?)")
+    db::query("DELETE FROM network_acl_associations WHERE network_acl_id IN (SELECT network_acl_id FROM network_acls WHERE vpc_id = ?)")
         .bind(vpc.to_string())
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM network_acls WHERE vpc_id = ?")
+        .execute(tx)?;
+    db::query("DELETE FROM network_acls WHERE vpc_id = ?")
         .bind(vpc.to_string())
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM route_tables WHERE vpc_id = ?")
+        .execute(tx)?;
+    db::query("DELETE FROM route_tables WHERE vpc_id = ?")
         .bind(vpc.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(ids)
 }

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use crate::db;
+use crate::db::Row;
 use time::OffsetDateTime;
 use underpass_domain::{ConnEvent, ConnState, EndpointId, ServiceId, VpcId};
 
@@ -15,7 +15,7 @@ use crate::records::{
 };
 use crate::{from_ms, to_ms, StoreError, Tx};
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+fn json_col<T: serde::de::DeserializeOwned>(row: &Row, col: &str) -> Result<T, StoreError> {
     let s: String = row.try_get(col)?;
     serde_json::from_str(&s).map_err(|_| StoreError::Corrupt(format!("column {col}")))
 }
@@ -26,7 +26,7 @@ pub async fn insert_lb(
     lb: &LoadBalancer,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO load_balancers (arn, account_id, region, name, vpc_id, cross_zone, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO load_balancers (arn, account_id, region, name, vpc_id, cross_zone, state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(&lb.arn)
         .bind(&lb.account)
         .bind(&lb.region)
@@ -35,9 +35,8 @@ pub async fn insert_lb(
         .bind(lb.cross_zone)
         .bind(&lb.state)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!("A load balancer with the same name '{}' exists", lb.name)),
             other => other,
         })?;
@@ -45,7 +44,7 @@ pub async fn insert_lb(
     Ok(())
 }
 
-async fn lb_row(tx: &mut Tx, row: &SqliteRow) -> Result<LoadBalancer, StoreError> {
+async fn lb_row(tx: &mut Tx, row: &Row) -> Result<LoadBalancer, StoreError> {
     let arn: String = row.try_get("arn")?;
     Ok(LoadBalancer {
         nodes: enis_of(tx, &arn).await?,
@@ -61,20 +60,18 @@ async fn lb_row(tx: &mut Tx, row: &SqliteRow) -> Result<LoadBalancer, StoreError
 
 /// The load balancer `arn`.
 pub async fn get_lb(tx: &mut Tx, arn: &str) -> Result<LoadBalancer, StoreError> {
-    let row = sqlx::query("SELECT * FROM load_balancers WHERE arn = ?")
+    let row = db::query("SELECT * FROM load_balancers WHERE arn = ?")
         .bind(arn)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("load balancer", arn))?;
     lb_row(tx, &row).await
 }
 
 /// Load balancers of an account (or all).
 pub async fn list_lbs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<LoadBalancer>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM load_balancers WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")
+    let rows = db::query("SELECT * FROM load_balancers WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")
         .bind(account)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(lb_row(tx, r).await?);
@@ -84,11 +81,10 @@ pub async fn list_lbs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<LoadBala
 
 /// Sets the cross-zone attribute.
 pub async fn set_lb_cross_zone(tx: &mut Tx, arn: &str, on: bool) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE load_balancers SET cross_zone = ? WHERE arn = ?")
+    let n = db::query("UPDATE load_balancers SET cross_zone = ? WHERE arn = ?")
         .bind(on)
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("load balancer", arn));
@@ -99,25 +95,22 @@ pub async fn set_lb_cross_zone(tx: &mut Tx, arn: &str, on: bool) -> Result<(), S
 
 /// Deletes a load balancer; refuses while an endpoint service uses it.
 pub async fn delete_lb(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
-    let used: i64 = sqlx::query_scalar(
+    let used: i64 = db::query_scalar(
         "SELECT COUNT(*) FROM endpoint_services s, json_each(s.load_balancer_arns) j WHERE j.value = ?",
     )
     .bind(arn)
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(tx)?;
     if used > 0 {
         return Err(StoreError::Conflict(format!(
             "Load balancer '{arn}' is in use by an endpoint service"
         )));
     }
-    sqlx::query("DELETE FROM network_interfaces WHERE owner_id = ?")
+    db::query("DELETE FROM network_interfaces WHERE owner_id = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM load_balancers WHERE arn = ?")
+        .execute(tx)?;
+    db::query("DELETE FROM load_balancers WHERE arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
@@ -129,7 +122,7 @@ pub async fn insert_tg(
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let h = &tg.health;
-    sqlx::query(
+    db::query(
         "INSERT INTO target_groups (arn, account_id, region, name, vpc_id, protocol, port, hc_protocol, hc_port, hc_path, hc_interval_secs, \
          hc_timeout_secs, healthy_threshold, unhealthy_threshold, proxy_protocol_v2, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -149,9 +142,8 @@ pub async fn insert_tg(
     .bind(i64::from(h.unhealthy_threshold))
     .bind(tg.proxy_protocol_v2)
     .bind(to_ms(now))
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| match StoreError::from(e) {
+    .execute(tx)
+    .map_err(|e| match e {
         StoreError::Conflict(_) => StoreError::Conflict(format!("A target group with the same name '{}' exists", tg.name)),
         other => other,
     })?;
@@ -159,17 +151,16 @@ pub async fn insert_tg(
     Ok(())
 }
 
-fn u32_col(row: &SqliteRow, col: &str) -> Result<u32, StoreError> {
+fn u32_col(row: &Row, col: &str) -> Result<u32, StoreError> {
     let v: i64 = row.try_get(col)?;
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {col}")))
 }
 
-async fn tg_row(tx: &mut Tx, row: &SqliteRow) -> Result<TargetGroup, StoreError> {
+async fn tg_row(tx: &mut Tx, row: &Row) -> Result<TargetGroup, StoreError> {
     let arn: String = row.try_get("arn")?;
-    let trows = sqlx::query("SELECT * FROM targets WHERE target_group_arn = ? ORDER BY ip, port")
+    let trows = db::query("SELECT * FROM targets WHERE target_group_arn = ? ORDER BY ip, port")
         .bind(&arn)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     let mut targets = Vec::with_capacity(trows.len());
     for t in &trows {
         targets.push(Target {
@@ -204,20 +195,18 @@ async fn tg_row(tx: &mut Tx, row: &SqliteRow) -> Result<TargetGroup, StoreError>
 
 /// The target group `arn` with its targets.
 pub async fn get_tg(tx: &mut Tx, arn: &str) -> Result<TargetGroup, StoreError> {
-    let row = sqlx::query("SELECT * FROM target_groups WHERE arn = ?")
+    let row = db::query("SELECT * FROM target_groups WHERE arn = ?")
         .bind(arn)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("target group", arn))?;
     tg_row(tx, &row).await
 }
 
 /// Target groups of an account (or all).
 pub async fn list_tgs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<TargetGroup>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM target_groups WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")
+    let rows = db::query("SELECT * FROM target_groups WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")
         .bind(account)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(tg_row(tx, r).await?);
@@ -228,7 +217,7 @@ pub async fn list_tgs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<TargetGr
 /// Updates health-check settings and the PROXY v2 switch.
 pub async fn update_tg(tx: &mut Tx, tg: &TargetGroup) -> Result<(), StoreError> {
     let h = &tg.health;
-    sqlx::query(
+    db::query(
         "UPDATE target_groups SET hc_protocol = ?, hc_port = ?, hc_path = ?, hc_interval_secs = ?, hc_timeout_secs = ?, \
          healthy_threshold = ?, unhealthy_threshold = ?, proxy_protocol_v2 = ? WHERE arn = ?",
     )
@@ -241,8 +230,7 @@ pub async fn update_tg(tx: &mut Tx, tg: &TargetGroup) -> Result<(), StoreError> 
     .bind(i64::from(h.unhealthy_threshold))
     .bind(tg.proxy_protocol_v2)
     .bind(&tg.arn)
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
@@ -250,15 +238,14 @@ pub async fn update_tg(tx: &mut Tx, tg: &TargetGroup) -> Result<(), StoreError> 
 /// Registers targets (already registered ones are left as they are).
 pub async fn register_targets(tx: &mut Tx, tg: &str, targets: &[Target]) -> Result<(), StoreError> {
     for t in targets {
-        sqlx::query(
+        db::query(
             "INSERT OR IGNORE INTO targets (target_group_arn, ip, port, zone) VALUES (?, ?, ?, ?)",
         )
         .bind(tg)
         .bind(t.ip.to_string())
         .bind(i64::from(t.port))
         .bind(&t.zone)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     bump_revision(tx).await?;
     Ok(())
@@ -271,12 +258,11 @@ pub async fn deregister_targets(
     targets: &[Target],
 ) -> Result<(), StoreError> {
     for t in targets {
-        sqlx::query("DELETE FROM targets WHERE target_group_arn = ? AND ip = ? AND port = ?")
+        db::query("DELETE FROM targets WHERE target_group_arn = ? AND ip = ? AND port = ?")
             .bind(tg)
             .bind(t.ip.to_string())
             .bind(i64::from(t.port))
-            .execute(&mut **tx)
-            .await?;
+            .execute(tx)?;
     }
     bump_revision(tx).await?;
     Ok(())
@@ -284,24 +270,22 @@ pub async fn deregister_targets(
 
 /// Deletes a target group; refuses while a listener uses it.
 pub async fn delete_tg(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
-    let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM listeners WHERE target_group_arn = ?")
+    let used: i64 = db::query_scalar("SELECT COUNT(*) FROM listeners WHERE target_group_arn = ?")
         .bind(arn)
-        .fetch_one(&mut **tx)
-        .await?;
+        .fetch_one(tx)?;
     if used > 0 {
         return Err(StoreError::Conflict(format!(
             "Target group '{arn}' is currently in use by a listener or a rule"
         )));
     }
-    sqlx::query("DELETE FROM target_groups WHERE arn = ?")
+    db::query("DELETE FROM target_groups WHERE arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
 
-fn listener_row(row: &SqliteRow) -> Result<Listener, StoreError> {
+fn listener_row(row: &Row) -> Result<Listener, StoreError> {
     Ok(Listener {
         arn: row.try_get("arn")?,
         load_balancer: row.try_get("load_balancer_arn")?,
@@ -314,15 +298,14 @@ fn listener_row(row: &SqliteRow) -> Result<Listener, StoreError> {
 
 /// Inserts a listener.
 pub async fn insert_listener(tx: &mut Tx, l: &Listener) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO listeners (arn, load_balancer_arn, protocol, port, target_group_arn) VALUES (?, ?, ?, ?, ?)")
+    db::query("INSERT INTO listeners (arn, load_balancer_arn, protocol, port, target_group_arn) VALUES (?, ?, ?, ?, ?)")
         .bind(&l.arn)
         .bind(&l.load_balancer)
         .bind(&l.protocol)
         .bind(i64::from(l.port))
         .bind(&l.target_group)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
+        .execute(tx)
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!("A listener already exists on port {}", l.port)),
             other => other,
         })?;
@@ -332,21 +315,19 @@ pub async fn insert_listener(tx: &mut Tx, l: &Listener) -> Result<(), StoreError
 
 /// Listeners of a load balancer (or all).
 pub async fn list_listeners(tx: &mut Tx, lb: Option<&str>) -> Result<Vec<Listener>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM listeners WHERE (?1 IS NULL OR load_balancer_arn = ?1) ORDER BY port",
     )
     .bind(lb)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter().map(listener_row).collect()
 }
 
 /// Deletes a listener.
 pub async fn delete_listener(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
-    let n = sqlx::query("DELETE FROM listeners WHERE arn = ?")
+    let n = db::query("DELETE FROM listeners WHERE arn = ?")
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("listener", arn));
@@ -361,7 +342,7 @@ pub async fn insert_service(
     s: &Service,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "INSERT INTO endpoint_services (service_id, service_name, account_id, region, acceptance_required, load_balancer_arns, state, created_ms, \
          private_dns_name, private_dns_state, private_dns_txt_name, private_dns_txt_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -377,27 +358,24 @@ pub async fn insert_service(
     .bind(s.private_dns.as_ref().map(|p| p.state.as_str()))
     .bind(s.private_dns.as_ref().map(|p| p.txt_name.clone()))
     .bind(s.private_dns.as_ref().map(|p| p.txt_value.clone()))
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     for p in &s.allowed_principals {
-        sqlx::query("INSERT INTO service_permissions (service_id, principal) VALUES (?, ?)")
+        db::query("INSERT INTO service_permissions (service_id, principal) VALUES (?, ?)")
             .bind(s.id.to_string())
             .bind(p)
-            .execute(&mut **tx)
-            .await?;
+            .execute(tx)?;
     }
     bump_revision(tx).await?;
     Ok(())
 }
 
-async fn service_row(tx: &mut Tx, row: &SqliteRow) -> Result<Service, StoreError> {
+async fn service_row(tx: &mut Tx, row: &Row) -> Result<Service, StoreError> {
     let id: ServiceId = parse_col(row, "service_id")?;
-    let allowed_principals = sqlx::query_scalar(
+    let allowed_principals = db::query_scalar(
         "SELECT principal FROM service_permissions WHERE service_id = ? ORDER BY principal",
     )
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     Ok(Service {
         id,
         name: row.try_get("service_name")?,
@@ -411,7 +389,7 @@ async fn service_row(tx: &mut Tx, row: &SqliteRow) -> Result<Service, StoreError
     })
 }
 
-fn private_dns_cols(row: &SqliteRow) -> Result<Option<PrivateDns>, StoreError> {
+fn private_dns_cols(row: &Row) -> Result<Option<PrivateDns>, StoreError> {
     let name: Option<String> = row.try_get("private_dns_name")?;
     let Some(name) = name else { return Ok(None) };
     let state: Option<String> = row.try_get("private_dns_state")?;
@@ -432,29 +410,26 @@ fn private_dns_cols(row: &SqliteRow) -> Result<Option<PrivateDns>, StoreError> {
 
 /// The service `id`.
 pub async fn get_service(tx: &mut Tx, id: &ServiceId) -> Result<Service, StoreError> {
-    let row = sqlx::query("SELECT * FROM endpoint_services WHERE service_id = ?")
+    let row = db::query("SELECT * FROM endpoint_services WHERE service_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("endpoint service", id))?;
     service_row(tx, &row).await
 }
 
 /// The service named `name`.
 pub async fn find_service_by_name(tx: &mut Tx, name: &str) -> Result<Service, StoreError> {
-    let row = sqlx::query("SELECT * FROM endpoint_services WHERE service_name = ?")
+    let row = db::query("SELECT * FROM endpoint_services WHERE service_name = ?")
         .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("endpoint service", name))?;
     service_row(tx, &row).await
 }
 
 /// Every service (callers filter by visibility).
 pub async fn list_services(tx: &mut Tx) -> Result<Vec<Service>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM endpoint_services ORDER BY created_ms, service_id")
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows = db::query("SELECT * FROM endpoint_services ORDER BY created_ms, service_id")
+        .fetch_all(tx)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(service_row(tx, r).await?);
@@ -464,7 +439,7 @@ pub async fn list_services(tx: &mut Tx) -> Result<Vec<Service>, StoreError> {
 
 /// Updates acceptance, load balancers and the private DNS name with its verification.
 pub async fn update_service(tx: &mut Tx, s: &Service) -> Result<(), StoreError> {
-    sqlx::query(
+    db::query(
         "UPDATE endpoint_services SET acceptance_required = ?, load_balancer_arns = ?, private_dns_name = ?, private_dns_state = ?, \
          private_dns_txt_name = ?, private_dns_txt_value = ? WHERE service_id = ?",
     )
@@ -475,8 +450,7 @@ pub async fn update_service(tx: &mut Tx, s: &Service) -> Result<(), StoreError> 
         .bind(s.private_dns.as_ref().map(|p| p.txt_name.clone()))
         .bind(s.private_dns.as_ref().map(|p| p.txt_value.clone()))
         .bind(s.id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
@@ -487,12 +461,11 @@ pub async fn verified_private_dns_owners(
     tx: &mut Tx,
     name: &str,
 ) -> Result<Vec<(ServiceId, String)>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT service_id, account_id FROM endpoint_services WHERE private_dns_name = ? AND private_dns_state = 'verified' ORDER BY service_id",
     )
     .bind(name)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((parse_col(r, "service_id")?, r.try_get("account_id")?)))
         .collect()
@@ -506,20 +479,18 @@ pub async fn modify_permissions(
     remove: &[String],
 ) -> Result<(), StoreError> {
     for p in add {
-        sqlx::query(
+        db::query(
             "INSERT OR IGNORE INTO service_permissions (service_id, principal) VALUES (?, ?)",
         )
         .bind(id.to_string())
         .bind(p)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     for p in remove {
-        sqlx::query("DELETE FROM service_permissions WHERE service_id = ? AND principal = ?")
+        db::query("DELETE FROM service_permissions WHERE service_id = ? AND principal = ?")
             .bind(id.to_string())
             .bind(p)
-            .execute(&mut **tx)
-            .await?;
+            .execute(tx)?;
     }
     bump_revision(tx).await?;
     Ok(())
@@ -527,25 +498,22 @@ pub async fn modify_permissions(
 
 /// Deletes a service; refuses while endpoints other than rejected/deleted/failed/expired use it.
 pub async fn delete_service(tx: &mut Tx, id: &ServiceId) -> Result<(), StoreError> {
-    let live: i64 = sqlx::query_scalar(
+    let live: i64 = db::query_scalar(
         "SELECT COUNT(*) FROM endpoints WHERE service_id = ? AND state IN ('pendingAcceptance', 'pending', 'available')",
     )
     .bind(id.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(tx)?;
     if live > 0 {
         return Err(StoreError::Conflict(format!(
             "Service {id} has existing VPC endpoint connections in pendingAcceptance, pending or available state"
         )));
     }
-    sqlx::query("DELETE FROM endpoints WHERE service_id = ? AND state IN ('deleted', 'rejected', 'failed', 'expired')")
+    db::query("DELETE FROM endpoints WHERE service_id = ? AND state IN ('deleted', 'rejected', 'failed', 'expired')")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM endpoint_services WHERE service_id = ?")
+        .execute(tx)?;
+    db::query("DELETE FROM endpoint_services WHERE service_id = ?")
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     bump_revision(tx).await?;
     Ok(())
 }
@@ -589,7 +557,7 @@ pub async fn insert_endpoint_then(
         steps.push((Some(state), to, format!("{event:?}")));
         state = to;
     }
-    sqlx::query(
+    db::query(
         "INSERT INTO endpoints (endpoint_id, account_id, region, vpc_id, service_id, endpoint_type, state, policy, security_groups, created_ms, updated_ms, \
          private_dns_enabled, dns_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -606,8 +574,7 @@ pub async fn insert_endpoint_then(
     .bind(to_ms(now))
     .bind(e.private_dns_enabled)
     .bind(&e.dns_name)
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     let rows: Vec<serde_json::Value> = steps
         .iter()
         .map(|(from, to, event)| {
@@ -615,7 +582,7 @@ pub async fn insert_endpoint_then(
         })
         .collect();
     let rows = serde_json::to_string(&rows).map_err(|x| StoreError::Corrupt(x.to_string()))?;
-    sqlx::query(
+    db::query(
         "INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) \
          SELECT ?1, value ->> 0, value ->> 1, value ->> 2, ?2, ?3 FROM json_each(?4) ORDER BY key",
     )
@@ -623,19 +590,18 @@ pub async fn insert_endpoint_then(
     .bind(actor)
     .bind(to_ms(now))
     .bind(rows)
-    .execute(&mut **tx)
-    .await?;
+    .execute(tx)?;
     bump_revision(tx).await?;
     Ok(Ok(state))
 }
 
-async fn endpoint_row(tx: &mut Tx, row: &SqliteRow) -> Result<Endpoint, StoreError> {
+async fn endpoint_row(tx: &mut Tx, row: &Row) -> Result<Endpoint, StoreError> {
     let id: EndpointId = parse_col(row, "endpoint_id")?;
     let enis = enis_of(tx, &id.to_string()).await?;
     endpoint_from(row, enis)
 }
 
-fn endpoint_from(row: &SqliteRow, enis: Vec<Eni>) -> Result<Endpoint, StoreError> {
+fn endpoint_from(row: &Row, enis: Vec<Eni>) -> Result<Endpoint, StoreError> {
     let id: EndpointId = parse_col(row, "endpoint_id")?;
     Ok(Endpoint {
         enis,
@@ -656,10 +622,9 @@ fn endpoint_from(row: &SqliteRow, enis: Vec<Eni>) -> Result<Endpoint, StoreError
 
 /// The endpoint `id`.
 pub async fn get_endpoint(tx: &mut Tx, id: &EndpointId) -> Result<Endpoint, StoreError> {
-    let row = sqlx::query("SELECT * FROM endpoints WHERE endpoint_id = ?")
+    let row = db::query("SELECT * FROM endpoints WHERE endpoint_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("endpoint", id))?;
     endpoint_row(tx, &row).await
 }
@@ -677,17 +642,16 @@ pub struct EndpointFilter {
 
 /// Endpoints matching `f`.
 pub async fn list_endpoints(tx: &mut Tx, f: &EndpointFilter) -> Result<Vec<Endpoint>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT * FROM endpoints WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR service_id = ?2) AND (?3 IS NULL OR vpc_id = ?3) \
          ORDER BY created_ms, endpoint_id",
     )
     .bind(f.account.as_deref())
     .bind(f.service.map(|s| s.to_string()))
     .bind(f.vpc.map(|v| v.to_string()))
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     // The listed endpoints' interfaces in one query, not one per endpoint.
-    let eni_rows = sqlx::query(
+    let eni_rows = db::query(
         "SELECT n.* FROM network_interfaces n JOIN endpoints e ON n.owner_id = e.endpoint_id \
          WHERE (?1 IS NULL OR e.account_id = ?1) AND (?2 IS NULL OR e.service_id = ?2) AND (?3 IS NULL OR e.vpc_id = ?3) \
          ORDER BY n.zone, n.eni_id",
@@ -695,13 +659,12 @@ pub async fn list_endpoints(tx: &mut Tx, f: &EndpointFilter) -> Result<Vec<Endpo
     .bind(f.account.as_deref())
     .bind(f.service.map(|s| s.to_string()))
     .bind(f.vpc.map(|v| v.to_string()))
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     with_enis(&rows, &eni_rows)
 }
 
 /// Endpoint rows with their interfaces' rows, as endpoints.
-fn with_enis(rows: &[SqliteRow], eni_rows: &[SqliteRow]) -> Result<Vec<Endpoint>, StoreError> {
+fn with_enis(rows: &[Row], eni_rows: &[Row]) -> Result<Vec<Endpoint>, StoreError> {
     let mut enis: HashMap<String, Vec<Eni>> = HashMap::new();
     for r in eni_rows {
         let eni = crate::network::eni_row(r)?;
@@ -728,24 +691,22 @@ pub async fn page_endpoints(
 ) -> Result<Vec<Endpoint>, StoreError> {
     const PAGE: &str = "SELECT endpoint_id FROM endpoints WHERE account_id = ?1 \
          AND endpoint_id > COALESCE(?2, '') AND region = ?4 ORDER BY endpoint_id LIMIT ?3";
-    let rows = sqlx::query(&format!(
+    let rows = db::query(&format!(
         "SELECT * FROM endpoints WHERE endpoint_id IN ({PAGE}) ORDER BY endpoint_id"
     ))
     .bind(account)
     .bind(after)
     .bind(limit)
     .bind(region)
-    .fetch_all(&mut **tx)
-    .await?;
-    let eni_rows = sqlx::query(&format!(
+    .fetch_all(tx)?;
+    let eni_rows = db::query(&format!(
         "SELECT * FROM network_interfaces WHERE owner_id IN ({PAGE}) ORDER BY zone, eni_id"
     ))
     .bind(account)
     .bind(after)
     .bind(limit)
     .bind(region)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     with_enis(&rows, &eni_rows)
 }
 
@@ -759,22 +720,20 @@ pub async fn transition(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Result<ConnState, underpass_domain::IllegalTransition>, StoreError> {
-    let cur: String = sqlx::query_scalar("SELECT state FROM endpoints WHERE endpoint_id = ?")
+    let cur: String = db::query_scalar("SELECT state FROM endpoints WHERE endpoint_id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("endpoint", id))?;
     let from: ConnState = cur.parse().map_err(StoreError::Corrupt)?;
     let to = match from.apply(event) {
         Ok(to) => to,
         Err(e) => return Ok(Err(e)),
     };
-    sqlx::query("UPDATE endpoints SET state = ?, updated_ms = ? WHERE endpoint_id = ?")
+    db::query("UPDATE endpoints SET state = ?, updated_ms = ? WHERE endpoint_id = ?")
         .bind(to.as_str())
         .bind(to_ms(now))
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     record_history(tx, id, Some(from), to, &format!("{event:?}"), actor, now).await?;
     bump_revision(tx).await?;
     Ok(Ok(to))
@@ -789,15 +748,14 @@ async fn record_history(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    db::query("INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(id.to_string())
         .bind(from.map(ConnState::as_str))
         .bind(to.as_str())
         .bind(event)
         .bind(actor)
         .bind(to_ms(now))
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
@@ -816,10 +774,9 @@ pub struct HistoryEntry {
 
 /// The history of one endpoint, oldest first.
 pub async fn history(tx: &mut Tx, id: &EndpointId) -> Result<Vec<HistoryEntry>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM connection_history WHERE endpoint_id = ? ORDER BY seq")
+    let rows = db::query("SELECT * FROM connection_history WHERE endpoint_id = ? ORDER BY seq")
         .bind(id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     rows.iter()
         .map(|r| {
             let from: Option<String> = r.try_get("from_state")?;
@@ -837,10 +794,9 @@ pub async fn history(tx: &mut Tx, id: &EndpointId) -> Result<Vec<HistoryEntry>, 
 
 /// Whether deletion protection is on for the load balancer `arn`.
 pub async fn lb_deletion_protection(tx: &mut Tx, arn: &str) -> Result<bool, StoreError> {
-    sqlx::query_scalar("SELECT deletion_protection FROM load_balancers WHERE arn = ?")
+    db::query_scalar("SELECT deletion_protection FROM load_balancers WHERE arn = ?")
         .bind(arn)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(tx)?
         .ok_or_else(|| not_found("load balancer", arn))
 }
 
@@ -850,11 +806,10 @@ pub async fn set_lb_deletion_protection(
     arn: &str,
     on: bool,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE load_balancers SET deletion_protection = ? WHERE arn = ?")
+    let n = db::query("UPDATE load_balancers SET deletion_protection = ? WHERE arn = ?")
         .bind(on)
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("load balancer", arn));
@@ -865,10 +820,9 @@ pub async fn set_lb_deletion_protection(
 /// The deregistration delay of the target group `arn`, in seconds.
 pub async fn tg_deregistration_delay(tx: &mut Tx, arn: &str) -> Result<u32, StoreError> {
     let v: i64 =
-        sqlx::query_scalar("SELECT deregistration_delay_secs FROM target_groups WHERE arn = ?")
+        db::query_scalar("SELECT deregistration_delay_secs FROM target_groups WHERE arn = ?")
             .bind(arn)
-            .fetch_optional(&mut **tx)
-            .await?
+            .fetch_optional(tx)?
             .ok_or_else(|| not_found("target group", arn))?;
     u32::try_from(v).map_err(|_| StoreError::Corrupt("deregistration_delay_secs".into()))
 }
@@ -879,11 +833,10 @@ pub async fn set_tg_deregistration_delay(
     arn: &str,
     secs: u32,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE target_groups SET deregistration_delay_secs = ? WHERE arn = ?")
+    let n = db::query("UPDATE target_groups SET deregistration_delay_secs = ? WHERE arn = ?")
         .bind(i64::from(secs))
         .bind(arn)
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("target group", arn));
@@ -894,12 +847,11 @@ pub async fn set_tg_deregistration_delay(
 
 /// The load balancers whose listeners forward to the target group `arn`.
 pub async fn lbs_of_tg(tx: &mut Tx, arn: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
+    db::query_scalar(
         "SELECT DISTINCT load_balancer_arn FROM listeners WHERE target_group_arn = ? ORDER BY load_balancer_arn",
     )
     .bind(arn)
-    .fetch_all(&mut **tx)
-    .await?)
+    .fetch_all(tx)
 }
 
 /// One agent's report on one target.
@@ -921,12 +873,11 @@ pub struct HealthReport {
 
 /// What every agent last reported about the targets of a target group.
 pub async fn target_health_reports(tx: &mut Tx, tg: &str) -> Result<Vec<HealthReport>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT ip, port, agent_id, state, reason, updated_ms FROM target_health WHERE target_group_arn = ? ORDER BY ip, port, agent_id",
     )
     .bind(tg)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| {
             Ok(HealthReport {
@@ -951,21 +902,19 @@ pub async fn clear_target_health(
 ) -> Result<(), StoreError> {
     match targets {
         None => {
-            sqlx::query("DELETE FROM target_health WHERE target_group_arn = ?")
+            db::query("DELETE FROM target_health WHERE target_group_arn = ?")
                 .bind(tg)
-                .execute(&mut **tx)
-                .await?;
+                .execute(tx)?;
         }
         Some(ts) => {
             for t in ts {
-                sqlx::query(
+                db::query(
                     "DELETE FROM target_health WHERE target_group_arn = ? AND ip = ? AND port = ?",
                 )
                 .bind(tg)
                 .bind(t.ip.to_string())
                 .bind(i64::from(t.port))
-                .execute(&mut **tx)
-                .await?;
+                .execute(tx)?;
             }
         }
     }
@@ -979,12 +928,11 @@ pub async fn set_endpoint_policy(
     policy: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE endpoints SET policy = ?, updated_ms = ? WHERE endpoint_id = ?")
+    let n = db::query("UPDATE endpoints SET policy = ?, updated_ms = ? WHERE endpoint_id = ?")
         .bind(policy)
         .bind(to_ms(now))
         .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?
+        .execute(tx)?
         .rows_affected();
     if n == 0 {
         return Err(not_found("endpoint", id));
@@ -1000,14 +948,13 @@ pub async fn set_endpoint_private_dns(
     on: bool,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query(
+    let n = db::query(
         "UPDATE endpoints SET private_dns_enabled = ?, updated_ms = ? WHERE endpoint_id = ?",
     )
     .bind(on)
     .bind(to_ms(now))
     .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?
+    .execute(tx)?
     .rows_affected();
     if n == 0 {
         return Err(not_found("endpoint", id));
@@ -1023,15 +970,13 @@ pub async fn set_endpoint_security_groups(
     groups: &[underpass_domain::SecurityGroupId],
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query(
-        "UPDATE endpoints SET security_groups = ?, updated_ms = ? WHERE endpoint_id = ?",
-    )
-    .bind(serde_json::to_string(groups).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-    .bind(to_ms(now))
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let n =
+        db::query("UPDATE endpoints SET security_groups = ?, updated_ms = ? WHERE endpoint_id = ?")
+            .bind(serde_json::to_string(groups).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .bind(to_ms(now))
+            .bind(id.to_string())
+            .execute(tx)?
+            .rows_affected();
     if n == 0 {
         return Err(not_found("endpoint", id));
     }

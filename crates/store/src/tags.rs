@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
-
+use crate::db;
 use crate::{StoreError, Tx};
 
 /// One tag of one resource.
@@ -30,7 +29,7 @@ pub async fn set(
     tags: &[(String, String)],
 ) -> Result<(), StoreError> {
     for (key, value) in tags {
-        sqlx::query(
+        db::query(
             "INSERT INTO tags (resource_id, resource_type, account_id, region, key, value) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (resource_id, key) DO UPDATE SET value = excluded.value",
         )
@@ -40,8 +39,7 @@ pub async fn set(
         .bind(region)
         .bind(key)
         .bind(value)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     }
     Ok(())
 }
@@ -54,33 +52,30 @@ pub async fn remove(
     key: &str,
     value: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query(
+    let n = db::query(
         "DELETE FROM tags WHERE resource_id = ?1 AND key = ?2 AND (?3 IS NULL OR value = ?3)",
     )
     .bind(resource_id)
     .bind(key)
     .bind(value)
-    .execute(&mut **tx)
-    .await?
+    .execute(tx)?
     .rows_affected();
     Ok(n > 0)
 }
 
 /// Removes every tag of a resource (when the resource goes).
 pub async fn remove_all(tx: &mut Tx, resource_id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM tags WHERE resource_id = ?")
+    db::query("DELETE FROM tags WHERE resource_id = ?")
         .bind(resource_id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(tx)?;
     Ok(())
 }
 
 /// The tags of a resource, by key.
 pub async fn of(tx: &mut Tx, resource_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT key, value FROM tags WHERE resource_id = ? ORDER BY key")
+    let rows = db::query("SELECT key, value FROM tags WHERE resource_id = ? ORDER BY key")
         .bind(resource_id)
-        .fetch_all(&mut **tx)
-        .await?;
+        .fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
         .collect()
@@ -92,13 +87,12 @@ pub async fn of_account(
     account: &str,
     region: &str,
 ) -> Result<Vec<TagRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT resource_id, resource_type, key, value FROM tags WHERE account_id = ? AND region = ? ORDER BY resource_id, key",
     )
     .bind(account)
     .bind(region)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     rows.iter()
         .map(|r| {
             Ok(TagRow {
@@ -123,14 +117,13 @@ pub async fn by_resources(
         return Ok(out);
     }
     let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let rows = sqlx::query(
+    let rows = db::query(
         "SELECT resource_id, key, value FROM tags WHERE account_id = ?1 \
          AND resource_id IN (SELECT value FROM json_each(?2)) ORDER BY resource_id, key",
     )
     .bind(account)
     .bind(list)
-    .fetch_all(&mut **tx)
-    .await?;
+    .fetch_all(tx)?;
     for r in &rows {
         out.entry(r.try_get("resource_id")?)
             .or_default()

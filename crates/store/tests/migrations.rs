@@ -4,43 +4,32 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use underpass_domain::firewall::{Protocol, RuleAction};
 use underpass_domain::{SubnetId, VpcId};
 use underpass_store::acls;
 use underpass_store::routing::{self, RouteTarget};
-use underpass_store::{Store, StoreConfig};
+use underpass_store::{Store, StoreConfig, MIGRATIONS};
 
-/// The schema as it was before version 30: the older migration files, applied on their own.
-async fn old_schema(db: &Path, scratch: &Path) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        let version: u32 = name[..4].parse().unwrap();
-        if version < 30 {
-            std::fs::copy(entry.path(), scratch.join(&name)).unwrap();
-        }
+/// The schema as it was before version 30, as the sqlx-based store of that time left it: the
+/// older migrations applied, each recorded in sqlx's `_sqlx_migrations` table.
+fn old_schema(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, \
+         description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version < 30) {
+        conn.execute_batch(m.sql).unwrap();
+        conn.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (?1, ?2, 1, x'00', 1)",
+            rusqlite::params![m.version, m.description],
+        )
+        .unwrap();
     }
-    let opts = SqliteConnectOptions::from_str("sqlite://")
-        .unwrap()
-        .filename(db)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    sqlx::migrate::Migrator::new(scratch)
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
     for sql in [
         "INSERT INTO accounts (account_id, name, created_ms) VALUES ('111111111111', 'a', 0)",
         "INSERT INTO vpcs (vpc_id, account_id, cidr, created_ms) VALUES ('vpc-00000000000000001', '111111111111', '10.0.0.0/16', 0)",
@@ -48,18 +37,54 @@ async fn old_schema(db: &Path, scratch: &Path) {
         "INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, created_ms) VALUES ('subnet-00000000000000001', 'vpc-00000000000000001', '111111111111', 'us-east-1a', '10.0.1.0/24', 0)",
         "INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, created_ms) VALUES ('subnet-00000000000000002', 'vpc-00000000000000001', '111111111111', 'us-east-1b', '10.0.2.0/24', 0)",
     ] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
+        conn.execute_batch(sql).unwrap();
     }
-    pool.close().await;
+}
+
+#[test]
+fn every_migration_file_is_compiled_in_in_order() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let listed: Vec<String> = MIGRATIONS
+        .iter()
+        .map(|m| format!("{:04}_{}.sql", m.version, m.description))
+        .collect();
+    assert_eq!(files, listed);
+    for (m, f) in MIGRATIONS.iter().zip(&files) {
+        assert_eq!(m.sql, std::fs::read_to_string(src.join(f)).unwrap(), "{f}");
+    }
+}
+
+#[tokio::test]
+async fn a_database_of_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        path: dir.path().join("state.db"),
+        install_id: "install-1".into(),
+        region: "us-east-1".into(),
+        busy_timeout: Duration::from_millis(500),
+    };
+    Store::open(&cfg).await.unwrap().close().await;
+    let conn = rusqlite::Connection::open(&cfg.path).unwrap();
+    conn.execute_batch("INSERT INTO schema_migrations VALUES (9999, 'future', 0)")
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&cfg).await.unwrap_err().to_string();
+    assert!(
+        err.contains("9999") && err.contains("newer schema"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn existing_vpcs_get_route_tables_and_acls() {
     let dir = tempfile::tempdir().unwrap();
-    let scratch = dir.path().join("old-migrations");
-    std::fs::create_dir(&scratch).unwrap();
     let db = dir.path().join("state.db");
-    old_schema(&db, &scratch).await;
+    old_schema(&db);
 
     let store = Store::open(&StoreConfig {
         path: db,

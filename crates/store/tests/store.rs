@@ -322,9 +322,10 @@ async fn rows_from_before_regions_join_the_primary_region_and_accounts_open_once
     // As migration 0057 leaves rows made before it: no region.
     let mut tx = store.begin().await.unwrap();
     for table in ["vpcs", "endpoint_services", "endpoints"] {
-        sqlx::query(&format!("UPDATE {table} SET region = ''"))
-            .execute(&mut *tx)
-            .await
+        use underpass_store::Db;
+        tx.connection()
+            .unwrap()
+            .execute_batch(&format!("UPDATE {table} SET region = ''"))
             .unwrap();
     }
     let changed = underpass_store::regions::adopt(&mut tx, "eu-central-1")
@@ -420,7 +421,7 @@ async fn iam_generation_moves_with_iam_state_but_not_with_key_use() {
     let g3 = iam::generation(&mut tx).await.unwrap();
     assert!(g3 > g2, "an inline policy");
     tx.commit().await.unwrap();
-    assert_eq!(iam::generation_now(store.pool()).await.unwrap(), g3);
+    assert_eq!(iam::generation_now(&store).await.unwrap(), g3);
 }
 
 #[tokio::test]
@@ -440,9 +441,9 @@ async fn an_audit_batch_is_one_ordered_insert_with_nulls_kept() {
         entry(2, None, Some("AuthFailure")),
         entry(3, Some("it's \"quoted\""), Some("x")),
     ];
-    iam::audit_batch(store.pool(), &batch).await.unwrap();
-    iam::audit_batch(store.pool(), &[]).await.unwrap();
-    let mut tail = iam::audit_tail(store.pool(), 10).await.unwrap();
+    iam::audit_batch(&store, &batch).await.unwrap();
+    iam::audit_batch(&store, &[]).await.unwrap();
+    let mut tail = iam::audit_tail(&store, 10).await.unwrap();
     tail.reverse();
     assert_eq!(tail.len(), 3);
     for (got, want) in tail.iter().zip(&batch) {

@@ -71,9 +71,7 @@ impl<'a> Ctx<'a> {
         let turn = self.state.store.writer_turn().await;
         let tx = self.state.store.begin().await?;
         let read = std::mem::replace(&mut self.tx, tx);
-        read.rollback()
-            .await
-            .map_err(underpass_store::StoreError::from)?;
+        read.rollback().await?;
         self.turn = Some(turn);
         self.writes = true;
         Ok(())
@@ -83,10 +81,7 @@ impl<'a> Ctx<'a> {
     pub(crate) async fn finish(self) -> Result<(), ApiError> {
         let state = self.state;
         let writes = self.writes;
-        self.tx
-            .commit()
-            .await
-            .map_err(underpass_store::StoreError::from)?;
+        self.tx.commit().await?;
         drop(self.turn);
         if writes {
             state.iam_cache.note_write();

@@ -1,0 +1,587 @@
+//! SQLite access: a small pool of connections, one action's transaction, and the query builder
+//! every repository uses.
+//!
+//! Statements run on the calling thread. SQLite answers a statement of this store in
+//! microseconds (the pages are memory-mapped), so a hand-off to a database thread per statement
+//! (what sqlx's SQLite driver does) cost more than the statement: two cross-core wake-ups each,
+//! about 20 statements per `CreateVpcEndpoint`, all of them while the writer's turn is held.
+//! The one slow step, a write transaction's commit (an fsync), runs on the blocking pool.
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::{FromSql, FromSqlError, ToSql, ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::StoreError;
+
+/// Prepared statements kept per connection (the store has about 250 distinct statements; the
+/// hot ones stay).
+const STATEMENT_CACHE: usize = 256;
+
+/// How connections are opened.
+#[derive(Debug, Clone)]
+struct Opener {
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl Opener {
+    fn open(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // WAL: readers never block the writer. FULL: a commit is durable before the API
+        // acknowledges it. Pages are read through a memory map rather than a pread each (the
+        // database is small; listings read many pages).
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA mmap_size = 268435456;",
+        )?;
+        Ok(conn)
+    }
+}
+
+/// The connections of one database file, at most `size` in use at once.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+    opener: Opener,
+    acquire_timeout: Duration,
+}
+
+impl Pool {
+    /// How long a writer waits for another process's write lock.
+    pub(crate) fn busy_timeout(&self) -> Duration {
+        self.opener.busy_timeout
+    }
+}
+
+impl Pool {
+    /// A pool of at most `size` connections to `path`; the first is opened now, so a file that
+    /// cannot be opened fails here.
+    pub(crate) fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        size: usize,
+    ) -> Result<Arc<Self>, String> {
+        let opener = Opener {
+            path: path.to_owned(),
+            busy_timeout,
+        };
+        let first = opener.open().map_err(|e| e.to_string())?;
+        Ok(Arc::new(Self {
+            idle: Mutex::new(vec![first]),
+            permits: Arc::new(Semaphore::new(size)),
+            opener,
+            acquire_timeout: busy_timeout + Duration::from_secs(1),
+        }))
+    }
+
+    /// A connection, waiting for one to free up if all are in use.
+    pub(crate) async fn get(self: &Arc<Self>) -> Result<Conn, StoreError> {
+        let permit =
+            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable("timed out waiting for a database connection".into())
+                })?
+                .map_err(|_| StoreError::Unavailable("the state database is closed".into()))?;
+        let reused = self.idle.lock().map_or(None, |mut idle| idle.pop());
+        let conn = match reused {
+            Some(c) => c,
+            None => self.opener.open()?,
+        };
+        Ok(Conn {
+            conn: Some(conn),
+            pool: self.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// Closes the idle connections (the last one to close checkpoints the WAL) and refuses new
+    /// ones.
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+/// A connection borrowed from the pool; it goes back when dropped.
+#[derive(Debug)]
+pub struct Conn {
+    conn: Option<Connection>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A connection left inside a transaction (a failed rollback) is not reused.
+            if conn.is_autocommit() && !self.pool.permits.is_closed() {
+                if let Ok(mut idle) = self.pool.idle.lock() {
+                    idle.push(conn);
+                }
+            }
+        }
+    }
+}
+
+/// What a statement runs on: a transaction or a bare connection.
+pub trait Db {
+    /// The connection.
+    fn connection(&mut self) -> Result<&Connection, StoreError>;
+}
+
+impl Db for Conn {
+    fn connection(&mut self) -> Result<&Connection, StoreError> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the connection is gone".into()))
+    }
+}
+
+/// One API action's transaction: commit it, or drop it and nothing happened.
+#[derive(Debug)]
+pub struct Tx {
+    conn: Option<Conn>,
+    writes: bool,
+}
+
+impl Db for Tx {
+    fn connection(&mut self) -> Result<&Connection, StoreError> {
+        match self.conn.as_mut() {
+            Some(c) => c.connection(),
+            None => Err(StoreError::Unavailable("the transaction has ended".into())),
+        }
+    }
+}
+
+impl Tx {
+    /// Begins a read transaction on `conn`: a consistent snapshot from its first read.
+    pub(crate) fn begin_read(mut conn: Conn) -> Result<Self, StoreError> {
+        conn.connection()?.execute_batch("BEGIN")?;
+        Ok(Self {
+            conn: Some(conn),
+            writes: false,
+        })
+    }
+
+    /// Begins a write transaction on `conn` (`BEGIN IMMEDIATE`: the write lock now), waiting
+    /// up to `patience` for a writer of another process to finish. The wait is a timer, not
+    /// SQLite's busy handler, which would sleep on (and hold) the runtime's thread.
+    pub(crate) async fn begin_write(
+        mut conn: Conn,
+        patience: Duration,
+    ) -> Result<Self, StoreError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut nap = Duration::from_millis(1);
+        loop {
+            let c = conn.connection()?;
+            c.busy_timeout(Duration::ZERO)?;
+            let tried = c.execute_batch("BEGIN IMMEDIATE");
+            c.busy_timeout(patience)?;
+            match tried {
+                Ok(()) => {
+                    return Ok(Self {
+                        conn: Some(conn),
+                        writes: true,
+                    })
+                }
+                Err(e) if is_busy(&e) && tokio::time::Instant::now() + nap < deadline => {
+                    tokio::time::sleep(nap).await;
+                    nap = (nap * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Commits. A write transaction's commit (its fsync) runs on the blocking pool.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let Some(conn) = self.conn.take() else {
+            return Ok(());
+        };
+        if !self.writes {
+            return end(conn, "COMMIT");
+        }
+        tokio::task::spawn_blocking(move || end(conn, "COMMIT"))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("commit did not finish: {e}")))?
+    }
+
+    /// Rolls back: nothing the transaction did remains.
+    pub async fn rollback(mut self) -> Result<(), StoreError> {
+        match self.conn.take() {
+            Some(conn) => end(conn, "ROLLBACK"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether SQLite said another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Ends the transaction on `conn`; on a failed commit, rolls back so the connection is clean.
+fn end(mut conn: Conn, how: &str) -> Result<(), StoreError> {
+    let c = conn.connection()?;
+    let result = c.execute_batch(how).map_err(StoreError::from);
+    if result.is_err() && !c.is_autocommit() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = end(conn, "ROLLBACK");
+        }
+    }
+}
+
+/// A statement with its arguments.
+#[must_use = "a query does nothing until it is run"]
+pub(crate) struct Query<'q> {
+    sql: &'q str,
+    args: Vec<Value>,
+    bad_arg: Option<rusqlite::Error>,
+}
+
+/// A statement over `sql` (`?` and `?N` placeholders), arguments to follow with `bind`.
+pub(crate) fn query(sql: &str) -> Query<'_> {
+    Query {
+        sql,
+        args: Vec::new(),
+        bad_arg: None,
+    }
+}
+
+/// What `execute` did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done {
+    rows: u64,
+}
+
+impl Done {
+    /// Rows inserted, updated or deleted.
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.rows
+    }
+}
+
+impl<'q> Query<'q> {
+    /// Binds the next argument.
+    pub(crate) fn bind<T: ToSql>(mut self, value: T) -> Self {
+        match value.to_sql() {
+            Ok(ToSqlOutput::Borrowed(v)) => match Value::try_from(v) {
+                Ok(v) => self.args.push(v),
+                Err(e) => self.bad_arg = Some(rusqlite::Error::ToSqlConversionFailure(e.into())),
+            },
+            Ok(ToSqlOutput::Owned(v)) => self.args.push(v),
+            Ok(other) => {
+                // Zero-blobs and the like: not used by the store.
+                self.bad_arg = Some(rusqlite::Error::ToSqlConversionFailure(
+                    format!("unsupported argument {other:?}").into(),
+                ));
+            }
+            Err(e) => self.bad_arg = Some(e),
+        }
+        self
+    }
+
+    fn run<R>(
+        self,
+        db: &mut (impl Db + ?Sized),
+        f: impl FnOnce(&Connection, &mut rusqlite::Statement<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if let Some(e) = self.bad_arg {
+            return Err(e.into());
+        }
+        let conn = db.connection()?;
+        let mut stmt = conn.prepare_cached(self.sql)?;
+        for (i, v) in self.args.iter().enumerate() {
+            stmt.raw_bind_parameter(i + 1, v)?;
+        }
+        let out = f(conn, &mut stmt);
+        // A cached statement keeps its last arguments until the next run: let large ones go.
+        stmt.clear_bindings();
+        out
+    }
+
+    /// Runs the statement, discarding any rows it returns.
+    pub(crate) fn execute(self, db: &mut (impl Db + ?Sized)) -> Result<Done, StoreError> {
+        self.run(db, |conn, stmt| {
+            let mut rows = stmt.raw_query();
+            while rows.next()?.is_some() {}
+            Ok(Done {
+                rows: conn.changes(),
+            })
+        })
+    }
+
+    /// Every row.
+    pub(crate) fn fetch_all(self, db: &mut (impl Db + ?Sized)) -> Result<Vec<Row>, StoreError> {
+        self.run(db, |_, stmt| {
+            let names = column_names(stmt);
+            let mut out = Vec::new();
+            let mut rows = stmt.raw_query();
+            while let Some(r) = rows.next()? {
+                out.push(Row::read(&names, r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The first row, if any.
+    pub(crate) fn fetch_optional(
+        self,
+        db: &mut (impl Db + ?Sized),
+    ) -> Result<Option<Row>, StoreError> {
+        self.run(db, |_, stmt| {
+            let names = column_names(stmt);
+            let mut rows = stmt.raw_query();
+            // An `UPDATE … RETURNING` makes all its changes at the first step, so stopping
+            // after one row leaves nothing undone.
+            match rows.next()? {
+                Some(r) => Ok(Some(Row::read(&names, r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The first row; no row is an error.
+    pub(crate) fn fetch_one(self, db: &mut (impl Db + ?Sized)) -> Result<Row, StoreError> {
+        self.fetch_optional(db)?
+            .ok_or_else(|| StoreError::Db(rusqlite::Error::QueryReturnedNoRows))
+    }
+}
+
+fn column_names(stmt: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    stmt.column_names().map(str::to_owned).collect()
+}
+
+/// A statement whose rows are one value each.
+#[must_use = "a query does nothing until it is run"]
+pub(crate) struct Scalar<'q, T> {
+    q: Query<'q>,
+    _t: PhantomData<fn() -> T>,
+}
+
+/// A statement over `sql` returning one column, read as `T`.
+pub(crate) fn query_scalar<T: FromSql>(sql: &str) -> Scalar<'_, T> {
+    Scalar {
+        q: query(sql),
+        _t: PhantomData,
+    }
+}
+
+impl<'q, T: FromSql> Scalar<'q, T> {
+    /// Binds the next argument.
+    pub(crate) fn bind<A: ToSql>(self, value: A) -> Self {
+        Self {
+            q: self.q.bind(value),
+            _t: PhantomData,
+        }
+    }
+
+    /// The first row's value; no row is an error.
+    pub(crate) fn fetch_one(self, db: &mut (impl Db + ?Sized)) -> Result<T, StoreError> {
+        Ok(self.q.fetch_one(db)?.try_get(0)?)
+    }
+
+    /// The first row's value, if there is a row.
+    pub(crate) fn fetch_optional(
+        self,
+        db: &mut (impl Db + ?Sized),
+    ) -> Result<Option<T>, StoreError> {
+        match self.q.fetch_optional(db)? {
+            Some(r) => Ok(Some(r.try_get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every row's value.
+    pub(crate) fn fetch_all(self, db: &mut (impl Db + ?Sized)) -> Result<Vec<T>, StoreError> {
+        self.q
+            .fetch_all(db)?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+    }
+}
+
+/// One row, read out of its statement.
+#[derive(Debug, Clone)]
+pub struct Row {
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+/// A column by name or by position.
+pub trait ColumnIndex {
+    /// Its position in `names`.
+    fn position(&self, names: &[String]) -> Result<usize, rusqlite::Error>;
+}
+
+impl ColumnIndex for &str {
+    fn position(&self, names: &[String]) -> Result<usize, rusqlite::Error> {
+        names
+            .iter()
+            .position(|n| n == self)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnName((*self).to_owned()))
+    }
+}
+
+impl ColumnIndex for usize {
+    fn position(&self, names: &[String]) -> Result<usize, rusqlite::Error> {
+        if *self < names.len() {
+            Ok(*self)
+        } else {
+            Err(rusqlite::Error::InvalidColumnIndex(*self))
+        }
+    }
+}
+
+impl Row {
+    fn read(names: &Arc<[String]>, r: &rusqlite::Row<'_>) -> Result<Self, rusqlite::Error> {
+        let values = (0..names.len())
+            .map(|i| {
+                let v = r.get_ref(i)?;
+                Value::try_from(v).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            names: names.clone(),
+            values,
+        })
+    }
+
+    /// The column `idx` as `T`.
+    pub fn try_get<T: FromSql, I: ColumnIndex>(&self, idx: I) -> Result<T, rusqlite::Error> {
+        let i = idx.position(&self.names)?;
+        let v = ValueRef::from(&self.values[i]);
+        T::column_result(v).map_err(|e| match e {
+            FromSqlError::InvalidType => {
+                rusqlite::Error::InvalidColumnType(i, self.names[i].clone(), v.data_type())
+            }
+            other => rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(other)),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn pool(dir: &Path, busy: Duration) -> Arc<Pool> {
+        let p = Pool::open(&dir.join("t.db"), busy, 2).unwrap();
+        let c = p.opener.open().unwrap();
+        c.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, b BLOB)")
+            .unwrap();
+        p
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_leaves_nothing_and_its_connection_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_millis(200));
+        let mut tx = Tx::begin_write(p.get().await.unwrap(), Duration::from_millis(200))
+            .await
+            .unwrap();
+        let done = query("INSERT INTO t (k, n) VALUES (?, ?)")
+            .bind("a")
+            .bind(1_i64)
+            .execute(&mut tx)
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        drop(tx);
+        assert_eq!(p.idle.lock().unwrap().len(), 1, "the connection came back");
+        let mut tx = Tx::begin_read(p.get().await.unwrap()).unwrap();
+        let n: i64 = query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&mut tx)
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn rows_are_read_by_name_and_position_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_millis(200));
+        let mut c = p.get().await.unwrap();
+        query("INSERT INTO t (k, n, b) VALUES (?, ?, ?)")
+            .bind("a")
+            .bind(Option::<i64>::None)
+            .bind(vec![1_u8, 2])
+            .execute(&mut c)
+            .unwrap();
+        let row = query("SELECT k, n, b FROM t").fetch_one(&mut c).unwrap();
+        assert_eq!(row.try_get::<String, _>("k").unwrap(), "a");
+        assert_eq!(row.try_get::<Option<i64>, _>(1).unwrap(), None);
+        assert_eq!(row.try_get::<Vec<u8>, _>("b").unwrap(), vec![1, 2]);
+        assert!(
+            row.try_get::<i64, _>("k").is_err(),
+            "text is not an integer"
+        );
+        assert!(row.try_get::<String, _>("missing").is_err());
+        assert!(row.try_get::<String, _>(7).is_err());
+        // A duplicate key is a conflict.
+        let err = query("INSERT INTO t (k) VALUES ('a')")
+            .execute(&mut c)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(query("SELECT k FROM t WHERE k = 'zz'")
+            .fetch_optional(&mut c)
+            .unwrap()
+            .is_none());
+        assert!(query("SELECT k FROM t WHERE k = 'zz'")
+            .fetch_one(&mut c)
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_on_a_timer_for_another_connections_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_secs(5));
+        // Another process's writer, holding the lock for 100 ms.
+        let other = p.opener.open().unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            other.execute_batch("COMMIT").unwrap();
+        });
+        // On this single-threaded runtime the release above runs only if the wait yields.
+        let tx = Tx::begin_write(p.get().await.unwrap(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(release.is_finished());
+        tx.commit().await.unwrap();
+        // With the lock held past the patience, the answer is Unavailable.
+        let holder = Tx::begin_write(p.get().await.unwrap(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let err = Tx::begin_write(p.get().await.unwrap(), Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        drop(holder);
+    }
+}
