@@ -116,11 +116,15 @@ pub fn usable_addresses(subnet: &Ipv4Net) -> u32 {
     u32::try_from(size.saturating_sub(u64::from(RESERVED_PER_SUBNET))).unwrap_or(u32::MAX)
 }
 
+/// The addresses of `subnet` an interface may take (all but the reserved ones), as numbers in
+/// ascending order.
+pub fn assignable(subnet: &Ipv4Net) -> std::ops::Range<u32> {
+    u32::from(subnet.network()).saturating_add(4)..u32::from(subnet.broadcast())
+}
+
 /// Picks the lowest free, unreserved address of `subnet`, given the addresses in use.
 pub fn allocate(subnet: &Ipv4Net, in_use: &BTreeSet<Ipv4Addr>) -> Result<Ipv4Addr, NetError> {
-    let first = u32::from(subnet.network()) + 4;
-    let last = u32::from(subnet.broadcast());
-    (first..last)
+    assignable(subnet)
         .map(Ipv4Addr::from)
         .find(|a| !in_use.contains(a))
         .ok_or_else(|| NetError::InsufficientAddresses(subnet.to_string()))

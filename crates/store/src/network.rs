@@ -1,6 +1,5 @@
 //! VPCs, subnets, security groups and network interfaces.
 
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use crate::db;
@@ -437,24 +436,6 @@ pub(crate) fn eni_row(row: &Row) -> Result<Eni, StoreError> {
     })
 }
 
-/// Addresses in use in a subnet.
-pub async fn used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<BTreeSet<Ipv4Addr>, StoreError> {
-    // One row rather than one per interface: each row crosses from the driver's worker thread
-    // on its own, and a subnet with a thousand endpoint ENIs made every allocation pay that
-    // a thousand times (bench/api, CreateVpcEndpoint).
-    let ips: Option<String> = db::query_scalar(
-        "SELECT group_concat(ip, ',') FROM network_interfaces WHERE subnet_id = ?",
-    )
-    .bind(subnet.to_string())
-    .fetch_one(tx)?;
-    ips.as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| corrupt("ip")))
-        .collect()
-}
-
 /// How many addresses of `subnet` interfaces hold.
 pub async fn count_used_ips(tx: &mut Tx, subnet: &SubnetId) -> Result<usize, StoreError> {
     let n: i64 = db::query_scalar("SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = ?")
@@ -502,10 +483,54 @@ pub async fn list_enis(tx: &mut Tx, account: Option<&str>) -> Result<Vec<Eni>, S
 
 /// Frees the interfaces of an owner (their addresses return to the subnet).
 pub async fn delete_enis_of(tx: &mut Tx, owner: &str) -> Result<(), StoreError> {
-    db::query("DELETE FROM network_interfaces WHERE owner_id = ?")
-        .bind(owner)
-        .execute(tx)?;
+    let freed =
+        db::query("DELETE FROM network_interfaces WHERE owner_id = ? RETURNING subnet_id, ip")
+            .bind(owner)
+            .fetch_all(tx)?;
+    // A freed address below a subnet's floor becomes its new floor.
+    for r in &freed {
+        let ip: Ipv4Addr = parse_col(r, "ip")?;
+        db::query("UPDATE subnets SET ip_floor = min(ip_floor, ?) WHERE subnet_id = ?")
+            .bind(i64::from(u32::from(ip)))
+            .bind(r.try_get::<String, _>("subnet_id")?)
+            .execute(tx)?;
+    }
     Ok(())
+}
+
+/// The lowest free assignable address of `subnet` (of block `cidr`), or `None` when every
+/// address is taken. The caller inserts the interface that takes it in the same transaction.
+pub async fn lowest_free_ip(
+    tx: &mut Tx,
+    subnet: &SubnetId,
+    cidr: &Ipv4Net,
+) -> Result<Option<Ipv4Addr>, StoreError> {
+    let range = underpass_domain::net::assignable(cidr);
+    let floor: Option<i64> = db::query_scalar("SELECT ip_floor FROM subnets WHERE subnet_id = ?")
+        .bind(subnet.to_string())
+        .fetch_optional(tx)?
+        .flatten();
+    let mut at = floor
+        .and_then(|f| u32::try_from(f).ok())
+        .map_or(range.start, |f| f.clamp(range.start, range.end));
+    while at < range.end {
+        let taken: bool = db::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM network_interfaces WHERE subnet_id = ? AND ip = ?)",
+        )
+        .bind(subnet.to_string())
+        .bind(Ipv4Addr::from(at).to_string())
+        .fetch_one(tx)?;
+        if !taken {
+            break;
+        }
+        at += 1;
+    }
+    // Every address below `at` is in use (and `at` is about to be).
+    db::query("UPDATE subnets SET ip_floor = ? WHERE subnet_id = ?")
+        .bind(i64::from(at))
+        .bind(subnet.to_string())
+        .execute(tx)?;
+    Ok((at < range.end).then(|| Ipv4Addr::from(at)))
 }
 
 /// A secondary IPv4 block of a VPC.

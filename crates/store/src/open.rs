@@ -105,6 +105,11 @@ pub static MIGRATIONS: &[Migration] = &[
         "iam_generation",
         include_str!("../migrations/0058_iam_generation.sql"),
     ),
+    m(
+        59,
+        "subnet_ip_floor",
+        include_str!("../migrations/0059_subnet_ip_floor.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run side by side (WAL), writers take turns.

@@ -105,9 +105,7 @@ pub async fn delete_lb(tx: &mut Tx, arn: &str) -> Result<(), StoreError> {
             "Load balancer '{arn}' is in use by an endpoint service"
         )));
     }
-    db::query("DELETE FROM network_interfaces WHERE owner_id = ?")
-        .bind(arn)
-        .execute(tx)?;
+    crate::network::delete_enis_of(tx, arn).await?;
     db::query("DELETE FROM load_balancers WHERE arn = ?")
         .bind(arn)
         .execute(tx)?;

@@ -454,3 +454,109 @@ async fn an_audit_batch_is_one_ordered_insert_with_nulls_kept() {
         assert_eq!(got.at.unix_timestamp(), want.at.unix_timestamp());
     }
 }
+
+/// The store's floor-guided allocation always gives what the domain's definition (the lowest
+/// free assignable address) gives, through allocations, explicit addresses, frees, a full
+/// subnet, and a rolled-back allocation.
+#[tokio::test]
+async fn lowest_free_ip_matches_the_definition_through_churn() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::net::Ipv4Addr;
+    use underpass_domain::net::allocate;
+    use underpass_domain::EniId;
+    use underpass_store::records::{Eni, EniKind};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
+    let (vpc, _) = seed(&store).await;
+    let subnet = Subnet {
+        id: SubnetId::from_random(40),
+        vpc,
+        account: "111111111111".into(),
+        region: "us-east-1".into(),
+        zone: "us-east-1a".into(),
+        // 27 assignable addresses: .4 to .30.
+        cidr: "10.0.2.0/27".parse().unwrap(),
+        attributes: Default::default(),
+        default_for_az: false,
+    };
+    let mut tx = store.begin().await.unwrap();
+    network::insert_subnet(&mut tx, &subnet, now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let eni = |n: u64, ip: Ipv4Addr| Eni {
+        id: EniId::from_random(u128::from(1000 + n)),
+        account: "111111111111".into(),
+        region: "us-east-1".into(),
+        vpc,
+        subnet: subnet.id,
+        zone: "us-east-1a".into(),
+        ip,
+        kind: EniKind::Endpoint,
+        owner: format!("owner-{n}"),
+    };
+    // The model: owner -> address.
+    let mut model: BTreeMap<u64, Ipv4Addr> = BTreeMap::new();
+    let mut seed_state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        seed_state ^= seed_state << 13;
+        seed_state ^= seed_state >> 7;
+        seed_state ^= seed_state << 17;
+        seed_state
+    };
+    let mut full_seen = false;
+    for n in 0..400_u64 {
+        let used: BTreeSet<Ipv4Addr> = model.values().copied().collect();
+        let expected = allocate(&subnet.cidr, &used).ok();
+        let mut tx = store.begin().await.unwrap();
+        let got = network::lowest_free_ip(&mut tx, &subnet.id, &subnet.cidr)
+            .await
+            .unwrap();
+        assert_eq!(got, expected, "step {n}, in use {used:?}");
+        full_seen |= got.is_none();
+        match next() % 10 {
+            // Take the lowest free address (most steps, so the subnet fills up).
+            0..=5 => {
+                if let Some(ip) = got {
+                    network::insert_eni(&mut tx, &eni(n, ip)).await.unwrap();
+                    model.insert(n, ip);
+                }
+            }
+            // Take an explicit free address above the floor.
+            6 => {
+                let free: Vec<u32> = (u32::from(Ipv4Addr::new(10, 0, 2, 4))
+                    ..u32::from(Ipv4Addr::new(10, 0, 2, 31)))
+                    .filter(|a| !used.contains(&Ipv4Addr::from(*a)))
+                    .collect();
+                if !free.is_empty() {
+                    let ip = Ipv4Addr::from(free[(next() as usize) % free.len()]);
+                    network::insert_eni(&mut tx, &eni(n, ip)).await.unwrap();
+                    model.insert(n, ip);
+                }
+            }
+            // Free a random owner's address.
+            7 | 8 => {
+                if !model.is_empty() {
+                    let owners: Vec<u64> = model.keys().copied().collect();
+                    let owner = owners[(next() as usize) % owners.len()];
+                    network::delete_enis_of(&mut tx, &format!("owner-{owner}"))
+                        .await
+                        .unwrap();
+                    model.remove(&owner);
+                }
+            }
+            // Allocate, then roll back: nothing changes, the floor included.
+            _ => {
+                if let Some(ip) = got {
+                    network::insert_eni(&mut tx, &eni(n, ip)).await.unwrap();
+                }
+                drop(tx);
+                continue;
+            }
+        }
+        tx.commit().await.unwrap();
+    }
+    assert!(full_seen, "the walk filled the subnet at least once");
+}

@@ -7,7 +7,7 @@
 //! IPv4, TCP listeners forwarding to one target group.
 
 use serde::{Deserialize, Serialize};
-use underpass_domain::net::allocate;
+use underpass_domain::net::NetError;
 use underpass_domain::EniId;
 use underpass_store::records::{Eni, EniKind, LoadBalancer, TargetGroup};
 use underpass_store::{network, services, StoreError};
@@ -265,9 +265,14 @@ pub(crate) async fn create_load_balancer(
             e => e.into(),
         })?;
     for s in &subnets {
-        let used = network::used_ips(&mut ctx.tx, &s.id).await?;
-        let ip = allocate(&s.cidr, &used)
-            .map_err(|e| ApiError::client("InvalidSubnet", e.to_string()))?;
+        let ip = network::lowest_free_ip(&mut ctx.tx, &s.id, &s.cidr)
+            .await?
+            .ok_or_else(|| {
+                ApiError::client(
+                    "InvalidSubnet",
+                    NetError::InsufficientAddresses(s.cidr.to_string()).to_string(),
+                )
+            })?;
         let eni_id = EniId::from_random(ctx.random()?);
         network::insert_eni(
             &mut ctx.tx,

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use underpass_auth::iam::{Policy, PolicyKind};
 use underpass_domain::dns::{random_token, regional_endpoint_name, ENDPOINT_TOKEN_LEN};
-use underpass_domain::net::allocate;
+use underpass_domain::net::NetError;
 use underpass_domain::{ConnEvent, ConnState, EndpointId, EniId, SecurityGroupId};
 use underpass_store::gateway_endpoints::{self, GatewayEndpoint};
 use underpass_store::iam::{self as iam_store, TokenLookup};
@@ -465,8 +465,9 @@ pub(crate) async fn create_vpc_endpoint(
     let mut created = endpoint;
     created.state = final_state;
     for s in &subnets {
-        let used = network::used_ips(&mut ctx.tx, &s.id).await?;
-        let ip = allocate(&s.cidr, &used)?;
+        let ip = network::lowest_free_ip(&mut ctx.tx, &s.id, &s.cidr)
+            .await?
+            .ok_or_else(|| NetError::InsufficientAddresses(s.cidr.to_string()))?;
         let eni = Eni {
             id: EniId::from_random(ctx.random()?),
             account: account.clone(),
