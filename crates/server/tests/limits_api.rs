@@ -1,6 +1,6 @@
 //! Request limits and scope checks at the API edge: per-key throttling (RELIABILITY item 18),
-//! signatures scoped to the wrong service (item 13), oversized bodies (item 6), and the audit
-//! log's sampling of refusals.
+//! signatures scoped to the wrong service (item 13), oversized bodies (item 6), the audit
+//! log's sampling of refusals, and a database another process holds locked (item 40).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -101,4 +101,54 @@ async fn oversized_bodies_are_refused_before_authentication() {
         matches!(err, underpass_cli::ClientError::Decode(ref m) if m.contains("413")),
         "{err:?}"
     );
+}
+
+/// RELIABILITY item 40: another process holds the database's write lock. A mutating call
+/// answers 503 `Unavailable` after the busy timeout (5 s) instead of hanging, reads keep
+/// working, and writes work again once the lock is released, without a restart.
+#[tokio::test]
+async fn a_database_locked_by_another_process_gives_503_then_recovers() {
+    let env = env().await;
+    let db = env
+        ._dir
+        .as_ref()
+        .unwrap()
+        .path()
+        .join("data")
+        .join("state.db");
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = std::time::Instant::now();
+    let err = env
+        .admin
+        .call("CreateVpc", &json!({"CidrBlock": "10.7.0.0/16"}))
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(err.code(), Some("Unavailable"), "{err}");
+    assert!(
+        waited >= std::time::Duration::from_secs(4) && waited < std::time::Duration::from_secs(15),
+        "answered after {waited:?}"
+    );
+    // Reads are not blocked by a writer (WAL).
+    env.admin.call("DescribeVpcs", &json!({})).await.unwrap();
+    holder.execute_batch("COMMIT").unwrap();
+    let vpc = env
+        .admin
+        .call("CreateVpc", &json!({"CidrBlock": "10.7.0.0/16"}))
+        .await
+        .unwrap();
+    assert!(
+        vpc["Vpc"]["VpcId"].as_str().unwrap().starts_with("vpc-"),
+        "{vpc}"
+    );
+    // The refused call left nothing behind: one VPC with that block.
+    let vpcs = env.admin.call("DescribeVpcs", &json!({})).await.unwrap();
+    let n = vpcs["Vpcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["CidrBlock"] == "10.7.0.0/16")
+        .count();
+    assert_eq!(n, 1, "{vpcs}");
 }
