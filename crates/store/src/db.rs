@@ -428,13 +428,13 @@ impl<'q, T: FromSql> Scalar<'q, T> {
 
 /// One row, read out of its statement.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     names: Arc<[String]>,
     values: Vec<Value>,
 }
 
 /// A column by name or by position.
-pub trait ColumnIndex {
+pub(crate) trait ColumnIndex {
     /// Its position in `names`.
     fn position(&self, names: &[String]) -> Result<usize, rusqlite::Error>;
 }
@@ -475,7 +475,7 @@ impl Row {
     }
 
     /// The column `idx` as `T`.
-    pub fn try_get<T: FromSql, I: ColumnIndex>(&self, idx: I) -> Result<T, rusqlite::Error> {
+    pub(crate) fn try_get<T: FromSql, I: ColumnIndex>(&self, idx: I) -> Result<T, rusqlite::Error> {
         let i = idx.position(&self.names)?;
         let v = ValueRef::from(&self.values[i]);
         T::column_result(v).map_err(|e| match e {

@@ -26,7 +26,7 @@ pub mod routing;
 pub mod services;
 pub mod tags;
 
-pub use db::{Conn, Db, Row, Tx};
+pub use db::{Conn, Db, Tx};
 pub use error::StoreError;
 pub use open::{Migration, Store, StoreConfig, WriterTurn, MIGRATIONS};
 

@@ -506,8 +506,9 @@ pub async fn lowest_free_ip(
     cidr: &Ipv4Net,
 ) -> Result<Option<Ipv4Addr>, StoreError> {
     let range = underpass_domain::net::assignable(cidr);
+    let subnet = subnet.to_string();
     let floor: Option<i64> = db::query_scalar("SELECT ip_floor FROM subnets WHERE subnet_id = ?")
-        .bind(subnet.to_string())
+        .bind(&subnet)
         .fetch_optional(tx)?
         .flatten();
     let mut at = floor
@@ -517,7 +518,7 @@ pub async fn lowest_free_ip(
         let taken: bool = db::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM network_interfaces WHERE subnet_id = ? AND ip = ?)",
         )
-        .bind(subnet.to_string())
+        .bind(&subnet)
         .bind(Ipv4Addr::from(at).to_string())
         .fetch_one(tx)?;
         if !taken {
@@ -528,7 +529,7 @@ pub async fn lowest_free_ip(
     // Every address below `at` is in use (and `at` is about to be).
     db::query("UPDATE subnets SET ip_floor = ? WHERE subnet_id = ?")
         .bind(i64::from(at))
-        .bind(subnet.to_string())
+        .bind(&subnet)
         .execute(tx)?;
     Ok((at < range.end).then(|| Ipv4Addr::from(at)))
 }

@@ -141,16 +141,6 @@ pub type WriterTurn = tokio::sync::OwnedMutexGuard<()>;
 impl Store {
     /// Opens (creating if needed) and checks the database at `cfg.path`.
     pub async fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
-        Self::open_migrated(cfg, MIGRATIONS).await
-    }
-
-    /// Opens the database with only `migrations` applied: for tests of upgrades from an older
-    /// schema.
-    #[doc(hidden)]
-    pub async fn open_migrated(
-        cfg: &StoreConfig,
-        migrations: &[Migration],
-    ) -> Result<Self, StoreError> {
         let refused = |reason: String| StoreError::Refused {
             path: cfg.path.display().to_string(),
             reason,
@@ -171,7 +161,7 @@ impl Store {
                 return Err(refused(format!("integrity check failed: {check}")));
             }
         }
-        migrate(&mut conn, migrations).map_err(|e| match e {
+        migrate(&mut conn).map_err(|e| match e {
             StoreError::Refused { reason, .. } => refused(reason),
             other => refused(format!("migration failed: {other}")),
         })?;
@@ -270,7 +260,7 @@ pub(crate) async fn bump_revision(tx: &mut Tx) -> Result<i64, StoreError> {
 
 /// Applies the migrations `conn`'s database lacks, each in its own transaction. A database
 /// with a migration this binary does not know is of a newer schema: refused.
-fn migrate(conn: &mut Conn, migrations: &[Migration]) -> Result<(), StoreError> {
+fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
     use crate::db::Db;
     let c = conn.connection()?;
     c.execute_batch(
@@ -303,7 +293,7 @@ fn migrate(conn: &mut Conn, migrations: &[Migration]) -> Result<(), StoreError> 
             reason: format!("it has schema migration {v}, unknown to this version of Underpass (a newer schema)"),
         });
     }
-    for mig in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+    for mig in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let now = crate::to_ms(time::OffsetDateTime::now_utc());
         let run = c.execute_batch(&format!("BEGIN IMMEDIATE;\n{}\n;", mig.sql)).and_then(|()| {
             c.execute(
