@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use underpass_cli::walkthrough::{creds, set_up, BACKEND, SERVICE_PORT};
 use underpass_cli::Client;
 use underpass_proto::proxy_v2::parse_proxy_v2;
+use underpass_proto::ParseError;
 
 /// A target that reports, in its HTTP body, the PROXY v2 header it received (if any).
 async fn pp_backend() -> tokio::task::JoinHandle<()> {
@@ -28,8 +29,22 @@ async fn pp_backend() -> tokio::task::JoinHandle<()> {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let mut n = 0;
-                // Read until the end of the HTTP request headers (bounded).
-                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                // Read until the end of the HTTP request headers (bounded), which come after the
+                // PROXY header if there is one. The PROXY v2 signature itself begins with
+                // "\r\n\r\n": looking for the end of the HTTP headers from the first byte would
+                // answer after the PROXY header alone and close with the request unread, which
+                // makes the kernel reset the connection instead of closing it.
+                let http_start = |b: &[u8]| match parse_proxy_v2(b) {
+                    Ok((_, used)) => Some(used),
+                    Err(ParseError::Incomplete { .. }) => None,
+                    Err(_) => Some(0),
+                };
+                loop {
+                    let done = http_start(&buf[..n])
+                        .is_some_and(|at| buf[at..n].windows(4).any(|w| w == b"\r\n\r\n"));
+                    if done || n == buf.len() {
+                        break;
+                    }
                     match s.read(&mut buf[n..]).await {
                         Ok(0) | Err(_) => return,
                         Ok(k) => n += k,
