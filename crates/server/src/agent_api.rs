@@ -96,7 +96,6 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
         .map_err(|e| ApiError::invalid(format!("invalid request: {e}")))?;
     let now = OffsetDateTime::now_utc();
     let token = JoinToken::parse(&req.join_token).map_err(bad_token)?;
-    let _turn = state.store.writer_turn().await;
     let mut tx = state.store.begin().await?;
     let row = agents::get_join_token(&mut tx, &token.id().to_string())
         .await?
@@ -211,7 +210,6 @@ async fn renew_inner(state: &AppState, agent: &AgentRow) -> Result<RenewResponse
     )
     .parse()
     .map_err(ApiError::internal)?;
-    let _turn = state.store.writer_turn().await;
     let mut tx = state.store.begin().await?;
     // Under the write lock: a revocation cannot land between this check and the issuance.
     if agents::get_agent(&mut tx, &agent.agent_id)
@@ -369,7 +367,6 @@ async fn put_health(
         })
         .collect();
     let r = async {
-        let _turn = state.store.writer_turn().await;
         let mut tx = state.store.begin().await?;
         let now = OffsetDateTime::now_utc();
         agents::put_target_health(&mut tx, &agent.agent_id, &rows, now).await?;

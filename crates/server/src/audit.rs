@@ -69,9 +69,13 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
             }
         }
         if !entries.is_empty() {
-            let turn = store.writer_turn().await;
-            let written = audit_batch(&store, &entries).await;
-            drop(turn);
+            let written = match store.begin().await {
+                Ok(mut tx) => match audit_batch(&mut tx, &entries).await {
+                    Ok(()) => tx.commit().await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
             if let Err(e) = written {
                 tracing::warn!(error = %e, lost = entries.len(), "audit log write failed");
             }

@@ -74,7 +74,6 @@ pub(crate) async fn agent_state(
 ) -> Result<AgentState, ApiError> {
     let vpc: VpcId = agent.vpc.parse()?;
     // A write transaction: certificates may be issued and recorded.
-    let _turn = state.store.writer_turn().await;
     let mut tx = state.store.begin().await?;
     // Checked inside the write transaction, so a revocation cannot slip in between: a long-poll
     // that was waiting when its agent was revoked must not mint fresh identities for it.

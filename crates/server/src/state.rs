@@ -145,7 +145,6 @@ impl AppState {
         };
         if due {
             let r = async {
-                let _turn = self.store.writer_turn().await;
                 let mut tx = self.store.begin().await?;
                 iam::touch_key(&mut tx, key, now, service, region).await?;
                 tx.commit().await?;

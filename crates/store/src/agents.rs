@@ -152,15 +152,13 @@ pub async fn touch_agent(
     id: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let id = id.to_owned();
-    store
-        .blocking(move |conn| {
-            db::query("UPDATE agents SET last_seen_ms = ? WHERE agent_id = ?")
-                .bind(to_ms(now))
-                .bind(&id)
-                .execute(conn)
-        })
-        .await?;
+    // A write of its own, grouped with the actions' commits like any other.
+    let mut tx = store.begin().await?;
+    db::query("UPDATE agents SET last_seen_ms = ? WHERE agent_id = ?")
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(&mut tx)?;
+    tx.commit().await?;
     Ok(())
 }
 

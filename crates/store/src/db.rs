@@ -5,7 +5,8 @@
 //! microseconds (the pages are memory-mapped), so a hand-off to a database thread per statement
 //! (what sqlx's SQLite driver does) cost more than the statement: two cross-core wake-ups each,
 //! about 20 statements per `CreateVpcEndpoint`, all of them while the writer's turn is held.
-//! The one slow step, a write transaction's commit (an fsync), runs on the blocking pool.
+//! The one slow step, a write transaction's commit (an fsync), runs on the blocking pool, once
+//! for every batch of writers that queued meanwhile (group commit, see [`Batch`]).
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::types::{FromSql, FromSqlError, ToSql, ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
 
@@ -153,82 +154,228 @@ impl Db for Conn {
     }
 }
 
+/// This process's writers: whose turn it is, and the batch of actions that share one SQLite
+/// transaction (group commit).
+///
+/// Writers take turns: each runs inside a savepoint of the batch's transaction, and when it
+/// commits, it releases its savepoint and hands the turn to the next writer without waiting for
+/// the disk. The batch's committer (a task the batch's first member starts) queues for the turn
+/// like any writer and commits the whole batch with one fsync, then answers every member. A
+/// member is answered only after its changes are durable, as with a commit of its own; under
+/// load, one fsync covers every writer that queued meanwhile, instead of one each.
+///
+/// A member that fails rolls back to its savepoint: the others keep their changes. If SQLite
+/// drops the whole transaction (an I/O error, a full disk), every member fails: none was
+/// answered yet.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// The batch's open write transaction; `None` between batches.
+    conn: Option<Conn>,
+    /// The members waiting for the batch's commit.
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The writers' turn: the batch, behind a fair lock.
+pub(crate) type Writer = Arc<tokio::sync::Mutex<Batch>>;
+
+/// A writer's hold of the turn.
+type Turn = tokio::sync::OwnedMutexGuard<Batch>;
+
 /// One API action's transaction: commit it, or drop it and nothing happened.
 #[derive(Debug)]
 pub struct Tx {
-    conn: Option<Conn>,
-    writes: bool,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A read snapshot on a connection of its own.
+    Read(Conn),
+    /// A savepoint in the batch's write transaction, with the writers' turn.
+    Write { turn: Turn, writer: Writer },
+    /// Committed or rolled back.
+    Ended,
 }
 
 impl Db for Tx {
     fn connection(&mut self) -> Result<&Connection, StoreError> {
-        match self.conn.as_mut() {
-            Some(c) => c.connection(),
-            None => Err(StoreError::Unavailable("the transaction has ended".into())),
+        match &mut self.kind {
+            Kind::Read(c) => c.connection(),
+            Kind::Write { turn, .. } => match turn.conn.as_mut() {
+                Some(c) => c.connection(),
+                None => Err(StoreError::Unavailable(
+                    "the write transaction is gone".into(),
+                )),
+            },
+            Kind::Ended => Err(StoreError::Unavailable("the transaction has ended".into())),
         }
     }
 }
+
+/// The savepoint each writer of a batch runs in.
+const SAVEPOINT: &str = "SAVEPOINT action";
 
 impl Tx {
     /// Begins a read transaction on `conn`: a consistent snapshot from its first read.
     pub(crate) fn begin_read(mut conn: Conn) -> Result<Self, StoreError> {
         conn.connection()?.execute_batch("BEGIN")?;
         Ok(Self {
-            conn: Some(conn),
-            writes: false,
+            kind: Kind::Read(conn),
         })
     }
 
-    /// Begins a write transaction on `conn` (`BEGIN IMMEDIATE`: the write lock now), waiting
-    /// up to `patience` for a writer of another process to finish. The wait is a timer, not
-    /// SQLite's busy handler, which would sleep on (and hold) the runtime's thread.
+    /// Begins a write: waits up to `patience` for the writers' turn, joins the open batch or
+    /// starts one (`BEGIN IMMEDIATE` on a connection of `pool`), and opens its savepoint.
     pub(crate) async fn begin_write(
-        mut conn: Conn,
+        pool: &Arc<Pool>,
+        writer: &Writer,
         patience: Duration,
     ) -> Result<Self, StoreError> {
-        let deadline = tokio::time::Instant::now() + patience;
-        let mut nap = Duration::from_millis(1);
-        loop {
-            let c = conn.connection()?;
-            c.busy_timeout(Duration::ZERO)?;
-            let tried = c.execute_batch("BEGIN IMMEDIATE");
-            c.busy_timeout(patience)?;
-            match tried {
-                Ok(()) => {
-                    return Ok(Self {
-                        conn: Some(conn),
-                        writes: true,
-                    })
-                }
-                Err(e) if is_busy(&e) && tokio::time::Instant::now() + nap < deadline => {
-                    tokio::time::sleep(nap).await;
-                    nap = (nap * 2).min(Duration::from_millis(50));
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let mut turn = tokio::time::timeout(patience, writer.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable("timed out waiting for the writer's turn".into())
+            })?;
+        if turn.conn.is_none() {
+            turn.conn = Some(begin_immediate(pool.get().await?, patience).await?);
         }
+        let mut tx = Self {
+            kind: Kind::Write {
+                turn,
+                writer: writer.clone(),
+            },
+        };
+        tx.connection()?.execute_batch(SAVEPOINT)?;
+        Ok(tx)
     }
 
-    /// Commits. A write transaction's commit (its fsync) runs on the blocking pool.
+    /// Commits: a read ends its snapshot; a write joins its batch's commit and returns once
+    /// its changes are on disk.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        let Some(conn) = self.conn.take() else {
-            return Ok(());
-        };
-        if !self.writes {
-            return end(conn, "COMMIT");
+        match std::mem::replace(&mut self.kind, Kind::Ended) {
+            Kind::Read(conn) => end(conn, "COMMIT"),
+            Kind::Write { mut turn, writer } => {
+                let released = match turn.conn.as_mut().map(Db::connection) {
+                    // SQLite ends the whole transaction on some errors (I/O, a full disk).
+                    Some(Ok(c)) if c.is_autocommit() => Err(StoreError::Unavailable(
+                        "SQLite rolled the write transaction back".into(),
+                    )),
+                    // The transaction is open, so `RELEASE` only folds the savepoint into it.
+                    Some(Ok(c)) => c.execute_batch("RELEASE action").map_err(StoreError::from),
+                    Some(Err(e)) => Err(e),
+                    None => Err(StoreError::Unavailable(
+                        "the write transaction is gone".into(),
+                    )),
+                };
+                if let Err(e) = released {
+                    abandon(turn);
+                    return Err(e);
+                }
+                let (done, answer) = oneshot::channel();
+                turn.waiting.push(done);
+                if turn.waiting.len() == 1 {
+                    // The batch's first member starts its committer. A task of its own: it runs
+                    // even if this caller stops waiting.
+                    tokio::spawn(commit_batch(writer));
+                }
+                drop(turn);
+                match answer.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(why)) => Err(StoreError::Unavailable(why)),
+                    Err(_) => Err(StoreError::Unavailable("the commit was abandoned".into())),
+                }
+            }
+            Kind::Ended => Ok(()),
         }
-        tokio::task::spawn_blocking(move || end(conn, "COMMIT"))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("commit did not finish: {e}")))?
     }
 
     /// Rolls back: nothing the transaction did remains.
     pub async fn rollback(mut self) -> Result<(), StoreError> {
-        match self.conn.take() {
-            Some(conn) => end(conn, "ROLLBACK"),
-            None => Ok(()),
+        self.end_now();
+        Ok(())
+    }
+
+    fn end_now(&mut self) {
+        match std::mem::replace(&mut self.kind, Kind::Ended) {
+            Kind::Read(conn) => {
+                let _ = end(conn, "ROLLBACK");
+            }
+            Kind::Write { turn, .. } => abandon(turn),
+            Kind::Ended => {}
         }
     }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        self.end_now();
+    }
+}
+
+/// `BEGIN IMMEDIATE` on `conn` (the write lock now), waiting up to `patience` for a writer of
+/// another process to finish. The wait is a timer, not SQLite's busy handler, which would sleep
+/// on (and hold) the runtime's thread.
+async fn begin_immediate(mut conn: Conn, patience: Duration) -> Result<Conn, StoreError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut nap = Duration::from_millis(1);
+    loop {
+        let c = conn.connection()?;
+        c.busy_timeout(Duration::ZERO)?;
+        let tried = c.execute_batch("BEGIN IMMEDIATE");
+        c.busy_timeout(patience)?;
+        match tried {
+            Ok(()) => return Ok(conn),
+            Err(e) if is_busy(&e) && tokio::time::Instant::now() + nap < deadline => {
+                tokio::time::sleep(nap).await;
+                nap = (nap * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Undoes a writer's savepoint. The rest of its batch stays for the batch's committer; a batch
+/// with nothing else in it ends now. If the transaction itself is lost, so is every member.
+fn abandon(mut turn: Turn) {
+    let Some(conn) = turn.conn.as_mut() else {
+        return;
+    };
+    let undone = conn.connection().and_then(|c| {
+        c.execute_batch("ROLLBACK TO action; RELEASE action")?;
+        Ok(!c.is_autocommit())
+    });
+    let keep = matches!(undone, Ok(true)) && !turn.waiting.is_empty();
+    if !keep {
+        if let Some(conn) = turn.conn.take() {
+            let _ = end(conn, "ROLLBACK");
+        }
+        for w in turn.waiting.drain(..) {
+            let _ = w.send(Err(
+                "the write transaction was lost with another action's failure".into(),
+            ));
+        }
+    }
+}
+
+/// The batch's committer: takes the turn after the writers queued before it, commits the
+/// batch's transaction (its fsync on the blocking pool), and answers its members.
+async fn commit_batch(writer: Writer) {
+    let mut turn = writer.lock_owned().await;
+    let waiting = std::mem::take(&mut turn.waiting);
+    let Some(conn) = turn.conn.take() else {
+        for w in waiting {
+            let _ = w.send(Err("the write transaction is gone".into()));
+        }
+        return;
+    };
+    let result = tokio::task::spawn_blocking(move || end(conn, "COMMIT"))
+        .await
+        .map_err(|e| format!("the commit did not finish: {e}"))
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    for w in waiting {
+        let _ = w.send(result.clone());
+    }
+    drop(turn);
 }
 
 /// Whether SQLite said another connection holds the lock.
@@ -245,14 +392,6 @@ fn end(mut conn: Conn, how: &str) -> Result<(), StoreError> {
         let _ = c.execute_batch("ROLLBACK");
     }
     result
-}
-
-impl Drop for Tx {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            let _ = end(conn, "ROLLBACK");
-        }
-    }
 }
 
 /// A statement with its arguments.
@@ -504,7 +643,8 @@ mod tests {
     async fn a_dropped_transaction_leaves_nothing_and_its_connection_is_reused() {
         let dir = tempfile::tempdir().unwrap();
         let p = pool(dir.path(), Duration::from_millis(200));
-        let mut tx = Tx::begin_write(p.get().await.unwrap(), Duration::from_millis(200))
+        let w = Writer::default();
+        let mut tx = Tx::begin_write(&p, &w, Duration::from_millis(200))
             .await
             .unwrap();
         let done = query("INSERT INTO t (k, n) VALUES (?, ?)")
@@ -515,6 +655,7 @@ mod tests {
         assert_eq!(done.rows_affected(), 1);
         drop(tx);
         assert_eq!(p.idle.lock().unwrap().len(), 1, "the connection came back");
+        assert!(w.lock().await.conn.is_none(), "no batch is left open");
         let mut tx = Tx::begin_read(p.get().await.unwrap()).unwrap();
         let n: i64 = query_scalar("SELECT count(*) FROM t")
             .fetch_one(&mut tx)
@@ -569,19 +710,118 @@ mod tests {
             other.execute_batch("COMMIT").unwrap();
         });
         // On this single-threaded runtime the release above runs only if the wait yields.
-        let tx = Tx::begin_write(p.get().await.unwrap(), Duration::from_secs(5))
+        let w = Writer::default();
+        let tx = Tx::begin_write(&p, &w, Duration::from_secs(5))
             .await
             .unwrap();
         assert!(release.is_finished());
         tx.commit().await.unwrap();
-        // With the lock held past the patience, the answer is Unavailable.
-        let holder = Tx::begin_write(p.get().await.unwrap(), Duration::from_secs(5))
+        // With the turn held past the patience, the answer is Unavailable.
+        let holder = Tx::begin_write(&p, &w, Duration::from_secs(5))
             .await
             .unwrap();
-        let err = Tx::begin_write(p.get().await.unwrap(), Duration::from_millis(50))
+        let err = Tx::begin_write(&p, &w, Duration::from_millis(50))
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
         drop(holder);
+        // And with another process's write lock held past it, too.
+        let other = p.opener.open().unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = Tx::begin_write(&p, &w, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+
+    async fn insert(p: &Arc<Pool>, w: &Writer, k: &str) -> Tx {
+        let mut tx = Tx::begin_write(p, w, Duration::from_secs(5)).await.unwrap();
+        query("INSERT INTO t (k) VALUES (?)")
+            .bind(k)
+            .execute(&mut tx)
+            .unwrap();
+        tx
+    }
+
+    async fn keys(p: &Arc<Pool>) -> Vec<String> {
+        query_scalar("SELECT k FROM t ORDER BY k")
+            .fetch_all(&mut p.get().await.unwrap())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_share_a_commit_and_a_failed_one_takes_only_its_own_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_secs(5));
+        let w = Writer::default();
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (p, w) = (p.clone(), w.clone());
+            tasks.push(tokio::spawn(async move {
+                let tx = insert(&p, &w, &format!("k{i:02}")).await;
+                if i % 5 == 0 {
+                    // Fails after writing: its row must not survive, the others' must.
+                    drop(tx);
+                    false
+                } else {
+                    tx.commit().await.unwrap();
+                    true
+                }
+            }));
+        }
+        let mut want = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            if t.await.unwrap() {
+                want.push(format!("k{i:02}"));
+            }
+        }
+        assert_eq!(keys(&p).await, want);
+        assert!(w.lock().await.conn.is_none(), "every batch ended");
+    }
+
+    #[tokio::test]
+    async fn a_commit_whose_caller_stops_waiting_still_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_secs(5));
+        let w = Writer::default();
+        let tx = insert(&p, &w, "a").await;
+        // One poll: the savepoint is released into the batch and the committer started; then
+        // the caller goes away (a client that hung up).
+        let gone = tokio::time::timeout(Duration::ZERO, tx.commit()).await;
+        assert!(gone.is_err(), "the commit was still waiting for the disk");
+        // The next writer commits after the batch's committer: by then "a" is durable.
+        insert(&p, &w, "b").await.commit().await.unwrap();
+        assert_eq!(keys(&p).await, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_failure_that_loses_the_transaction_fails_the_whole_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_secs(5));
+        let w = Writer::default();
+        let first = insert(&p, &w, "a").await;
+        // A second writer queues for the turn, ahead of the batch's committer (started only when
+        // the first commits). It loses the transaction, as an I/O error would: SQLite rolls all
+        // of it back.
+        let second = tokio::spawn({
+            let (p, w) = (p.clone(), w.clone());
+            async move {
+                let mut second = insert(&p, &w, "b").await;
+                second
+                    .connection()
+                    .unwrap()
+                    .execute_batch("ROLLBACK")
+                    .unwrap();
+                second.commit().await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let err = first.commit().await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        let err = second.await.unwrap().unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(keys(&p).await.is_empty(), "neither member's change remains");
+        insert(&p, &w, "c").await.commit().await.unwrap();
+        assert_eq!(keys(&p).await, ["c"]);
     }
 }

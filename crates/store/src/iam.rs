@@ -419,14 +419,9 @@ pub struct AuditEntry {
     pub error_code: Option<String>,
 }
 
-/// Appends to the audit log (outside the action's transaction, so refusals are logged too).
-pub async fn audit(store: &crate::Store, e: &AuditEntry) -> Result<(), StoreError> {
-    audit_batch(store, std::slice::from_ref(e)).await
-}
-
-/// Appends `entries` to the audit log in one statement (one commit for a burst of calls), in
-/// order.
-pub async fn audit_batch(store: &crate::Store, entries: &[AuditEntry]) -> Result<(), StoreError> {
+/// Appends `entries` to the audit log in one statement, in order, inside `tx` (its own, outside
+/// the actions' transactions, so refusals are logged too).
+pub async fn audit_batch(tx: &mut Tx, entries: &[AuditEntry]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -444,17 +439,13 @@ pub async fn audit_batch(store: &crate::Store, entries: &[AuditEntry]) -> Result
         })
         .collect();
     let list = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    store
-        .blocking(move |conn| {
-            db::query(
-                "INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) \
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-                 FROM json_each(?) ORDER BY key",
-            )
-            .bind(list)
-            .execute(conn)
-        })
-        .await?;
+    db::query(
+        "INSERT INTO audit_log (at_ms, request_id, principal, action, outcome, error_code) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+         FROM json_each(?) ORDER BY key",
+    )
+    .bind(list)
+    .execute(tx)?;
     Ok(())
 }
 

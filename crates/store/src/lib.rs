@@ -1,9 +1,9 @@
 //! Underpass control-plane state: SQLite (through rusqlite), with embedded migrations.
 //!
 //! Every API action runs in one [`Tx`]: it either commits whole or leaves nothing behind. The
-//! database runs in WAL mode with `synchronous = FULL`, so a change is on disk before the API
-//! acknowledges it and a `kill -9` at any moment loses nothing acknowledged. Opening refuses a
-//! corrupt file, and a database that belongs to another install.
+//! database runs in WAL mode with `synchronous = FULL`, and a write returns from its commit only
+//! once its batch's commit is on disk, so a `kill -9` at any moment loses nothing acknowledged.
+//! Opening refuses a corrupt file, and a database that belongs to another install.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -28,7 +28,7 @@ pub mod tags;
 
 pub use db::{Conn, Db, Tx};
 pub use error::StoreError;
-pub use open::{Migration, Store, StoreConfig, WriterTurn, MIGRATIONS};
+pub use open::{Migration, Store, StoreConfig, MIGRATIONS};
 
 /// Milliseconds since the Unix epoch: how the store writes times.
 pub fn to_ms(t: time::OffsetDateTime) -> i64 {

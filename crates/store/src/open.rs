@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::db::{self, Conn, Pool, Tx};
+use crate::db::{self, Conn, Pool, Tx, Writer};
 use crate::StoreError;
 
 /// One schema migration compiled into the binary.
@@ -132,11 +132,8 @@ pub struct StoreConfig {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Arc<Pool>,
-    writers: Arc<tokio::sync::Mutex<()>>,
+    writer: Writer,
 }
-
-/// A writer's turn (see [`Store::writer_turn`]): hold it until the transaction ends.
-pub type WriterTurn = tokio::sync::OwnedMutexGuard<()>;
 
 impl Store {
     /// Opens (creating if needed) and checks the database at `cfg.path`.
@@ -150,7 +147,7 @@ impl Store {
             .map_err(|e| refused(format!("cannot open: {e}")))?;
         let store = Self {
             pool,
-            writers: Arc::default(),
+            writer: Writer::default(),
         };
         let mut conn = store.conn().await?;
         if existed {
@@ -176,18 +173,6 @@ impl Store {
     /// A connection outside any transaction (each statement commits on its own).
     pub async fn conn(&self) -> Result<Conn, StoreError> {
         self.pool.get().await
-    }
-
-    /// Runs `f` on a connection on the blocking pool: for writes outside a transaction, whose
-    /// commit waits for an fsync.
-    pub(crate) async fn blocking<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Conn) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
-        let mut conn = self.conn().await?;
-        tokio::task::spawn_blocking(move || f(&mut conn))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("the write did not finish: {e}")))?
     }
 
     async fn check_install(&self, cfg: &StoreConfig) -> Result<(), StoreError> {
@@ -219,19 +204,13 @@ impl Store {
         }
     }
 
-    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so two
-    /// actions never deadlock upgrading read locks, and a held lock fails after the busy timeout.
+    /// Starts a write transaction: one writer of this process at a time, in the order they
+    /// asked, each waiting at most the busy timeout for its turn (then `Unavailable`). Its
+    /// commit is grouped with those of the writers that queued meanwhile (see `db::Batch`).
+    /// `BEGIN IMMEDIATE` takes the write lock up front, so two actions never deadlock upgrading
+    /// read locks.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Tx::begin_write(self.conn().await?, self.pool.busy_timeout()).await
-    }
-
-    /// Waits for this process's turn to write. SQLite admits one writer at a time, and a writer
-    /// that finds the lock taken waits with a growing backoff (see `Tx::begin_write`): under
-    /// concurrent writes that backoff, not the work, made the latency tail. Writers that take
-    /// turns here first queue in order (the mutex is fair) and begin the moment the one before
-    /// them ends; the backoff is left for writers of other processes.
-    pub async fn writer_turn(&self) -> WriterTurn {
-        self.writers.clone().lock_owned().await
+        Tx::begin_write(&self.pool, &self.writer, self.pool.busy_timeout()).await
     }
 
     /// Starts a read-only transaction (a consistent snapshot).

@@ -441,8 +441,10 @@ async fn an_audit_batch_is_one_ordered_insert_with_nulls_kept() {
         entry(2, None, Some("AuthFailure")),
         entry(3, Some("it's \"quoted\""), Some("x")),
     ];
-    iam::audit_batch(&store, &batch).await.unwrap();
-    iam::audit_batch(&store, &[]).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    iam::audit_batch(&mut tx, &batch).await.unwrap();
+    iam::audit_batch(&mut tx, &[]).await.unwrap();
+    tx.commit().await.unwrap();
     let mut tail = iam::audit_tail(&store, 10).await.unwrap();
     tail.reverse();
     assert_eq!(tail.len(), 3);

@@ -6,7 +6,7 @@ use underpass_auth::iam::{
     RequestContext, ResourcePolicy,
 };
 use underpass_domain::PrincipalArn;
-use underpass_store::{iam as iam_store, Tx, WriterTurn};
+use underpass_store::{iam as iam_store, Tx};
 
 use super::Meta;
 use crate::api::{ApiError, CallerInfo};
@@ -20,8 +20,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) meta: Meta,
     writes: bool,
     identity: Option<std::sync::Arc<[NamedPolicy]>>,
-    /// Held from `BEGIN IMMEDIATE` to commit: writers take turns (see `Store::writer_turn`).
-    turn: Option<WriterTurn>,
 }
 
 impl<'a> Ctx<'a> {
@@ -31,7 +29,7 @@ impl<'a> Ctx<'a> {
         caller: &'a CallerInfo,
         meta: Meta,
     ) -> Result<Self, ApiError> {
-        let turn = state.store.writer_turn().await;
+        // Writers take turns from here to the commit (see `Store::begin`).
         let tx = state.store.begin().await?;
         Ok(Self {
             state,
@@ -40,7 +38,6 @@ impl<'a> Ctx<'a> {
             meta,
             writes: true,
             identity: None,
-            turn: Some(turn),
         })
     }
 
@@ -58,7 +55,6 @@ impl<'a> Ctx<'a> {
             meta,
             writes: false,
             identity: None,
-            turn: None,
         })
     }
 
@@ -68,11 +64,9 @@ impl<'a> Ctx<'a> {
     pub(crate) async fn upgrade_to_write(&mut self) -> Result<(), ApiError> {
         // The snapshot is held while waiting for the turn (WAL readers block no writer); only
         // the rare actions that call out upgrade, so they cannot use up the pool.
-        let turn = self.state.store.writer_turn().await;
         let tx = self.state.store.begin().await?;
         let read = std::mem::replace(&mut self.tx, tx);
         read.rollback().await?;
-        self.turn = Some(turn);
         self.writes = true;
         Ok(())
     }
@@ -82,7 +76,6 @@ impl<'a> Ctx<'a> {
         let state = self.state;
         let writes = self.writes;
         self.tx.commit().await?;
-        drop(self.turn);
         if writes {
             state.iam_cache.note_write();
             state.publish_revision().await;
