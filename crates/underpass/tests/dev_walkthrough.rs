@@ -149,6 +149,9 @@ async fn dev_walkthrough_end_to_end() {
     );
     let (code, _, _) = cli(&["ec2", "no-such-action"], &env);
     assert_eq!(code, 2);
+    let (code, _, err) = cli(&["--worker-threads", "0", "agent"], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--worker-threads"), "{err}");
 
     // An account the provider never allowed can neither see the service nor create an endpoint.
     let admin_file = format!("{data}/server/admin-credentials.json");

@@ -131,7 +131,8 @@ async fn proxy_protocol_and_target_health() {
             "--join-token",
             &state.consumer_token,
         ],
-        &[],
+        // The consumer on one thread (set by the environment), the provider on one per core.
+        &[("UNDERPASS_WORKER_THREADS", "1")],
     );
     let endpoint: SocketAddr = format!("{}:{SERVICE_PORT}", state.endpoint_ip)
         .parse()

@@ -21,8 +21,12 @@ async fn revoked_agent_loses_its_tunnels() {
     let admin = server.admin();
     let state = set_up(&admin).await.unwrap();
     let _backend = http_backend(BACKEND).await;
+    // Both agents on one thread each, as bench/run runs them: revocation must cut flows there
+    // too.
     let _p = spawn(
         &[
+            "--worker-threads",
+            "1",
             "agent",
             "--server",
             &server.url,
@@ -35,6 +39,8 @@ async fn revoked_agent_loses_its_tunnels() {
     );
     let _c = spawn(
         &[
+            "--worker-threads",
+            "1",
             "agent",
             "--server",
             &server.url,
