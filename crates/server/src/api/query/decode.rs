@@ -237,7 +237,7 @@ impl Walker<'_> {
 
     /// Whether a member is a list without the `member` level.
     fn flattened_list(&self, r: &ShapeRef) -> bool {
-        match self.model.shape(&r.shape) {
+        match self.model.target(r) {
             Some(s) if s.kind == Kind::List => {
                 self.protocol == Protocol::Ec2 || r.flattened || s.flattened
             }

@@ -32,7 +32,7 @@ pub(crate) fn response(model: &Model, action: &str, value: &Value, request_id: &
         .get(action)
         .and_then(|op| op.output.as_ref());
     let body = |out: &mut String| {
-        if let Some(shape) = output.and_then(|o| model.shape(&o.shape)) {
+        if let Some(shape) = output.and_then(|o| model.output(o)) {
             members(model, shape, value, out);
         }
     };
@@ -151,7 +151,7 @@ fn members(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
         let Some(v) = obj.get(name).filter(|v| !v.is_null()) else {
             continue;
         };
-        let Some(member_shape) = model.shape(&r.shape) else {
+        let Some(member_shape) = model.target(r) else {
             continue;
         };
         let tag = r.location_name.as_deref().unwrap_or(name);
@@ -163,7 +163,7 @@ fn members(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
             };
             for item in items {
                 open(out, tag, None);
-                if let Some(s) = model.shape(&m.shape) {
+                if let Some(s) = model.target(m) {
                     write_value(model, s, item, out);
                 }
                 close(out, tag);
@@ -205,7 +205,7 @@ fn write_value(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
             let (Value::Array(items), Some(m)) = (value, &shape.member) else {
                 return;
             };
-            let Some(item_shape) = model.shape(&m.shape) else {
+            let Some(item_shape) = model.target(m) else {
                 return;
             };
             let tag = m.location_name.as_deref().unwrap_or("member");
@@ -221,7 +221,7 @@ fn write_value(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
                 return;
             };
             let (Some(vs), kt, vt) = (
-                model.shape(&v.shape),
+                model.target(v),
                 k.location_name.as_deref().unwrap_or("key"),
                 v.location_name.as_deref().unwrap_or("value"),
             ) else {

@@ -46,6 +46,16 @@ pub(crate) struct ShapeRef {
     /// A flattened list or map (no `member`/`entry` level).
     #[serde(default)]
     pub(crate) flattened: bool,
+    /// The shape's position in its model (see [`Model::target`]), set once when the model is
+    /// loaded: the encoder follows references by position, not by a name lookup for each
+    /// value it writes.
+    #[serde(skip, default = "unresolved")]
+    target: usize,
+}
+
+/// A reference not resolved (yet): no shape is at this position.
+fn unresolved() -> usize {
+    usize::MAX
 }
 
 /// An operation.
@@ -69,6 +79,9 @@ pub(crate) struct OutputRef {
     /// e.g. `CreateLoadBalancerResult`.
     #[serde(default)]
     pub(crate) result_wrapper: Option<String>,
+    /// The output structure's position in its model.
+    #[serde(skip, default = "unresolved")]
+    target: usize,
 }
 
 /// The kinds of shape the codec knows.
@@ -132,8 +145,15 @@ pub(crate) struct Model {
     pub(crate) metadata: Metadata,
     /// Operations by name.
     pub(crate) operations: BTreeMap<String, Operation>,
-    /// Shapes by name.
-    pub(crate) shapes: BTreeMap<String, Shape>,
+    /// Shapes by name, as the file has them; [`Model::resolve`] moves them into `arena`.
+    #[serde(rename = "shapes")]
+    source: BTreeMap<String, Shape>,
+    /// Every shape, in name order: references point here by position.
+    #[serde(skip)]
+    arena: Vec<Shape>,
+    /// Each shape's position in `arena`, by name.
+    #[serde(skip)]
+    index: BTreeMap<String, usize>,
 }
 
 impl Model {
@@ -149,7 +169,61 @@ impl Model {
     /// A shape by name; the trim script keeps every shape an operation reaches, so a missing
     /// one is a broken model file (caught by this module's tests).
     pub(crate) fn shape(&self, name: &str) -> Option<&Shape> {
-        self.shapes.get(name)
+        self.arena.get(*self.index.get(name)?)
+    }
+
+    /// The shape `r` refers to, without a lookup by name.
+    pub(crate) fn target(&self, r: &ShapeRef) -> Option<&Shape> {
+        self.arena.get(r.target)
+    }
+
+    /// An operation's output structure, without a lookup by name.
+    pub(crate) fn output(&self, o: &OutputRef) -> Option<&Shape> {
+        self.arena.get(o.target)
+    }
+
+    /// Every shape with its name.
+    #[cfg(test)]
+    fn shapes(&self) -> impl Iterator<Item = (&str, &Shape)> {
+        self.index
+            .iter()
+            .filter_map(|(name, &i)| Some((name.as_str(), self.arena.get(i)?)))
+    }
+
+    /// Moves the shapes into the arena and points every reference at its shape's position.
+    fn resolve(mut self) -> Self {
+        let source = std::mem::take(&mut self.source);
+        let index: BTreeMap<String, usize> = source
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        let at = |name: &str| index.get(name).copied().unwrap_or_else(unresolved);
+        self.arena = source
+            .into_values()
+            .map(|mut s| {
+                let refs = s
+                    .members
+                    .values_mut()
+                    .chain(s.member.iter_mut())
+                    .chain(s.key.iter_mut())
+                    .chain(s.value.iter_mut());
+                for r in refs {
+                    r.target = at(&r.shape);
+                }
+                s
+            })
+            .collect();
+        for op in self.operations.values_mut() {
+            if let Some(r) = op.input.as_mut() {
+                r.target = at(&r.shape);
+            }
+            if let Some(o) = op.output.as_mut() {
+                o.target = at(&o.shape);
+            }
+        }
+        self.index = index;
+        self
     }
 }
 
@@ -172,7 +246,7 @@ fn models() -> Option<&'static [Model]> {
             let mut out = Vec::with_capacity(SOURCES.len());
             for (name, text) in SOURCES {
                 match serde_json::from_str::<Model>(text) {
-                    Ok(m) => out.push(m),
+                    Ok(m) => out.push(m.resolve()),
                     Err(e) => {
                         tracing::error!(model = name, error = %e, "service model does not parse");
                         return None;
@@ -215,8 +289,15 @@ mod tests {
                 {
                     assert!(m.shape(r).is_some(), "{name}: {r}");
                 }
+                if let Some(o) = &op.output {
+                    let (by_position, by_name) = (m.output(o), m.shape(&o.shape));
+                    assert!(
+                        by_position.is_some_and(|s| by_name.is_some_and(|n| std::ptr::eq(s, n)))
+                    );
+                }
             }
-            for (name, s) in &m.shapes {
+            assert!(m.shapes().count() > 0);
+            for (name, s) in m.shapes() {
                 let refs = s
                     .members
                     .values()
@@ -224,7 +305,14 @@ mod tests {
                     .chain(s.key.iter())
                     .chain(s.value.iter());
                 for r in refs {
-                    assert!(m.shape(&r.shape).is_some(), "{name} -> {}", r.shape);
+                    // Resolved by position to the very shape its name gives.
+                    let (by_position, by_name) = (m.target(r), m.shape(&r.shape));
+                    assert!(by_name.is_some(), "{name} -> {}", r.shape);
+                    assert!(
+                        by_position.is_some_and(|s| by_name.is_some_and(|n| std::ptr::eq(s, n))),
+                        "{name} -> {}",
+                        r.shape
+                    );
                 }
                 match s.kind {
                     Kind::List => assert!(s.member.is_some(), "{name}"),
