@@ -96,7 +96,7 @@ fn open(out: &mut String, name: &str, ns: Option<&str>) {
     out.push_str(name);
     if let Some(ns) = ns {
         out.push_str(" xmlns=\"");
-        escape_into(out, ns);
+        escape_attribute_into(out, ns);
         out.push('"');
     }
     out.push('>');
@@ -114,13 +114,25 @@ fn element(out: &mut String, name: &str, text: &str) {
     close(out, name);
 }
 
-/// Escapes text for element content and attribute values. Characters XML 1.0 cannot carry
-/// (most C0 controls, U+FFFE, U+FFFF) become U+FFFD; tab, LF and CR are kept as references so
-/// parsers do not normalize them away.
+/// Escapes text for element content. Characters XML 1.0 cannot carry (most C0 controls,
+/// U+FFFE, U+FFFF) become U+FFFD; tab, LF and CR are kept as references so parsers do not
+/// normalize them away. Quotes stay as they are: content does not need them escaped, and
+/// policy documents, full of them, are in every endpoint of a listing.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
+    escape(out, text, false);
+}
+
+/// Escapes a double-quoted attribute value: as content, and the quotes too.
+fn escape_attribute_into(out: &mut String, text: &str) {
+    escape(out, text, true);
+}
+
+fn escape(out: &mut String, text: &str, quotes: bool) {
     // Runs of plain text are copied whole; only the bytes that may need escaping stop the
     // scan: ASCII specials and controls, and 0xEF, the lead byte of U+FFFE and U+FFFF.
-    let special = |b: u8| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xef);
+    let special = |b: u8| {
+        b < 0x20 || matches!(b, b'&' | b'<' | b'>' | 0xef) || (quotes && matches!(b, b'"' | b'\''))
+    };
     let mut rest = text;
     while let Some(i) = rest.bytes().position(special) {
         out.push_str(&rest[..i]);
@@ -144,11 +156,16 @@ pub(crate) fn escape_into(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
-/// A structure's members that `value` carries.
+/// A structure's members that `value` carries, in the value's order (the answer struct's
+/// field order): walking the value's fields and finding each in the shape's few members costs
+/// less than looking every member of the shape up in the value.
 fn members(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
     let Value::Object(obj) = value else { return };
-    for (name, r) in &shape.members {
-        let Some(v) = obj.get(name).filter(|v| !v.is_null()) else {
+    for (name, v) in obj {
+        if v.is_null() {
+            continue;
+        }
+        let Some(r) = shape.members.get(name) else {
             continue;
         };
         let Some(member_shape) = model.target(r) else {
@@ -273,8 +290,11 @@ mod tests {
         );
         assert_eq!(
             out,
-            "plain é→ a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;&#9;f&#10;g&#13;h\u{fffd}i\u{fffd}j\u{fffd}k\u{efff}"
+            "plain é→ a&amp;b &lt;c&gt; \"d\" 'e'&#9;f&#10;g&#13;h\u{fffd}i\u{fffd}j\u{fffd}k\u{efff}"
         );
+        let mut attribute = String::new();
+        escape_attribute_into(&mut attribute, "a\"b'c&d\u{1}");
+        assert_eq!(attribute, "a&quot;b&apos;c&amp;d\u{fffd}");
         let mut empty = String::new();
         escape_into(&mut empty, "");
         assert_eq!(empty, "");
@@ -289,8 +309,8 @@ mod tests {
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeVpcsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
-             <requestId>rid</requestId><nextToken>a&lt;b</nextToken><vpcSet><item><cidrBlock>10.0.0.0/16</cidrBlock>\
-             <isDefault>false</isDefault><vpcId>vpc-1</vpcId></item></vpcSet></DescribeVpcsResponse>"
+             <requestId>rid</requestId><vpcSet><item><vpcId>vpc-1</vpcId><cidrBlock>10.0.0.0/16</cidrBlock>\
+             <isDefault>false</isDefault></item></vpcSet><nextToken>a&lt;b</nextToken></DescribeVpcsResponse>"
         );
     }
 
@@ -325,6 +345,6 @@ mod tests {
         let m = model::for_service("elasticloadbalancing").unwrap();
         let v = json!({"LoadBalancers": [{"LoadBalancerName": "a", "AvailabilityZones": [{"ZoneName": "z", "SubnetId": "s"}]}]});
         let xml = response(m, "CreateLoadBalancer", &v, "r");
-        assert!(xml.contains("<CreateLoadBalancerResult><LoadBalancers><member><AvailabilityZones><member><SubnetId>s</SubnetId><ZoneName>z</ZoneName></member></AvailabilityZones><LoadBalancerName>a</LoadBalancerName></member></LoadBalancers></CreateLoadBalancerResult>"), "{xml}");
+        assert!(xml.contains("<CreateLoadBalancerResult><LoadBalancers><member><LoadBalancerName>a</LoadBalancerName><AvailabilityZones><member><ZoneName>z</ZoneName><SubnetId>s</SubnetId></member></AvailabilityZones></member></LoadBalancers></CreateLoadBalancerResult>"), "{xml}");
     }
 }
