@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -32,14 +32,17 @@ pub struct AppState {
     /// Revoked serials, checked on every agent handshake.
     pub revocations: RevocationSet,
     agent_addr: OnceLock<SocketAddr>,
-    key_use: Mutex<HashMap<String, Instant>>,
+    key_use: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Held shared by each key-use write in flight (see `note_key_use`); `settle_key_use`
+    /// takes it whole.
+    key_use_writes: Arc<tokio::sync::RwLock<()>>,
     buckets: Mutex<HashMap<String, Bucket>>,
     /// Throttled calls so far (the audit log samples them).
     pub(crate) throttled: std::sync::atomic::AtomicU64,
     /// The audit log's writer.
     pub audit: crate::audit::AuditLog,
     /// Access keys and identity policies between IAM changes.
-    pub(crate) iam_cache: crate::iam_cache::IamCache,
+    pub(crate) iam_cache: Arc<crate::iam_cache::IamCache>,
 }
 
 /// A token bucket: `tokens` refill at the key's rate up to twice the rate.
@@ -83,11 +86,12 @@ impl AppState {
             ca,
             revocations,
             agent_addr: OnceLock::new(),
-            key_use: Mutex::new(HashMap::new()),
+            key_use: Arc::default(),
+            key_use_writes: Arc::default(),
             buckets: Mutex::new(HashMap::new()),
             throttled: std::sync::atomic::AtomicU64::new(0),
             audit,
-            iam_cache: crate::iam_cache::IamCache::default(),
+            iam_cache: Arc::default(),
         }
     }
 
@@ -125,7 +129,11 @@ impl AppState {
         }
     }
 
-    /// Records a key's use, writing to the store at most once a minute per key.
+    /// Records a key's use, writing to the store at most once a minute per key. The write runs
+    /// in a task of its own, so no call waits for it: with the database locked by another
+    /// process, the first call of each minute per key, reads included, would otherwise wait
+    /// out the busy timeout first (RELIABILITY item 40). Readers of the last-used time call
+    /// [`Self::settle_key_use`] first.
     pub(crate) async fn note_key_use(
         &self,
         key: &str,
@@ -134,7 +142,7 @@ impl AppState {
         region: &str,
     ) {
         let due = {
-            let mut m = self.key_use.lock().unwrap_or_else(|p| p.into_inner());
+            let mut m = lock_ignoring_poison(&self.key_use);
             let due = m
                 .get(key)
                 .is_none_or(|t| t.elapsed() >= KEY_USE_WRITE_INTERVAL);
@@ -143,19 +151,42 @@ impl AppState {
             }
             due
         };
-        if due {
+        if !due {
+            return;
+        }
+        // Taken before the task starts, so that a settle begun after this call returns waits
+        // for this write. Only while a settle is waiting does this wait, behind it.
+        let in_flight = match self.key_use_writes.clone().try_read_owned() {
+            Ok(g) => g,
+            Err(_) => self.key_use_writes.clone().read_owned().await,
+        };
+        let (store, cache, key_use) = (
+            self.store.clone(),
+            self.iam_cache.clone(),
+            self.key_use.clone(),
+        );
+        let (key, service, region) = (key.to_owned(), service.to_owned(), region.to_owned());
+        tokio::spawn(async move {
             let r = async {
-                let mut tx = self.store.begin().await?;
-                iam::touch_key(&mut tx, key, now, service, region).await?;
+                let mut tx = store.begin().await?;
+                iam::touch_key(&mut tx, &key, now, &service, &region).await?;
                 tx.commit().await?;
-                self.iam_cache.note_write();
+                cache.note_write();
                 Ok::<_, underpass_store::StoreError>(())
             }
             .await;
             if let Err(e) = r {
                 tracing::warn!(error = %e, "could not record key use");
+                // The key's next call tries again.
+                lock_ignoring_poison(&key_use).remove(&key);
             }
-        }
+            drop(in_flight);
+        });
+    }
+
+    /// Waits until every key-use write started so far has ended.
+    pub(crate) async fn settle_key_use(&self) {
+        drop(self.key_use_writes.write().await);
     }
 
     /// Publishes the store's current revision to waiting agents.
@@ -220,4 +251,9 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A std mutex's guard, poisoned or not: the maps it guards stay valid after a panic.
+fn lock_ignoring_poison<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -453,6 +453,9 @@ pub(crate) async fn get_access_key_last_used(
             req.access_key_id.chars().take(32).collect(),
         ))
     };
+    // Key uses are written in the background: the ones already noted (this very call's
+    // included) land before this transaction's snapshot, which its first read takes.
+    ctx.state.settle_key_use().await;
     let row = store::get_key(&mut ctx.tx, &req.access_key_id)
         .await?
         .ok_or_else(missing)?;
