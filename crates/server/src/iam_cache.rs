@@ -51,7 +51,8 @@ pub(crate) struct IamCache {
     policies: Mutex<HashMap<String, Entry<Arc<[NamedPolicy]>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A std mutex's guard, poisoned or not: the maps it guards stay valid after a panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -12,6 +12,7 @@ use underpass_pki::{CertificateAuthority, RevocationSet};
 use underpass_store::{iam, Store};
 
 use crate::config::ServerConfig;
+use crate::iam_cache::lock;
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -110,7 +111,7 @@ impl AppState {
         let rate = f64::from(self.cfg.rate_per_key.max(1));
         let burst = rate * 2.0;
         let now = Instant::now();
-        let mut m = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = lock(&self.buckets);
         if m.len() >= MAX_BUCKETS && !m.contains_key(key) {
             // Full buckets are the default state: dropping them forgets nothing that matters.
             m.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
@@ -142,7 +143,7 @@ impl AppState {
         region: &str,
     ) {
         let due = {
-            let mut m = lock_ignoring_poison(&self.key_use);
+            let mut m = lock(&self.key_use);
             let due = m
                 .get(key)
                 .is_none_or(|t| t.elapsed() >= KEY_USE_WRITE_INTERVAL);
@@ -178,7 +179,7 @@ impl AppState {
             if let Err(e) = r {
                 tracing::warn!(error = %e, "could not record key use");
                 // The key's next call tries again.
-                lock_ignoring_poison(&key_use).remove(&key);
+                lock(&key_use).remove(&key);
             }
             drop(in_flight);
         });
@@ -217,20 +218,20 @@ impl Metrics {
             "unknown"
         };
         let code = error_code.unwrap_or("OK");
-        let mut m = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = lock(&self.calls);
         *m.entry((action.to_owned(), code.to_owned())).or_default() += 1;
     }
 
     /// Counts one delivered endpoint connection notification of `event`.
     pub(crate) fn notified(&self, event: &'static str) {
-        let mut m = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = lock(&self.notifications);
         *m.entry(event).or_default() += 1;
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = self.render_calls();
-        let m = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
+        let m = lock(&self.notifications);
         out.push_str("# HELP underpass_connection_notifications_total Endpoint connection notifications delivered, by event.\n# TYPE underpass_connection_notifications_total counter\n");
         for (event, n) in m.iter() {
             out.push_str(&format!(
@@ -241,7 +242,7 @@ impl Metrics {
     }
 
     fn render_calls(&self) -> String {
-        let m = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let m = lock(&self.calls);
         let mut out = String::from("# HELP underpass_api_requests_total API calls by action and result code.\n# TYPE underpass_api_requests_total counter\n");
         for ((action, code), n) in m.iter() {
             // Codes come from our own error enums; actions are from the known list.
@@ -251,9 +252,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// A std mutex's guard, poisoned or not: the maps it guards stay valid after a panic.
-fn lock_ignoring_poison<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
