@@ -79,8 +79,26 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::client("InvalidParameterValue", format!("invalid request: {e}")))
 }
 
-fn to_value<R: Serialize>(r: R) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(r).map_err(ApiError::internal)
+/// How a front end writes a handler's answer (any `Serialize` answer struct) in its wire
+/// format: the JSON API as a JSON value, the Query protocol straight to XML. The handlers stay
+/// the same for both; only this last step differs.
+pub(crate) trait Answer: Sync {
+    /// The written answer.
+    type Out: Send;
+
+    /// Writes `answer`.
+    fn write<R: Serialize>(&self, answer: &R) -> Result<Self::Out, ApiError>;
+}
+
+/// The JSON API's answers: a JSON value (the front end adds the request id to it).
+pub(crate) struct JsonAnswer;
+
+impl Answer for JsonAnswer {
+    type Out = serde_json::Value;
+
+    fn write<R: Serialize>(&self, answer: &R) -> Result<serde_json::Value, ApiError> {
+        serde_json::to_value(answer).map_err(ApiError::internal)
+    }
 }
 
 macro_rules! actions {
@@ -89,13 +107,14 @@ macro_rules! actions {
         pub const KNOWN: &[&str] = &[$($name),*];
 
         /// Runs `action` for `caller`.
-        pub(crate) async fn dispatch(
+        pub(crate) async fn dispatch<A: Answer>(
             state: &AppState,
             caller: &CallerInfo,
             action: &str,
             body: &[u8],
             meta: Meta,
-        ) -> Result<serde_json::Value, ApiError> {
+            answer: &A,
+        ) -> Result<A::Out, ApiError> {
             match action {
                 $( $name => {
                     let req = parse_body(body)?;
@@ -106,7 +125,7 @@ macro_rules! actions {
                         return Err(ApiError::dry_run());
                     }
                     ctx.finish().await?;
-                    to_value(resp)
+                    answer.write(&resp)
                 } )*
                 _ => Err(ApiError::client(
                     "InvalidAction",

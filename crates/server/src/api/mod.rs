@@ -23,6 +23,7 @@ use underpass_store::iam::AuditEntry;
 pub use authn::CallerInfo;
 pub use error::ApiError;
 
+use crate::actions::{Answer, JsonAnswer};
 use crate::state::AppState;
 
 /// The largest request body accepted (RELIABILITY item 6).
@@ -81,18 +82,21 @@ pub(crate) struct HttpParts<'a> {
     pub(crate) body: &'a [u8],
 }
 
-/// One call as a front end decoded it: the action, its JSON parameters, and EC2's dry run.
-pub(crate) struct Invocation<'a> {
+/// One call as a front end decoded it: the action, its JSON parameters, EC2's dry run, and how
+/// the answer is to be written.
+pub(crate) struct Invocation<'a, A> {
     /// The action name.
     pub(crate) action: String,
     /// The JSON parameters.
     pub(crate) body: Cow<'a, [u8]>,
     /// Authorize only, then answer `DryRunOperation`.
     pub(crate) dry_run: bool,
+    /// The writer of the answer.
+    pub(crate) answer: A,
 }
 
 /// What the shared path did with one call.
-pub(crate) struct Outcome {
+pub(crate) struct Outcome<T> {
     /// The request id (also in the audit log).
     pub(crate) request_id: String,
     /// The action as audited (cut to 64 characters).
@@ -100,19 +104,19 @@ pub(crate) struct Outcome {
     /// The authenticated caller, if authentication succeeded.
     pub(crate) caller: Option<CallerInfo>,
     /// The handler's answer or the error.
-    pub(crate) result: Result<serde_json::Value, ApiError>,
+    pub(crate) result: Result<T, ApiError>,
 }
 
 /// The one path every API call takes, whatever its wire format: authentication (SigV4 through
 /// the auth crate), throttling, `decode` (the front end's parameters into an [`Invocation`],
 /// once the caller and its scope are known), the scope's service check, the handler, metrics
 /// and the audit log. `hint` names the action in the audit log when decoding fails.
-pub(crate) async fn execute<'a>(
+pub(crate) async fn execute<'a, A: Answer>(
     state: &AppState,
     http: &HttpParts<'a>,
     hint: &str,
-    decode: impl FnOnce(&CallerInfo) -> Result<Invocation<'a>, ApiError>,
-) -> Outcome {
+    decode: impl FnOnce(&CallerInfo) -> Result<Invocation<'a, A>, ApiError>,
+) -> Outcome<A::Out> {
     let request_id = request_id();
     let now = OffsetDateTime::now_utc();
     let mut action = hint.to_owned();
@@ -147,7 +151,9 @@ pub(crate) async fn execute<'a>(
             now,
             dry_run: call.dry_run,
         };
-        let out = crate::actions::dispatch(state, &caller, &call.action, &call.body, meta).await;
+        let out =
+            crate::actions::dispatch(state, &caller, &call.action, &call.body, meta, &call.answer)
+                .await;
         Ok::<_, (Option<CallerInfo>, ApiError)>((caller, out))
     }
     .await;
@@ -214,6 +220,7 @@ async fn api_call(
             action: action.clone(),
             body: Cow::Borrowed(&body),
             dry_run: false,
+            answer: JsonAnswer,
         })
     })
     .await;

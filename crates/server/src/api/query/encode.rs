@@ -1,13 +1,16 @@
-//! From a handler's JSON answer to the service's XML, walking the operation's output shape:
-//! element names from `locationName` (else the member name), list items as `<item>` (EC2) or
-//! `<member>`, booleans `true`/`false`, timestamps ISO 8601. Members the JSON lacks are left
-//! out; JSON fields the shape does not name are dropped. Every text is escaped. IAM's policy
-//! documents travel URL-encoded, as IAM sends them (the SDKs decode them).
+//! The service's XML around a handler's answer: the `<{Action}Response>` envelope with its
+//! request id (EC2's `requestId`, the others' `ResponseMetadata` and `{Action}Result`
+//! wrapper), and errors in each service's shape. The answer itself is written by
+//! [`super::serialize`], walking the operation's output shape: element names from
+//! `locationName` (else the member name), list items as `<item>` (EC2) or `<member>`, booleans
+//! `true`/`false`, timestamps ISO 8601. Members the answer lacks are left out; fields the shape
+//! does not name are dropped. Every text is escaped. IAM's policy documents travel
+//! URL-encoded, as IAM sends them (the SDKs decode them).
 
-use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
+use serde::Serialize;
 
-use super::model::{Kind, Model, Protocol, Shape};
+use super::model::{Model, Protocol};
+use super::serialize::{self, SerError};
 use crate::api::ApiError;
 
 /// The `xmlns` of a service's answers (EC2's model omits the trailing `/` its answers carry).
@@ -22,32 +25,45 @@ pub(crate) fn namespace(model: &Model) -> String {
 
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
-/// The whole answer to `action`.
-pub(crate) fn response(model: &Model, action: &str, value: &Value, request_id: &str) -> String {
+/// The inside of the answer to `action`: `answer`'s members, per the operation's output shape.
+pub(crate) fn body<T: Serialize + ?Sized>(
+    model: &Model,
+    action: &str,
+    answer: &T,
+) -> Result<String, SerError> {
     let mut out = String::with_capacity(1024);
+    let shape = model
+        .operations
+        .get(action)
+        .and_then(|op| op.output.as_ref())
+        .and_then(|o| model.output(o));
+    if let Some(shape) = shape {
+        serialize::members(model, shape, answer, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The whole answer to `action`, around its `body`.
+pub(crate) fn response(model: &Model, action: &str, body: &str, request_id: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 256);
     out.push_str(DECLARATION);
     let ns = namespace(model);
     let output = model
         .operations
         .get(action)
         .and_then(|op| op.output.as_ref());
-    let body = |out: &mut String| {
-        if let Some(shape) = output.and_then(|o| model.output(o)) {
-            members(model, shape, value, out);
-        }
-    };
     open(&mut out, &format!("{action}Response"), Some(&ns));
     match model.protocol() {
         Protocol::Ec2 => {
             element(&mut out, "requestId", request_id);
-            body(&mut out);
+            out.push_str(body);
         }
         Protocol::Query => {
             let wrapper = output
                 .and_then(|o| o.result_wrapper.clone())
                 .unwrap_or_else(|| format!("{action}Result"));
             open(&mut out, &wrapper, None);
-            body(&mut out);
+            out.push_str(body);
             close(&mut out, &wrapper);
             out.push_str("<ResponseMetadata>");
             element(&mut out, "RequestId", request_id);
@@ -91,7 +107,8 @@ pub(crate) fn error(model: Option<&Model>, e: &ApiError, request_id: &str) -> St
     out
 }
 
-fn open(out: &mut String, name: &str, ns: Option<&str>) {
+/// Writes `<name>` (with `xmlns` if given).
+pub(crate) fn open(out: &mut String, name: &str, ns: Option<&str>) {
     out.push('<');
     out.push_str(name);
     if let Some(ns) = ns {
@@ -102,7 +119,8 @@ fn open(out: &mut String, name: &str, ns: Option<&str>) {
     out.push('>');
 }
 
-fn close(out: &mut String, name: &str) {
+/// Writes `</name>`.
+pub(crate) fn close(out: &mut String, name: &str) {
     out.push_str("</");
     out.push_str(name);
     out.push('>');
@@ -156,54 +174,12 @@ fn escape(out: &mut String, text: &str, quotes: bool) {
     out.push_str(rest);
 }
 
-/// A structure's members that `value` carries, in the value's order (the answer struct's
-/// field order): walking the value's fields and finding each in the shape's few members costs
-/// less than looking every member of the shape up in the value.
-fn members(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
-    let Value::Object(obj) = value else { return };
-    for (name, v) in obj {
-        if v.is_null() {
-            continue;
-        }
-        let Some(r) = shape.members.get(name) else {
-            continue;
-        };
-        let Some(member_shape) = model.target(r) else {
-            continue;
-        };
-        let tag = r.location_name.as_deref().unwrap_or(name);
-        let flattened = member_shape.kind == Kind::List && (r.flattened || member_shape.flattened);
-        if flattened {
-            // Each item is its own element named like the member.
-            let (Value::Array(items), Some(m)) = (v, &member_shape.member) else {
-                continue;
-            };
-            for item in items {
-                open(out, tag, None);
-                if let Some(s) = model.target(m) {
-                    write_value(model, s, item, out);
-                }
-                close(out, tag);
-            }
-            continue;
-        }
-        open(out, tag, None);
-        match v {
-            Value::String(doc) if r.shape == POLICY_DOCUMENT => {
-                escape_into(out, &percent_encode(doc));
-            }
-            v => write_value(model, member_shape, v, out),
-        }
-        close(out, tag);
-    }
-}
-
 /// IAM's shape of policy documents in answers (`PolicyDocument`, `Document`,
 /// `AssumeRolePolicyDocument`).
-const POLICY_DOCUMENT: &str = "policyDocumentType";
+pub(crate) const POLICY_DOCUMENT: &str = "policyDocumentType";
 
 /// RFC 3986 percent-encoding: everything but the unreserved characters.
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -215,71 +191,17 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-fn write_value(model: &Model, shape: &Shape, value: &Value, out: &mut String) {
-    match shape.kind {
-        Kind::Structure => members(model, shape, value, out),
-        Kind::List => {
-            let (Value::Array(items), Some(m)) = (value, &shape.member) else {
-                return;
-            };
-            let Some(item_shape) = model.target(m) else {
-                return;
-            };
-            let tag = m.location_name.as_deref().unwrap_or("member");
-            for item in items {
-                open(out, tag, None);
-                write_value(model, item_shape, item, out);
-                close(out, tag);
-            }
-        }
-        Kind::Map => {
-            let (Value::Object(entries), Some(k), Some(v)) = (value, &shape.key, &shape.value)
-            else {
-                return;
-            };
-            let (Some(vs), kt, vt) = (
-                model.target(v),
-                k.location_name.as_deref().unwrap_or("key"),
-                v.location_name.as_deref().unwrap_or("value"),
-            ) else {
-                return;
-            };
-            for (key, val) in entries {
-                out.push_str("<entry>");
-                element(out, kt, key);
-                open(out, vt, None);
-                write_value(model, vs, val, out);
-                close(out, vt);
-                out.push_str("</entry>");
-            }
-        }
-        Kind::Timestamp => match value {
-            Value::Number(n) => {
-                let t = n
-                    .as_i64()
-                    .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-                    .and_then(|t| t.format(&Rfc3339).ok())
-                    .unwrap_or_default();
-                escape_into(out, &t);
-            }
-            Value::String(s) => escape_into(out, s),
-            _ => {}
-        },
-        _ => match value {
-            Value::String(s) => escape_into(out, s),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Number(n) => out.push_str(&n.to_string()),
-            _ => {}
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::super::model;
     use super::*;
+
+    /// The whole answer to `action` with `value` as the handler's answer.
+    fn answer<T: Serialize + ?Sized>(m: &Model, action: &str, value: &T, rid: &str) -> String {
+        response(m, action, &body(m, action, value).unwrap(), rid)
+    }
 
     #[test]
     fn escaping_covers_specials_controls_and_non_characters() {
@@ -305,7 +227,7 @@ mod tests {
         let m = model::for_service("ec2").unwrap();
         let v = json!({"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "IsDefault": false, "Extra": 1}],
                        "NextToken": "a<b"});
-        let xml = response(m, "DescribeVpcs", &v, "rid");
+        let xml = answer(m, "DescribeVpcs", &v, "rid");
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeVpcsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
@@ -318,7 +240,7 @@ mod tests {
     fn query_answer_and_errors() {
         let m = model::for_service("sts").unwrap();
         let v = json!({"Account": "111122223333", "Arn": "arn:aws:iam::111122223333:root", "UserId": "111122223333"});
-        let xml = response(m, "GetCallerIdentity", &v, "rid");
+        let xml = answer(m, "GetCallerIdentity", &v, "rid");
         assert!(xml.contains("<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Account>111122223333</Account>"), "{xml}");
         assert!(xml.ends_with("</GetCallerIdentityResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetCallerIdentityResponse>"), "{xml}");
         let e = ApiError::client("ValidationError", "bad <thing> & \u{0}");
@@ -332,7 +254,7 @@ mod tests {
     fn iam_policy_documents_are_url_encoded() {
         let m = model::for_service("iam").unwrap();
         let v = json!({"UserName": "a", "PolicyName": "p", "PolicyDocument": "{\"Effect\": \"Allow\"}"});
-        let xml = response(m, "GetUserPolicy", &v, "r");
+        let xml = answer(m, "GetUserPolicy", &v, "r");
         assert!(
             xml.contains("<PolicyDocument>%7B%22Effect%22%3A%20%22Allow%22%7D</PolicyDocument>"),
             "{xml}"
@@ -344,7 +266,7 @@ mod tests {
     fn elbv2_lists_use_member() {
         let m = model::for_service("elasticloadbalancing").unwrap();
         let v = json!({"LoadBalancers": [{"LoadBalancerName": "a", "AvailabilityZones": [{"ZoneName": "z", "SubnetId": "s"}]}]});
-        let xml = response(m, "CreateLoadBalancer", &v, "r");
+        let xml = answer(m, "CreateLoadBalancer", &v, "r");
         assert!(xml.contains("<CreateLoadBalancerResult><LoadBalancers><member><LoadBalancerName>a</LoadBalancerName><AvailabilityZones><member><ZoneName>z</ZoneName><SubnetId>s</SubnetId></member></AvailabilityZones></member></LoadBalancers></CreateLoadBalancerResult>"), "{xml}");
     }
 }

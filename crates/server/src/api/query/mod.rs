@@ -13,6 +13,7 @@ mod decode;
 mod encode;
 mod form;
 mod model;
+mod serialize;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -23,12 +24,14 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use underpass_auth::sigv4::parse_authorization_header;
 
 use self::decode::Errors;
 use self::form::{printable, FormError, Params};
 use self::model::{Model, Protocol};
 use super::{execute, ApiError, HttpParts, Invocation};
+use crate::actions::Answer;
 use crate::state::AppState;
 
 /// `/`: one Query-protocol call.
@@ -83,9 +86,9 @@ pub(crate) async fn query_call(
         r
     };
     match (out.result, model) {
-        (Ok(value), Some(model)) => xml(
+        (Ok(body), Some(model)) => xml(
             StatusCode::OK,
-            encode::response(model, &out.action, &value, &out.request_id),
+            encode::response(model, &out.action, &body, &out.request_id),
         ),
         (Ok(_), None) => {
             let e = ApiError::internal("answer for a service without a model");
@@ -117,12 +120,28 @@ fn invalid_action(action: &str) -> ApiError {
     )
 }
 
+/// How a Query call's answer is written: straight to XML, per the operation's output shape
+/// (the inside of the envelope; [`encode::response`] adds the envelope once the request id is
+/// known).
+struct XmlAnswer {
+    model: &'static Model,
+    action: String,
+}
+
+impl Answer for XmlAnswer {
+    type Out = String;
+
+    fn write<R: Serialize>(&self, answer: &R) -> Result<String, ApiError> {
+        encode::body(self.model, &self.action, answer).map_err(ApiError::internal)
+    }
+}
+
 /// `Action` and `Version` checked against the model, the rest decoded per the input shape.
 fn invocation<'a>(
-    model: &Model,
+    model: &'static Model,
     errors: Errors,
     params: &Params,
-) -> Result<Invocation<'a>, ApiError> {
+) -> Result<Invocation<'a, XmlAnswer>, ApiError> {
     let action = params.get("Action").ok_or_else(|| {
         ApiError::client(
             "MissingAction",
@@ -157,6 +176,10 @@ fn invocation<'a>(
         action: action.to_owned(),
         body: Cow::Owned(body),
         dry_run: decoded.dry_run,
+        answer: XmlAnswer {
+            model,
+            action: action.to_owned(),
+        },
     })
 }
 

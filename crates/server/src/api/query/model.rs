@@ -227,6 +227,12 @@ impl Model {
     }
 }
 
+/// A model from its JSON text, resolved (for tests of shapes the real models lack).
+#[cfg(test)]
+pub(crate) fn parse(text: &str) -> Option<Model> {
+    serde_json::from_str::<Model>(text).ok().map(Model::resolve)
+}
+
 const SOURCES: [(&str, &str); 4] = [
     ("ec2", include_str!("../../../models/ec2.json")),
     (
