@@ -887,6 +887,7 @@ async fn describe_endpoints_pages_interface_and_gateway_endpoints_by_id_with_fil
     allow(&provider, &sid, "*").await;
     let con = consumer_network(&consumer).await;
     let mut interfaces = Vec::new();
+    let mut enis = std::collections::BTreeMap::new();
     for i in 0..9 {
         let mut params = endpoint_params(&con, &name);
         if i % 3 == 0 {
@@ -895,6 +896,10 @@ async fn describe_endpoints_pages_interface_and_gateway_endpoints_by_id_with_fil
         }
         let ep = create_endpoint(&consumer, params).await;
         interfaces.push(ep["VpcEndpointId"].as_str().unwrap().to_owned());
+        enis.insert(
+            ep["VpcEndpointId"].as_str().unwrap().to_owned(),
+            ep["NetworkInterfaceIds"].clone(),
+        );
     }
     let mut gateways = Vec::new();
     for service in ["s3", "dynamodb", "s3", "dynamodb"] {
@@ -920,6 +925,13 @@ async fn describe_endpoints_pages_interface_and_gateway_endpoints_by_id_with_fil
             .collect()
     };
     assert_eq!(ids(&whole), all, "one call lists every endpoint, by id");
+    // Each listed interface endpoint carries its own interfaces (read for the page at once).
+    for e in whole["VpcEndpoints"].as_array().unwrap() {
+        if let Some(want) = enis.get(e["VpcEndpointId"].as_str().unwrap()) {
+            assert!(!want.as_array().unwrap().is_empty(), "{want}");
+            assert_eq!(&e["NetworkInterfaceIds"], want, "{e}");
+        }
+    }
     assert!(whole.get("NextToken").is_none(), "{whole}");
 
     // Unfiltered pages: both kinds interleaved by id, 5 a page, nothing twice or missed.

@@ -687,23 +687,30 @@ pub async fn page_endpoints(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Endpoint>, StoreError> {
-    const PAGE: &str = "SELECT endpoint_id FROM endpoints WHERE account_id = ?1 \
-         AND endpoint_id > COALESCE(?2, '') AND region = ?4 ORDER BY endpoint_id LIMIT ?3";
-    let rows = db::query(&format!(
-        "SELECT * FROM endpoints WHERE endpoint_id IN ({PAGE}) ORDER BY endpoint_id"
-    ))
+    let rows = db::query(
+        "SELECT * FROM endpoints WHERE account_id = ?1 AND endpoint_id > COALESCE(?2, '') \
+         AND region = ?3 ORDER BY endpoint_id LIMIT ?4",
+    )
     .bind(account)
     .bind(after)
-    .bind(limit)
     .bind(region)
+    .bind(limit)
     .fetch_all(tx)?;
-    let eni_rows = db::query(&format!(
-        "SELECT * FROM network_interfaces WHERE owner_id IN ({PAGE}) ORDER BY zone, eni_id"
-    ))
-    .bind(account)
-    .bind(after)
-    .bind(limit)
-    .bind(region)
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The page's interfaces by the ids just read (the owner index, one probe each), rather than
+    // by running the page's range again.
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("endpoint_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let list = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let eni_rows = db::query(
+        "SELECT * FROM network_interfaces WHERE owner_id IN (SELECT value FROM json_each(?)) \
+         ORDER BY zone, eni_id",
+    )
+    .bind(list)
     .fetch_all(tx)?;
     with_enis(&rows, &eni_rows)
 }

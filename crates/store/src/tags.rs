@@ -118,7 +118,9 @@ pub async fn by_resources(
     }
     let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let rows = db::query(
-        "SELECT resource_id, key, value FROM tags WHERE account_id = ?1 \
+        // `+account_id`: the planner must take the resources' own keys (the primary key, one
+        // probe each), not the account's index, which would visit every tag the account has.
+        "SELECT resource_id, key, value FROM tags WHERE +account_id = ?1 \
          AND resource_id IN (SELECT value FROM json_each(?2)) ORDER BY resource_id, key",
     )
     .bind(account)

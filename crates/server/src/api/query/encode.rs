@@ -145,14 +145,37 @@ fn escape_attribute_into(out: &mut String, text: &str) {
     escape(out, text, true);
 }
 
+/// The bytes that stop the copy of plain text: ASCII controls and specials, and 0xEF (the lead
+/// byte of U+FFFE and U+FFFF); the quotes too in attributes. A table: one load per byte of a
+/// page of answers, the encoder's hottest loop.
+const fn stops(quotes: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[0xef] = true;
+    table[b'"' as usize] = quotes;
+    table[b'\'' as usize] = quotes;
+    table
+}
+
+static CONTENT_STOPS: [bool; 256] = stops(false);
+static ATTRIBUTE_STOPS: [bool; 256] = stops(true);
+
 fn escape(out: &mut String, text: &str, quotes: bool) {
-    // Runs of plain text are copied whole; only the bytes that may need escaping stop the
-    // scan: ASCII specials and controls, and 0xEF, the lead byte of U+FFFE and U+FFFF.
-    let special = |b: u8| {
-        b < 0x20 || matches!(b, b'&' | b'<' | b'>' | 0xef) || (quotes && matches!(b, b'"' | b'\''))
+    // Runs of plain text are copied whole; only the bytes that may need escaping stop the scan.
+    let table = if quotes {
+        &ATTRIBUTE_STOPS
+    } else {
+        &CONTENT_STOPS
     };
     let mut rest = text;
-    while let Some(i) = rest.bytes().position(special) {
+    while let Some(i) = rest.bytes().position(|b| table[usize::from(b)]) {
         out.push_str(&rest[..i]);
         let Some(c) = rest[i..].chars().next() else {
             return;
