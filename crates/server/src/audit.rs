@@ -11,9 +11,9 @@
 //!
 //! Why linger rather than write the moment anything is queued: under steady load that was a
 //! commit every millisecond or so, and every commit changes the write-ahead log, which makes
-//! every pooled connection drop its page cache (and, with the memory map, unmap the whole
-//! file) at its next read. Reads then re-faulted every page they touched, and the commits'
-//! fsyncs took their share too.
+//! every pooled connection drop its page cache at its next read: reads then fetched every page
+//! they touched again (with the memory map the store had then, by unmapping the whole file and
+//! faulting the pages back in), and the commits' fsyncs took their share too.
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
