@@ -86,8 +86,8 @@ pub(crate) trait Answer: Sync {
     /// The written answer.
     type Out: Send;
 
-    /// Writes `answer`.
-    fn write<R: Serialize>(&self, answer: &R) -> Result<Self::Out, ApiError>;
+    /// Writes `answer`, the answer to `action`.
+    fn write<R: Serialize>(&self, action: &str, answer: &R) -> Result<Self::Out, ApiError>;
 }
 
 /// The JSON API's answers: a JSON value (the front end adds the request id to it).
@@ -96,7 +96,11 @@ pub(crate) struct JsonAnswer;
 impl Answer for JsonAnswer {
     type Out = serde_json::Value;
 
-    fn write<R: Serialize>(&self, answer: &R) -> Result<serde_json::Value, ApiError> {
+    fn write<R: Serialize>(
+        &self,
+        _action: &str,
+        answer: &R,
+    ) -> Result<serde_json::Value, ApiError> {
         serde_json::to_value(answer).map_err(ApiError::internal)
     }
 }
@@ -125,7 +129,7 @@ macro_rules! actions {
                         return Err(ApiError::dry_run());
                     }
                     ctx.finish().await?;
-                    answer.write(&resp)
+                    answer.write(action, &resp)
                 } )*
                 _ => Err(ApiError::client(
                     "InvalidAction",

@@ -125,14 +125,13 @@ fn invalid_action(action: &str) -> ApiError {
 /// known).
 struct XmlAnswer {
     model: &'static Model,
-    action: String,
 }
 
 impl Answer for XmlAnswer {
     type Out = String;
 
-    fn write<R: Serialize>(&self, answer: &R) -> Result<String, ApiError> {
-        encode::body(self.model, &self.action, answer).map_err(ApiError::internal)
+    fn write<R: Serialize>(&self, action: &str, answer: &R) -> Result<String, ApiError> {
+        encode::body(self.model, action, answer).map_err(ApiError::internal)
     }
 }
 
@@ -176,10 +175,7 @@ fn invocation<'a>(
         action: action.to_owned(),
         body: Cow::Owned(body),
         dry_run: decoded.dry_run,
-        answer: XmlAnswer {
-            model,
-            action: action.to_owned(),
-        },
+        answer: XmlAnswer { model },
     })
 }
 

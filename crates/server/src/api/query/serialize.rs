@@ -100,18 +100,9 @@ impl<'m, 'o> ValueSer<'m, 'o> {
             Some(_) => {
                 let _ = write!(self.out, "{n}");
             }
-            None => return Ok(self.present()),
+            None => {}
         }
         Ok(Presence::Present)
-    }
-
-    /// What a value that writes nothing is: a flattened list member that is not a list has no
-    /// element at all.
-    fn present(&self) -> Presence {
-        match self.at {
-            At::Flattened { .. } => Presence::Absent,
-            At::Value { .. } => Presence::Present,
-        }
     }
 
     fn compound(self, mode: Mode<'m>) -> Compound<'m, 'o> {
@@ -130,16 +121,16 @@ impl<'m, 'o> ValueSer<'m, 'o> {
                 tag,
                 item: self.shape,
             },
-            (_, Some(s)) if s.kind == Kind::List => match &s.member {
-                Some(m) => match self.model.target(m) {
-                    Some(item) => Mode::Items {
+            (_, Some(s)) if s.kind == Kind::List => s
+                .member
+                .as_ref()
+                .and_then(|m| {
+                    Some(Mode::Items {
                         tag: m.location_name.as_deref().unwrap_or("member"),
-                        item: Some(item),
-                    },
-                    None => Mode::Discard,
-                },
-                None => Mode::Discard,
-            },
+                        item: Some(self.model.target(m)?),
+                    })
+                })
+                .unwrap_or(Mode::Discard),
             _ => Mode::Discard,
         }
     }
@@ -148,17 +139,18 @@ impl<'m, 'o> ValueSer<'m, 'o> {
     fn map_mode(&self) -> Mode<'m> {
         match (self.at, self.shape) {
             (At::Value { .. }, Some(s)) if s.kind == Kind::Structure => Mode::Members(s),
-            (At::Value { .. }, Some(s)) if s.kind == Kind::Map => match (&s.key, &s.value) {
-                (Some(k), Some(v)) => match self.model.target(v) {
-                    Some(value) => Mode::Entries {
+            (At::Value { .. }, Some(s)) if s.kind == Kind::Map => s
+                .key
+                .as_ref()
+                .zip(s.value.as_ref())
+                .and_then(|(k, v)| {
+                    Some(Mode::Entries {
                         key_tag: k.location_name.as_deref().unwrap_or("key"),
                         value_tag: v.location_name.as_deref().unwrap_or("value"),
-                        value,
-                    },
-                    None => Mode::Discard,
-                },
-                _ => Mode::Discard,
-            },
+                        value: self.model.target(v)?,
+                    })
+                })
+                .unwrap_or(Mode::Discard),
             _ => Mode::Discard,
         }
     }
@@ -188,7 +180,7 @@ impl<'m, 'o> ser::Serializer for ValueSer<'m, 'o> {
         if self.scalar_kind().is_some() {
             self.out.push_str(if v { "true" } else { "false" });
         }
-        Ok(self.present())
+        Ok(Presence::Present)
     }
 
     numbers!(
@@ -219,7 +211,7 @@ impl<'m, 'o> ser::Serializer for ValueSer<'m, 'o> {
             }
             None => {}
         }
-        Ok(self.present())
+        Ok(Presence::Present)
     }
 
     fn serialize_char(self, v: char) -> Result<Presence, SerError> {
@@ -233,7 +225,7 @@ impl<'m, 'o> ser::Serializer for ValueSer<'m, 'o> {
                 _ => escape_into(self.out, v),
             }
         }
-        Ok(self.present())
+        Ok(Presence::Present)
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<Presence, SerError> {
