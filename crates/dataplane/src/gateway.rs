@@ -489,7 +489,7 @@ async fn flow<S: Socket>(
                         return Ok(FlowReason::Reset);
                     }
                     let moved = (early, 0);
-                    let end = pipe(tls, target, ctx.cfg.buffer(), idle, moved, &mut ticket).await;
+                    let end = pipe(tls, target, ctx.cfg.buffers(), idle, moved, &mut ticket).await;
                     drop(active);
                     ev.bytes_in += end.client_to_service;
                     ev.bytes_out += end.service_to_client;

@@ -55,7 +55,8 @@
 //!   the source is the client address from the preamble (sent by an authenticated agent), the
 //!   destination the endpoint ENI address, and TLV 0xEA/0x01 the endpoint id. Whatever the
 //!   client sends, PROXY-looking bytes included, follows as payload (RELIABILITY items 68, 70).
-//! - **Buffers and timeouts.** At most one buffer per direction (16 KiB, at most 64 KiB), held
+//! - **Buffers and timeouts.** At most one buffer per direction (16 KiB, doubling up to 64 KiB
+//!   while reads fill it, so that bulk transfers move in 64 KiB reads and tunnel frames), held
 //!   only while bytes move: an idle flow's buffers go back to a per-thread pool, and the
 //!   phases before the copy (tunnel opening, TLS accept, the gateway's decision) are boxed so
 //!   that their state is freed when they end; handshakes, preambles, verdicts, target connects

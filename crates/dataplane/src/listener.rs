@@ -456,7 +456,7 @@ async fn forward<T: Socket>(
     // The copy counts every byte, those moved so far included.
     let idle = ctx.cfg.endpoint_idle_timeout;
     let moved = (sent, leftover.len() as u64);
-    let end = pipe(client, tunnel, ctx.cfg.buffer(), idle, moved, ticket).await;
+    let end = pipe(client, tunnel, ctx.cfg.buffers(), idle, moved, ticket).await;
     ev.bytes_in += end.client_to_service;
     ev.bytes_out += end.service_to_client;
     ev.tcp_flags_in |= end.client_flags;
