@@ -293,23 +293,27 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
     }
 }
 
+/// Where the bytes of a copy buffer, or of a chunk queued on a tunnel's stream, start in their
+/// allocation.
+///
+/// Those bytes are copied on by `memcpy`: by rustls into its record buffers, 5 bytes (the TLS
+/// record header) past their start, or 5 + 9 for a tunnel's streams (and an HTTP/2 frame
+/// header). Allocations of these sizes begin on a 4 KiB boundary, and glibc's `rep movsb` copy
+/// on AMD Zen runs at 2-20 GB/s instead of 60-100 when the destination is 1 to about 64 bytes
+/// ahead of its source modulo 4 KiB (4K aliasing; `bench/memcpy-aliasing.c`). In W1 that one
+/// copy was a quarter of the consumer agent's CPU (`perf`). Starting the bytes 64 in keeps
+/// every such destination behind its source.
+pub(crate) const LEAD: usize = 64;
+
 /// Buffers of idle directions, kept per thread for the next read (a few: a burst of flows
 /// becoming active again takes fresh ones).
 mod pool {
     use std::cell::RefCell;
 
+    use super::LEAD;
+
     /// Bytes of idle buffers one thread keeps (64 of the first size, 16 of the largest).
     const KEEP_BYTES: usize = 1024 * 1024;
-
-    /// Where a buffer's bytes start in its allocation.
-    ///
-    /// A buffer's bytes are copied on by `memcpy`: into rustls's record buffers 5 bytes (TLS
-    /// record header) past their start, into the mux's send chunks (see `mux::staggered_copy`).
-    /// Allocations of these sizes begin on a 4 KiB boundary, and glibc's `rep movsb` copy on
-    /// AMD Zen runs at 2-3 GB/s instead of 60-90 when the destination is 1 to about 64 bytes
-    /// ahead of the source modulo 4 KiB (a C loop of 16 KiB copies on this machine). Starting
-    /// the bytes 64 in keeps every destination behind its source or level with it.
-    pub(super) const LEAD: usize = 64;
 
     /// A copy buffer: `len()` usable bytes, [`LEAD`] bytes into its allocation.
     pub(super) struct Buffer {

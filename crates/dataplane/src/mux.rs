@@ -38,7 +38,7 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use underpass_pki::{RevocationSet, Serial};
 
-use crate::copy::Socket;
+use crate::copy::{Socket, LEAD};
 use crate::net::Tasks;
 use crate::pool::Tunnel;
 
@@ -298,23 +298,12 @@ impl AsyncRead for MuxStream {
     }
 }
 
-/// How far into its allocation a chunk queued for sending starts.
-///
-/// rustls copies each record's plaintext into a new buffer 5 + 9 bytes (TLS record header,
-/// HTTP/2 frame header) past that buffer's start, and both allocations of this size begin on a
-/// 4 KiB boundary. With glibc's `rep movsb` copy on AMD Zen, a destination a few bytes *ahead*
-/// of its source modulo 4 KiB makes every load wait on the store before it (4K aliasing): the
-/// copy ran at 2.5 GB/s instead of 60 (a C loop of 16 KiB `memcpy`s on this machine), and it
-/// was the consumer agent's largest cost in W1 (`perf`: 25% of its CPU). Starting the source
-/// 64 bytes in puts it ahead of the destination instead.
-const SEND_CHUNK_LEAD: usize = 64;
-
-/// A copy of `data` for h2's send queue, starting [`SEND_CHUNK_LEAD`] bytes into its allocation.
+/// A copy of `data` for h2's send queue, [`LEAD`] bytes into its allocation.
 fn staggered_copy(data: &[u8]) -> Bytes {
-    let mut chunk = BytesMut::with_capacity(SEND_CHUNK_LEAD + data.len());
-    chunk.resize(SEND_CHUNK_LEAD, 0);
+    let mut chunk = BytesMut::with_capacity(LEAD + data.len());
+    chunk.resize(LEAD, 0);
     chunk.extend_from_slice(data);
-    chunk.advance(SEND_CHUNK_LEAD);
+    chunk.advance(LEAD);
     chunk.freeze()
 }
 
