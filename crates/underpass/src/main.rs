@@ -42,7 +42,8 @@ underpass ec2 describe-vpc-endpoints   (after exporting the variables `underpass
 Exit codes: 0 ok, 1 the API refused the call, 2 usage error, 3 server unreachable, 4 server or local failure."
 )]
 struct Cli {
-    /// Log format on stderr.
+    /// Log format on stderr (text is coloured only on a terminal, and not when NO_COLOR is
+    /// non-empty).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "UNDERPASS_LOG_FORMAT")]
     log_format: LogFormat,
     /// Threads that run connections and requests (default: one per core). With 1, everything
@@ -89,11 +90,22 @@ fn init_logs(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_logs(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Whether text logs are coloured: only on a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>). Logs sent to a file, a pipe or
+/// journald stay plain text.
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 fn main() -> ExitCode {
@@ -140,5 +152,21 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour_logs;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_and_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some(OsStr::new(""))));
+        assert!(!colour_logs(true, Some(OsStr::new("1"))));
+        assert!(!colour_logs(false, None));
+        assert!(!colour_logs(false, Some(OsStr::new(""))));
     }
 }

@@ -32,6 +32,51 @@ fn client(info: &Value, who: &str) -> Client {
     .unwrap()
 }
 
+/// Logs written to a file or a pipe (as under systemd, or `2> server.log`) are plain text: no
+/// terminal colour codes.
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_underpass"))
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--data-dir", &sub(dir.path(), "server"), "--json"])
+        .env("UNDERPASS_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The JSON line comes once the server accepts requests, after its start-up log lines.
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("api_url"), "{line}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut logs = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("INFO"), "no log lines to check: {logs}");
+    assert!(
+        !logs.contains('\x1b'),
+        "colour codes in piped logs: {logs:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_walkthrough_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
