@@ -6,7 +6,7 @@ use crate::StoreError;
 
 /// A TEXT column parsed into `T`; a value that no longer parses is corruption, not user error.
 pub(crate) fn parse_col<T: std::str::FromStr>(row: &Row, col: &str) -> Result<T, StoreError> {
-    let s: String = row.try_get(col)?;
+    let s = row.text(col)?;
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("column {col}: {s:?}")))
 }

@@ -623,6 +623,20 @@ impl Row {
         })
     }
 
+    /// The text column `idx`, borrowed from the row: for columns that are parsed or decoded
+    /// rather than kept as a `String` (ids, states, JSON), no copy and no second UTF-8 check.
+    pub(crate) fn text<I: ColumnIndex>(&self, idx: I) -> Result<&str, rusqlite::Error> {
+        let i = idx.position(&self.names)?;
+        match &self.values[i] {
+            Value::Text(s) => Ok(s),
+            other => Err(rusqlite::Error::InvalidColumnType(
+                i,
+                self.names[i].clone(),
+                ValueRef::from(other).data_type(),
+            )),
+        }
+    }
+
     /// The column `idx` as `T`.
     pub(crate) fn try_get<T: FromSql, I: ColumnIndex>(&self, idx: I) -> Result<T, rusqlite::Error> {
         let i = idx.position(&self.names)?;
@@ -678,6 +692,34 @@ mod tests {
             0,
             "six runs of one cached statement compiled it once"
         );
+    }
+
+    #[tokio::test]
+    async fn text_columns_are_borrowed_and_other_columns_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_millis(200));
+        let mut tx = Tx::begin_read(p.get().await.unwrap()).unwrap();
+        let row = query("SELECT 'vpc-1' AS k, 7 AS n, NULL AS z")
+            .fetch_one(&mut tx)
+            .unwrap();
+        assert_eq!(row.text("k").unwrap(), "vpc-1");
+        assert_eq!(row.text(0).unwrap(), "vpc-1");
+        assert!(matches!(
+            row.text("n"),
+            Err(rusqlite::Error::InvalidColumnType(1, ref name, rusqlite::types::Type::Integer)) if name == "n"
+        ));
+        assert!(matches!(
+            row.text("z"),
+            Err(rusqlite::Error::InvalidColumnType(
+                2,
+                _,
+                rusqlite::types::Type::Null
+            ))
+        ));
+        assert!(matches!(
+            row.text("nope"),
+            Err(rusqlite::Error::InvalidColumnName(_))
+        ));
     }
 
     #[tokio::test]

@@ -418,7 +418,7 @@ pub async fn delete_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<(), Store
 
 /// An interface from a `network_interfaces` row.
 pub(crate) fn eni_row(row: &Row) -> Result<Eni, StoreError> {
-    let kind: String = row.try_get("kind")?;
+    let kind = row.text("kind")?;
     Ok(Eni {
         id: parse_col(row, "eni_id")?,
         account: row.try_get("account_id")?,

@@ -16,8 +16,7 @@ use crate::records::{
 use crate::{from_ms, to_ms, StoreError, Tx};
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &Row, col: &str) -> Result<T, StoreError> {
-    let s: String = row.try_get(col)?;
-    serde_json::from_str(&s).map_err(|_| StoreError::Corrupt(format!("column {col}")))
+    serde_json::from_str(row.text(col)?).map_err(|_| StoreError::Corrupt(format!("column {col}")))
 }
 
 /// Inserts a load balancer (its node ENIs are inserted separately).
@@ -670,8 +669,8 @@ fn with_enis(rows: &[Row], eni_rows: &[Row]) -> Result<Vec<Endpoint>, StoreError
     }
     rows.iter()
         .map(|r| {
-            let id: String = r.try_get("endpoint_id")?;
-            endpoint_from(r, enis.remove(&id).unwrap_or_default())
+            let id = r.text("endpoint_id")?;
+            endpoint_from(r, enis.remove(id).unwrap_or_default())
         })
         .collect()
 }
