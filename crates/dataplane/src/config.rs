@@ -77,8 +77,8 @@ pub struct DataplaneConfig {
     /// [`MIN_BUFFER_SIZE`]..=[`MAX_BUFFER_SIZE`].
     pub buffer_size: usize,
     /// The copy buffer a direction grows to, doubling each time a read fills it, while bytes
-    /// keep coming (bulk transfers); back to `buffer_size` once the direction is idle. Clamped
-    /// to `buffer_size`..=[`MAX_BUFFER_SIZE`].
+    /// keep coming (bulk transfers); a read that fills a quarter or less halves it again, down
+    /// to `buffer_size`. Clamped to `buffer_size`..=[`MAX_BUFFER_SIZE`].
     pub max_buffer_size: usize,
     /// Flow events queued for the [`crate::FlowSink`]; more are dropped and counted.
     pub flow_event_capacity: usize,
@@ -107,9 +107,9 @@ impl DataplaneConfig {
             verdict_timeout: Duration::from_secs(10),
             endpoint_idle_timeout: Duration::from_secs(350),
             buffer_size: 16 * 1024,
-            // Measured with W1 of `bench/run` (one stream through a multiplexed tunnel): 16 KiB
-            // reads and frames made 5.5 Gbit/s, 64 KiB 7.8-8.6; 128 and 256 KiB saved a little
-            // more CPU per byte but moved no more bytes.
+            // Measured with `bench/w1-ab` (W1, one stream through a multiplexed tunnel, variants
+            // side by side): 16 KiB reads and frames 5.6 Gbit/s, 64 KiB 6.5-8.6; 128 and
+            // 256 KiB saved a little more CPU per byte but moved no more bytes.
             max_buffer_size: 64 * 1024,
             flow_event_capacity: 4096,
             listen_backlog: 1024,
