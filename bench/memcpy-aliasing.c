@@ -4,7 +4,7 @@
  *   cc -O2 bench/memcpy-aliasing.c -o /tmp/memcpy-aliasing && /tmp/memcpy-aliasing
  *
  * On this project's AMD EPYC machines (glibc 2.36, `rep movsb` for copies of this size), a
- * destination 1 to about 64 bytes *ahead* of its source runs at 2-20 GB/s, against 60-100 GB/s
+ * destination 1 to about 64 bytes *ahead* of its source runs at 2-20 GB/s, against 40-100 GB/s
  * for every other placement: each load waits on a store that only looks like it overlaps
  * (4K aliasing). rustls copies a record's plaintext 5 bytes (and an HTTP/2 frame header, 9
  * more) into a buffer that, like ours, starts on a 4 KiB boundary: that is the slow case.

@@ -299,7 +299,7 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
 /// Those bytes are copied on by `memcpy`: by rustls into its record buffers, 5 bytes (the TLS
 /// record header) past their start, or 5 + 9 for a tunnel's streams (and an HTTP/2 frame
 /// header). Allocations of these sizes begin on a 4 KiB boundary, and glibc's `rep movsb` copy
-/// on AMD Zen runs at 2-20 GB/s instead of 60-100 when the destination is 1 to about 64 bytes
+/// on AMD Zen runs at 2-20 GB/s instead of 40-100 when the destination is 1 to about 64 bytes
 /// ahead of its source modulo 4 KiB (4K aliasing; `bench/memcpy-aliasing.c`). In W1 that one
 /// copy was a quarter of the consumer agent's CPU (`perf`). Starting the bytes 64 in keeps
 /// every such destination behind its source.
