@@ -2,14 +2,15 @@
 //! every repository uses.
 //!
 //! Statements run on the calling thread. SQLite answers a statement of this store in
-//! microseconds (the pages are memory-mapped), so a hand-off to a database thread per statement
-//! (what sqlx's SQLite driver does) cost more than the statement: two cross-core wake-ups each,
+//! microseconds (its pages are in the connection's cache), so a hand-off to a database thread
+//! per statement (what sqlx's SQLite driver does) cost more than the statement: two wake-ups each,
 //! about 20 statements per `CreateVpcEndpoint`, all of them while the writer's turn is held.
 //! The one slow step, a write transaction's commit (an fsync), runs on the blocking pool, once
 //! for every batch of writers that queued meanwhile (group commit, see [`Batch`]).
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,16 +25,37 @@ use crate::StoreError;
 /// hot ones stay).
 const STATEMENT_CACHE: usize = 256;
 
+/// Pages in the WAL from which the next batch's committer checkpoints (SQLite's own default).
+const CHECKPOINT_PAGES: i32 = 1000;
+
+/// Where the WAL's checkpoint stands (see [`commit_batch`]).
+#[derive(Debug, Default)]
+struct Checkpoints {
+    /// A commit left at least [`CHECKPOINT_PAGES`] in the WAL.
+    due: AtomicBool,
+    /// [`IDLE`], [`BULK`] or [`TAIL`].
+    phase: AtomicU8,
+}
+
+/// No checkpoint under way.
+const IDLE: u8 = 0;
+/// A committer is copying the WAL into the database file, off the writers' turn.
+const BULK: u8 = 1;
+/// The bulk is copied; the next committer copies what was appended meanwhile, on the turn.
+const TAIL: u8 = 2;
+
 /// How connections are opened.
 #[derive(Debug, Clone)]
 struct Opener {
     path: PathBuf,
     busy_timeout: Duration,
+    /// The WAL's checkpoint, shared by the pool's connections.
+    checkpoints: Arc<Checkpoints>,
 }
 
 impl Opener {
     fn open(&self) -> Result<Connection, rusqlite::Error> {
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -53,10 +75,28 @@ impl Opener {
         // again; with a commit every few milliseconds under write load, reading pages with
         // pread cost less (CreateVpcEndpoint 360-440 -> 310-350 us of server CPU; listings
         // unchanged, bench/api).
+        // Temporary storage in memory: every writer runs in a savepoint of its batch, and a
+        // savepoint's statement journal (the pages' prior contents) spilled past 64 KiB into a
+        // file SQLite created in /var/tmp or $TMPDIR: an open, writes and a close per spill
+        // (41 a second under CreateVpcEndpoint load), all while the writers' turn was held, and
+        // a write failed wherever that directory was full. The journal holds only the pages one
+        // action changes, and large sorts are rare here (lists are read in index order).
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA mmap_size = 0;",
+             PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;",
         )?;
+        // Checkpoints leave the commit. SQLite's automatic one runs inside the COMMIT that
+        // passes 1,000 WAL pages: copying them into the database file and an fsync of it, while
+        // the writers' turn is held, so every queued writer waited for it. A hook in its place
+        // (installing one turns the automatic checkpoint off) only marks the checkpoint due;
+        // batch committers run it (`commit_batch`).
+        let checkpoints = self.checkpoints.clone();
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages >= CHECKPOINT_PAGES {
+                checkpoints.due.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        }))?;
         Ok(conn)
     }
 }
@@ -88,6 +128,7 @@ impl Pool {
         let opener = Opener {
             path: path.to_owned(),
             busy_timeout,
+            checkpoints: Arc::default(),
         };
         let first = opener.open().map_err(|e| e.to_string())?;
         Ok(Arc::new(Self {
@@ -263,7 +304,7 @@ impl Tx {
     /// its changes are on disk.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         match std::mem::replace(&mut self.kind, Kind::Ended) {
-            Kind::Read(conn) => end(conn, "COMMIT"),
+            Kind::Read(mut conn) => end(&mut conn, "COMMIT"),
             Kind::Write { mut turn, writer } => {
                 let released = match turn.conn.as_mut().map(Db::connection) {
                     // SQLite ends the whole transaction on some errors (I/O, a full disk).
@@ -307,8 +348,8 @@ impl Tx {
 
     fn end_now(&mut self) {
         match std::mem::replace(&mut self.kind, Kind::Ended) {
-            Kind::Read(conn) => {
-                let _ = end(conn, "ROLLBACK");
+            Kind::Read(mut conn) => {
+                let _ = end(&mut conn, "ROLLBACK");
             }
             Kind::Write { turn, .. } => abandon(turn),
             Kind::Ended => {}
@@ -356,8 +397,8 @@ fn abandon(mut turn: Turn) {
     });
     let keep = matches!(undone, Ok(true)) && !turn.waiting.is_empty();
     if !keep {
-        if let Some(conn) = turn.conn.take() {
-            let _ = end(conn, "ROLLBACK");
+        if let Some(mut conn) = turn.conn.take() {
+            let _ = end(&mut conn, "ROLLBACK");
         }
         for w in turn.waiting.drain(..) {
             let _ = w.send(Err(
@@ -368,24 +409,72 @@ fn abandon(mut turn: Turn) {
 }
 
 /// The batch's committer: takes the turn after the writers queued before it, commits the
-/// batch's transaction (its fsync on the blocking pool), and answers its members.
+/// batch's transaction on the blocking pool (its fsync), answers its members, and hands the turn
+/// on.
+///
+/// It also checkpoints the WAL, in two steps, so that neither holds up the writers for long. A
+/// checkpoint copies the WAL's pages into the database file, and SQLite starts the WAL over
+/// from its beginning only at a write transaction that begins when every page has been copied.
+/// - The committer that finds the checkpoint due hands the turn on first, then copies the bulk
+///   of the WAL while the next batches run.
+/// - The next committer, still holding the turn, copies what those batches appended (a few
+///   pages, and an fsync of the database file): the next batch begins on a fully copied WAL,
+///   and starts it over. Copying off the turn alone would never get there under steady writes,
+///   and the WAL would grow without bound.
 async fn commit_batch(writer: Writer) {
     let mut turn = writer.lock_owned().await;
     let waiting = std::mem::take(&mut turn.waiting);
-    let Some(conn) = turn.conn.take() else {
+    let Some(mut conn) = turn.conn.take() else {
         for w in waiting {
             let _ = w.send(Err("the write transaction is gone".into()));
         }
         return;
     };
-    let result = tokio::task::spawn_blocking(move || end(conn, "COMMIT"))
-        .await
-        .map_err(|e| format!("the commit did not finish: {e}"))
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    for w in waiting {
-        let _ = w.send(result.clone());
+    // If this task fails, its members hear that the commit was abandoned (their senders drop).
+    let _ = tokio::task::spawn_blocking(move || {
+        let result = end(&mut conn, "COMMIT").map_err(|e| e.to_string());
+        for w in waiting {
+            let _ = w.send(result.clone());
+        }
+        if result.is_err() {
+            return;
+        }
+        let checkpoints = conn.pool.opener.checkpoints.clone();
+        if checkpoints.phase.load(Ordering::Acquire) == TAIL {
+            checkpoint(&mut conn, "the rest");
+            checkpoints.due.store(false, Ordering::Relaxed);
+            checkpoints.phase.store(IDLE, Ordering::Release);
+            drop(turn);
+        } else if checkpoints.due.swap(false, Ordering::Relaxed)
+            && checkpoints
+                .phase
+                .compare_exchange(IDLE, BULK, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            drop(turn);
+            checkpoint(&mut conn, "the bulk");
+            checkpoints.phase.store(TAIL, Ordering::Release);
+        }
+    })
+    .await;
+}
+
+/// A passive checkpoint: copies what no reader still needs from the WAL into the database
+/// file, without waiting for any lock.
+fn checkpoint(conn: &mut Conn, part: &'static str) {
+    let checkpointed = conn.connection().and_then(|c| {
+        // Its row: whether it was blocked, the WAL's pages, the pages now copied.
+        c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .map_err(StoreError::from)
+    });
+    match checkpointed {
+        Ok((wal, copied)) => tracing::debug!(part, wal, copied, "checkpointed the WAL"),
+        Err(e) => {
+            tracing::warn!(part, error = %e, "checkpointing the WAL failed; the next one retries")
+        }
     }
-    drop(turn);
 }
 
 /// Whether SQLite said another connection holds the lock.
@@ -395,7 +484,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Ends the transaction on `conn`; on a failed commit, rolls back so the connection is clean.
-fn end(mut conn: Conn, how: &str) -> Result<(), StoreError> {
+fn end(conn: &mut Conn, how: &str) -> Result<(), StoreError> {
     let c = conn.connection()?;
     let result = c.execute_batch(how).map_err(StoreError::from);
     if result.is_err() && !c.is_autocommit() {
@@ -830,6 +919,54 @@ mod tests {
         query_scalar("SELECT k FROM t ORDER BY k")
             .fetch_all(&mut p.get().await.unwrap())
             .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_and_started_over_without_sqlites_automatic_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_secs(5));
+        let w = Writer::default();
+        // 100 rows of 4,000 bytes: each rewrite of them is about 100 pages of WAL.
+        let mut tx = Tx::begin_write(&p, &w, Duration::from_secs(5))
+            .await
+            .unwrap();
+        tx.connection()
+            .unwrap()
+            .execute_batch(
+                "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 100) \
+                 INSERT INTO t (k, n, b) SELECT 'r' || k, k, zeroblob(4000) FROM n;",
+            )
+            .unwrap();
+        tx.commit().await.unwrap();
+        let wal = dir.path().join("t.db-wal");
+        // 60 rewrites, 6,000 pages: without a checkpoint the WAL would hold all of them.
+        for round in 0..60 {
+            let mut tx = Tx::begin_write(&p, &w, Duration::from_secs(5))
+                .await
+                .unwrap();
+            tx.connection()
+                .unwrap()
+                .execute("UPDATE t SET n = n + 1, b = randomblob(4000)", [])
+                .unwrap();
+            tx.commit().await.unwrap();
+            let pages = std::fs::metadata(&wal).unwrap().len() / (4096 + 24);
+            assert!(
+                pages < 2_500,
+                "after rewrite {round} the WAL has {pages} pages: it is not started over"
+            );
+        }
+        // The rows hold the last rewrite: checkpoints lost nothing.
+        let mut c = p.get().await.unwrap();
+        let n: i64 = query_scalar("SELECT min(n) FROM t")
+            .fetch_one(&mut c)
+            .unwrap();
+        assert_eq!(n, 61);
+        // And the copies reached the database file itself.
+        let file_pages = std::fs::metadata(dir.path().join("t.db")).unwrap().len() / 4096;
+        assert!(
+            file_pages >= 100,
+            "the database file has {file_pages} pages"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
