@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::flow::{tcp_flags, FlowReason, FlowTicket};
+use crate::readahead::ReadAhead;
 
 /// One side of a flow: a TCP socket, a TLS tunnel over one, or a stream of a multiplexed
 /// tunnel; it can be reset.
@@ -38,6 +39,13 @@ pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
     /// Whether this side is one stream of a connection shared with other flows.
     fn shared(&self) -> bool {
         false
+    }
+    /// Bytes that each write to this side carries in front of its payload on the wire (a
+    /// tunnel stream's HTTP/2 frame header). Reads for it leave that much room in their buffer,
+    /// so that a full buffer's frame fills whole TLS records: a 64 KiB payload made a frame of
+    /// four full records and a fifth of 9 bytes, sealed, sent and opened on its own.
+    fn frame_header(&self) -> usize {
+        0
     }
 }
 
@@ -55,21 +63,21 @@ impl Socket for TcpStream {
     }
 }
 
-impl Socket for tokio_rustls::client::TlsStream<TcpStream> {
+impl Socket for tokio_rustls::client::TlsStream<ReadAhead> {
     fn segments(&self) -> Option<(u64, u64)> {
-        tcp_segments(self.get_ref().0)
+        tcp_segments(self.get_ref().0.tcp())
     }
     fn abort(&mut self) {
-        self.get_mut().0.abort();
+        self.get_mut().0.tcp_mut().abort();
     }
 }
 
-impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
+impl Socket for tokio_rustls::server::TlsStream<ReadAhead> {
     fn segments(&self) -> Option<(u64, u64)> {
-        tcp_segments(self.get_ref().0)
+        tcp_segments(self.get_ref().0.tcp())
     }
     fn abort(&mut self) {
-        self.get_mut().0.abort();
+        self.get_mut().0.tcp_mut().abort();
     }
 }
 
@@ -241,6 +249,7 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
     meter.read.store(moved.0, Ordering::Relaxed);
     meter.written.store(moved.1, Ordering::Relaxed);
     ticket.attach_meter(meter.clone());
+    let (client_header, service_header) = (client.frame_header(), service.frame_header());
     let outcome = {
         let mut metered = Metered {
             inner: &mut client,
@@ -249,8 +258,8 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
         let copy = Bidirectional {
             a: &mut metered,
             b: &mut service,
-            a_to_b: Half::new(buffers),
-            b_to_a: Half::new(buffers),
+            a_to_b: Half::new(buffers).with_room(service_header),
+            b_to_a: Half::new(buffers).with_room(client_header),
         };
         tokio::select! {
             done = copy => match done {
@@ -306,8 +315,8 @@ pub(crate) async fn pipe<A: Socket, B: Socket>(
 pub(crate) const LEAD: usize = 64;
 
 /// Buffers of idle directions, kept per thread for the next read (a few: a burst of flows
-/// becoming active again takes fresh ones).
-mod pool {
+/// becoming active again takes fresh ones). Tunnels' read-ahead buffers come from here too.
+pub(crate) mod pool {
     use std::cell::RefCell;
 
     use super::LEAD;
@@ -316,20 +325,20 @@ mod pool {
     const KEEP_BYTES: usize = 1024 * 1024;
 
     /// A copy buffer: `len()` usable bytes, [`LEAD`] bytes into its allocation.
-    pub(super) struct Buffer {
+    pub(crate) struct Buffer {
         mem: Box<[u8]>,
     }
 
     impl Buffer {
-        pub(super) fn len(&self) -> usize {
+        pub(crate) fn len(&self) -> usize {
             self.mem.len() - LEAD
         }
 
-        pub(super) fn bytes(&self) -> &[u8] {
+        pub(crate) fn bytes(&self) -> &[u8] {
             &self.mem[LEAD..]
         }
 
-        pub(super) fn bytes_mut(&mut self) -> &mut [u8] {
+        pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
             &mut self.mem[LEAD..]
         }
     }
@@ -346,7 +355,7 @@ mod pool {
     }
 
     /// A buffer of `size` bytes.
-    pub(super) fn take(size: usize) -> Buffer {
+    pub(crate) fn take(size: usize) -> Buffer {
         FREE.with(|f| {
             let mut f = f.borrow_mut();
             let at = f.buffers.iter().rposition(|b| b.len() == size)?;
@@ -360,7 +369,7 @@ mod pool {
     }
 
     /// Gives `buf` back.
-    pub(super) fn give(buf: Buffer) {
+    pub(crate) fn give(buf: Buffer) {
         FREE.with(|f| {
             let mut f = f.borrow_mut();
             if f.bytes + buf.len() <= KEEP_BYTES {
@@ -385,6 +394,8 @@ struct Half {
     max: usize,
     /// The size of the next buffer taken.
     size: usize,
+    /// Bytes of each buffer left unread: the writer's frame header (see [`Socket::frame_header`]).
+    room: usize,
     buf: Option<pool::Buffer>,
     pos: usize,
     len: usize,
@@ -401,12 +412,19 @@ impl Half {
             first,
             max: max.max(first),
             size: first,
+            room: 0,
             buf: None,
             pos: 0,
             len: 0,
             eof: false,
             done: false,
         }
+    }
+
+    /// The same, leaving `room` bytes of each buffer unread (`w`'s frame header).
+    fn with_room(mut self, room: usize) -> Self {
+        self.room = room;
+        self
     }
 
     /// Copies `r` to `w` until `r`'s EOF has been passed on as `w`'s shutdown.
@@ -445,7 +463,13 @@ impl Half {
                 }
                 None => pool::take(self.size),
             };
-            let mut rb = ReadBuf::new(buf.bytes_mut());
+            let room = if buf.len() > 2 * self.room {
+                self.room
+            } else {
+                0
+            };
+            let usable = buf.len() - room;
+            let mut rb = ReadBuf::new(&mut buf.bytes_mut()[..usable]);
             match Pin::new(&mut *r).poll_read(cx, &mut rb) {
                 Poll::Pending => {
                     // Idle: the buffer goes back, and what was written goes out.
@@ -466,9 +490,9 @@ impl Half {
                         // A full read says more is waiting: read more at a time (fewer
                         // syscalls, larger TLS writes and tunnel frames). A short one says the
                         // burst is over.
-                        if n == buf.len() {
+                        if n == usable {
                             self.size = (self.size * 2).min(self.max);
-                        } else if n <= buf.len() / 4 {
+                        } else if n <= usable / 4 {
                             self.size = (self.size / 2).max(self.first);
                         }
                         (self.pos, self.len) = (0, n);
@@ -614,6 +638,51 @@ mod tests {
         let mut fixed = Half::new((4096, 1024));
         assert_eq!(copy_all(&mut fixed, &data[..]), data);
         assert_eq!(fixed.size, 4096);
+    }
+
+    /// A writer that keeps what it is given and the size of each write.
+    #[derive(Default)]
+    struct Writes {
+        out: Vec<u8>,
+        sizes: Vec<usize>,
+    }
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            this.out.extend_from_slice(buf);
+            this.sizes.push(buf.len());
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn reads_for_a_framed_writer_leave_room_for_its_frame_header() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut half = Half::new((16 * 1024, 64 * 1024)).with_room(9);
+        let mut w = Writes::default();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut r = &data[..];
+        assert!(matches!(
+            half.poll_copy(&mut cx, &mut r, &mut w),
+            Poll::Ready(Ok(()))
+        ));
+        assert!(w.out == data, "every byte, in order");
+        // 16 KiB - 9, then 32 KiB - 9, then 64 KiB - 9: each payload and its 9-byte header
+        // fill whole 16 KiB TLS records.
+        assert_eq!(&w.sizes[..3], &[16_375, 32_759, 65_527]);
+        assert!(w.sizes.iter().all(|&n| n <= 65_527));
+        assert_eq!(half.size, 64 * 1024, "full reads still grow the buffer");
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::flow::{tcp_flags, FlowAction, FlowEvent, FlowKey, FlowReason, FlowSid
 use crate::mux::MUX_ALPN;
 use crate::net::{accept_loop, bind, Stop, StopRx, Swap};
 use crate::probe::{ProbeSpec, Probers, TargetKey};
+use crate::readahead::ReadAhead;
 use crate::trust::{tunnel_server, Trust};
 use crate::{ApplyReport, Ctx};
 
@@ -359,7 +360,8 @@ async fn tunnel(
     // or target connect's state (issue 6, W4).
     let handshake = Box::pin(tokio::time::timeout(
         ctx.cfg.handshake_timeout,
-        view.acceptor.accept(tcp),
+        view.acceptor
+            .accept(ReadAhead::new(tcp, ctx.cfg.buffers().1)),
     ));
     let handshake = tokio::select! {
         () = stop.stopped() => return Err(None),

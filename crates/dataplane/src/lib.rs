@@ -61,6 +61,11 @@
 //!   phases before the copy (tunnel opening, TLS accept, the gateway's decision) are boxed so
 //!   that their state is freed when they end; handshakes, preambles, verdicts, target connects
 //!   and idle flows are all bounded in time.
+//! - **Reads and writes sized for TLS.** A read bound for a tunnel stream leaves room for the
+//!   9-byte frame header, so a full buffer's frame is four whole TLS records (`copy.rs`); under
+//!   TLS, a tunnel's reads take what the socket holds beyond the record rustls asked for, into
+//!   a buffer held only while it has bytes (`readahead.rs`). One `writev` and about one `readv`
+//!   per 64 KiB frame, where there were two and four or more.
 //! - **Packets.** Flow events count payload bytes; a userland proxy does not see packets, so the
 //!   packet counts are the kernel's segment counters of the ENI's connection (`tcpi_segs_in`,
 //!   `tcpi_segs_out` of `TCP_INFO`, read through `NETLINK_SOCK_DIAG` without `unsafe`: see
@@ -83,6 +88,7 @@ mod mux;
 mod net;
 mod pool;
 mod probe;
+mod readahead;
 mod tcpinfo;
 mod trust;
 

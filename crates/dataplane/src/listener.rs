@@ -233,6 +233,7 @@ impl Consumer {
                         max_idle: ctx.cfg.pool_max_idle,
                         connect_timeout: ctx.cfg.connect_timeout,
                         handshake_timeout: ctx.cfg.handshake_timeout,
+                        read_ahead: ctx.cfg.buffers().1,
                     },
                     &ctx.tasks,
                 ),

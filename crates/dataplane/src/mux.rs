@@ -60,6 +60,10 @@ const SEND_BUFFER: usize = 256 * 1024;
 /// goes as one DATA frame (and so as one write of full TLS records), not as 16 KiB frames, the
 /// protocol's default.
 const MAX_FRAME: u32 = crate::MAX_BUFFER_SIZE as u32;
+
+/// An HTTP/2 frame header's bytes (RFC 9113, section 4.1).
+const FRAME_HEADER: usize = 9;
+
 /// Streams one tunnel carries at once; a consumer waits for a free one beyond this.
 const MAX_STREAMS: u32 = 32 * 1024;
 
@@ -351,6 +355,10 @@ impl Socket for MuxStream {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn frame_header(&self) -> usize {
+        FRAME_HEADER
     }
 
     fn abort(&mut self) {

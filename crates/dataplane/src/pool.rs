@@ -35,10 +35,11 @@ use underpass_pki::{expect_identity, PkiError, RevocationSet, Serial, SpiffeId};
 use crate::flow::FlowReason;
 use crate::mux::MuxClient;
 use crate::net::{sleep_until_opt, Stop, StopRx, Tasks};
+use crate::readahead::ReadAhead;
 use crate::trust::is_tls_error;
 
 /// A tunnel stream, consumer side.
-pub(crate) type Tunnel = tokio_rustls::client::TlsStream<TcpStream>;
+pub(crate) type Tunnel = tokio_rustls::client::TlsStream<ReadAhead>;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -89,6 +90,8 @@ pub(crate) struct PoolSettings {
     pub(crate) max_idle: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
+    /// How much a tunnel's read may take beyond what its TLS session asked for.
+    pub(crate) read_ahead: usize,
 }
 
 struct Pooled {
@@ -228,6 +231,7 @@ impl Shared {
         // Preamble and verdict are small frames: do not let Nagle hold them back.
         let _ = tcp.set_nodelay(true);
         let name = ServerName::IpAddress(s.addr.ip().into());
+        let tcp = ReadAhead::new(tcp, s.read_ahead);
         let tls = tokio::time::timeout(s.handshake_timeout, self.connector.connect(name, tcp))
             .await
             .map_err(|_| OpenError::Timeout("TLS handshake"))?
@@ -314,10 +318,8 @@ fn idle_and_open(stream: &Tunnel) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
     let mut byte = [0u8; 1];
     let mut buf = ReadBuf::new(&mut byte);
-    matches!(
-        stream.get_ref().0.poll_peek(&mut cx, &mut buf),
-        Poll::Pending
-    )
+    let tcp = stream.get_ref().0;
+    !tcp.has_unread() && matches!(tcp.tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
 }
 
 /// `d` scaled by a random factor in 0.75..1.25, so that agents do not retry in step.

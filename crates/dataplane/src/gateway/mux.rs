@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use h2::Reason;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::field::Empty;
 use tracing::Instrument;
@@ -19,6 +18,7 @@ use super::{flow, record, Slot};
 use crate::flow::{FlowEvent, FlowReason, FlowSide};
 use crate::mux::{is_flow, refuse, server_builder, MuxStream};
 use crate::net::{sleep_until_opt, StopRx};
+use crate::readahead::ReadAhead;
 use crate::Ctx;
 
 /// How often an open tunnel's certificate and idleness are checked. Streams are
@@ -33,7 +33,7 @@ pub(super) async fn serve(
     ctx: &Arc<Ctx>,
     slot: &Arc<Slot>,
     mut stop: StopRx,
-    tls: tokio_rustls::server::TlsStream<TcpStream>,
+    tls: tokio_rustls::server::TlsStream<ReadAhead>,
     endpoint: EndpointId,
     serial: Serial,
     (peer, dst): (SocketAddr, SocketAddr),
