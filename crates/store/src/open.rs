@@ -110,6 +110,11 @@ pub static MIGRATIONS: &[Migration] = &[
         "subnet_ip_floor",
         include_str!("../migrations/0059_subnet_ip_floor.sql"),
     ),
+    m(
+        60,
+        "drop_enis_subnet",
+        include_str!("../migrations/0060_drop_enis_subnet.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run side by side (WAL), writers take turns.

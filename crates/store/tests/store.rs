@@ -562,3 +562,50 @@ async fn lowest_free_ip_matches_the_definition_through_churn() {
     }
     assert!(full_seen, "the walk filled the subnet at least once");
 }
+
+#[tokio::test]
+async fn a_subnets_interfaces_are_found_through_its_unique_address_index_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "plans")).await.unwrap();
+    let mut read = store.read().await.unwrap();
+    let c = underpass_store::Db::connection(&mut read).unwrap();
+    // Address allocation and AvailableIpAddressCount.
+    for sql in [
+        "SELECT COUNT(*) FROM network_interfaces WHERE subnet_id = 'subnet-1'",
+        "SELECT EXISTS (SELECT 1 FROM network_interfaces WHERE subnet_id = 'subnet-1' AND ip = '10.0.0.5')",
+    ] {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step
+                    .contains("USING COVERING INDEX sqlite_autoindex_network_interfaces_2")),
+            "{sql}: {plan:?}"
+        );
+    }
+    // No index repeats UNIQUE (subnet_id, ip)'s leading column: every interface insert would
+    // write a page of it for nothing.
+    let mut stmt = c
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'network_interfaces'",
+        )
+        .unwrap();
+    let mut indexes: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "enis_owner",
+            "sqlite_autoindex_network_interfaces_1",
+            "sqlite_autoindex_network_interfaces_2"
+        ]
+    );
+}
