@@ -92,9 +92,6 @@ impl AsyncRead for ReadAhead {
             }
             return Poll::Ready(Ok(()));
         }
-        if this.ahead == 0 {
-            return Pin::new(&mut this.tcp).poll_read(cx, out);
-        }
         loop {
             ready!(this.tcp.poll_read_ready(cx))?;
             let mut buf = pool::take(this.ahead);
