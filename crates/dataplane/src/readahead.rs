@@ -66,10 +66,13 @@ impl ReadAhead {
         self.pos < self.len
     }
 
-    /// Bytes read ahead and not yet read (tests).
-    #[cfg(test)]
-    fn waiting(&self) -> usize {
-        self.len - self.pos
+    /// Gives the read-ahead buffer back once it is drained.
+    fn release(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            pool::give(buf);
+        }
+        self.pos = 0;
+        self.len = 0;
     }
 }
 
@@ -121,17 +124,6 @@ impl AsyncRead for ReadAhead {
                 }
             }
         }
-    }
-}
-
-impl ReadAhead {
-    /// Gives the read-ahead buffer back once it is drained.
-    fn release(&mut self) {
-        if let Some(buf) = self.buf.take() {
-            pool::give(buf);
-        }
-        self.pos = 0;
-        self.len = 0;
     }
 }
 
@@ -217,12 +209,12 @@ mod tests {
         assert_eq!(n, 4096, "the first read fills what was asked for");
         assert_eq!(&first[..], &sent[..4096]);
         assert!(
-            r.waiting() > 0,
+            r.has_unread(),
             "the rest of what the socket held was read ahead"
         );
         let (rest, _) = read_in_steps(&mut r, sent.len() - 4096, 4096).await;
         assert_eq!(rest, &sent[4096..], "bytes in order, none lost or doubled");
-        assert_eq!(r.waiting(), 0);
+        assert!(!r.has_unread());
         assert!(r.buf.is_none(), "a drained read-ahead buffer is given back");
     }
 
