@@ -107,7 +107,7 @@ impl DataplaneConfig {
             verdict_timeout: Duration::from_secs(10),
             endpoint_idle_timeout: Duration::from_secs(350),
             buffer_size: 16 * 1024,
-            // Measured with `bench/w1-ab` (W1, one stream through a multiplexed tunnel, variants
+            // Measured with `bench/ab` (W1, one stream through a multiplexed tunnel, variants
             // side by side): 16 KiB reads and frames 5.6 Gbit/s, 64 KiB 6.5-8.6; 128 and
             // 256 KiB saved a little more CPU per byte but moved no more bytes.
             max_buffer_size: 64 * 1024,
