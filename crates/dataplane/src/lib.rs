@@ -65,7 +65,8 @@
 //!   9-byte frame header, so a full buffer's frame is four whole TLS records (`copy.rs`); under
 //!   TLS, a tunnel's reads take what the socket holds beyond the record rustls asked for, into
 //!   a buffer held only while it has bytes (`readahead.rs`). One `writev` and about one `readv`
-//!   per 64 KiB frame, where there were two and four or more.
+//!   per 64 KiB frame, where there were two and four or more. A frame received on a tunnel
+//!   stream is written on to its socket from where h2 holds it, not copied through a buffer.
 //! - **Packets.** Flow events count payload bytes; a userland proxy does not see packets, so the
 //!   packet counts are the kernel's segment counters of the ENI's connection (`tcpi_segs_in`,
 //!   `tcpi_segs_out` of `TCP_INFO`, read through `NETLINK_SOCK_DIAG` without `unsafe`: see

@@ -38,7 +38,7 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use underpass_pki::{RevocationSet, Serial};
 
-use crate::copy::{Socket, LEAD};
+use crate::copy::{Chunked, Socket, LEAD};
 use crate::net::Tasks;
 use crate::pool::Tunnel;
 
@@ -258,23 +258,11 @@ fn io_error(e: h2::Error) -> io::Error {
     io::Error::new(kind, e)
 }
 
-impl AsyncRead for MuxStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        loop {
-            if !this.pending.is_empty() {
-                let n = this.pending.len().min(buf.remaining());
-                buf.put_slice(&this.pending.split_to(n));
-                return Poll::Ready(Ok(()));
-            }
-            if this.eof {
-                return Poll::Ready(Ok(()));
-            }
-            let body = match &mut this.recv {
+impl MuxStream {
+    /// Waits until a received frame's bytes are pending, or EOF.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.pending.is_empty() && !self.eof {
+            let body = match &mut self.recv {
                 Receiver::Body(body) => body,
                 Receiver::Response(response) => {
                     let response = ready!(Pin::new(response).poll(cx)).map_err(io_error)?;
@@ -284,21 +272,47 @@ impl AsyncRead for MuxStream {
                             response.status()
                         ))));
                     }
-                    this.recv = Receiver::Body(response.into_body());
+                    self.recv = Receiver::Body(response.into_body());
                     continue;
                 }
             };
             match ready!(body.poll_data(cx)) {
-                None => this.eof = true,
+                None => self.eof = true,
                 Some(Ok(data)) => {
                     // The window reopens as bytes leave h2's buffer: at most one frame waits
-                    // here, and nothing more is read until it is written on.
+                    // here (or in the copy it is handed to), and nothing more is read until
+                    // it is written on.
                     let _ = body.flow_control().release_capacity(data.len());
-                    this.pending = data;
+                    self.pending = data;
                 }
                 Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
             }
         }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for MuxStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_fill(cx))?;
+        let n = this.pending.len().min(buf.remaining());
+        buf.put_slice(&this.pending.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Chunked for MuxStream {
+    /// A received DATA frame's bytes, as h2 holds them.
+    fn poll_read_chunk(&mut self, cx: &mut Context<'_>) -> Option<Poll<io::Result<Bytes>>> {
+        Some(
+            self.poll_fill(cx)
+                .map_ok(|()| std::mem::take(&mut self.pending)),
+        )
     }
 }
 
@@ -439,6 +453,49 @@ mod tests {
         tokio::select! {
             () = drive => panic!("the connection ended early"),
             () = streams => {}
+        }
+    }
+
+    #[tokio::test]
+    async fn received_frames_are_handed_over_whole_under_flow_control() {
+        let (mut send, mut server) = pair().await;
+        let mut a = client_stream(&mut send);
+        // More than a stream window: the writer waits for the reader to reopen it.
+        let big: Vec<u8> = (0..3 * STREAM_WINDOW).map(|i| (i % 251) as u8).collect();
+        let payload = big.clone();
+        let writer = tokio::spawn(async move {
+            a.write_all(&payload).await.unwrap();
+            a.shutdown().await.unwrap();
+            a
+        });
+        let (req, respond) = server.accept().await.unwrap().unwrap();
+        let mut b = MuxStream::accepted(req.into_body(), respond);
+        let drive = async {
+            while let Some(next) = server.accept().await {
+                next.unwrap();
+            }
+        };
+        let read = async {
+            let mut got = Vec::new();
+            let mut frames = 0;
+            loop {
+                let frame = std::future::poll_fn(|cx| b.poll_read_chunk(cx).unwrap())
+                    .await
+                    .unwrap();
+                if frame.is_empty() {
+                    break;
+                }
+                assert!(frame.len() <= MAX_FRAME as usize);
+                frames += 1;
+                got.extend_from_slice(&frame);
+            }
+            assert!(got == big, "bytes arrive in order and intact");
+            assert!(frames >= 3 * STREAM_WINDOW as usize / MAX_FRAME as usize);
+            writer.await.unwrap();
+        };
+        tokio::select! {
+            () = drive => panic!("the connection ended early"),
+            () = read => {}
         }
     }
 
