@@ -222,6 +222,11 @@ impl Db for Conn {
 pub(crate) struct Batch {
     /// The batch's open write transaction; `None` between batches.
     conn: Option<Conn>,
+    /// The connection the last batch committed on, for the next one. In WAL mode a connection
+    /// drops its whole page cache when it finds that another one has committed since its last
+    /// transaction; batches that took any pooled connection thus began cold, and read every
+    /// page they touched again (`pread`). Batches on one connection keep its cache.
+    spare: Option<Conn>,
     /// The members waiting for the batch's commit.
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
 }
@@ -288,7 +293,11 @@ impl Tx {
                 StoreError::Unavailable("timed out waiting for the writer's turn".into())
             })?;
         if turn.conn.is_none() {
-            turn.conn = Some(begin_immediate(pool.get().await?, patience).await?);
+            let conn = match turn.spare.take() {
+                Some(conn) => conn,
+                None => pool.get().await?,
+            };
+            turn.conn = Some(begin_immediate(conn, patience).await?);
         }
         let mut tx = Self {
             kind: Kind::Write {
@@ -444,6 +453,7 @@ async fn commit_batch(writer: Writer) {
             checkpoint(&mut conn, "the rest");
             checkpoints.due.store(false, Ordering::Relaxed);
             checkpoints.phase.store(IDLE, Ordering::Release);
+            turn.spare = Some(conn);
             drop(turn);
         } else if checkpoints.due.swap(false, Ordering::Relaxed)
             && checkpoints
@@ -451,9 +461,12 @@ async fn commit_batch(writer: Writer) {
                 .compare_exchange(IDLE, BULK, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         {
+            // Off the turn: the connection goes back to the pool after it.
             drop(turn);
             checkpoint(&mut conn, "the bulk");
             checkpoints.phase.store(TAIL, Ordering::Release);
+        } else {
+            turn.spare = Some(conn);
         }
     })
     .await;
@@ -919,6 +932,43 @@ mod tests {
         query_scalar("SELECT k FROM t ORDER BY k")
             .fetch_all(&mut p.get().await.unwrap())
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn batches_one_after_another_run_on_one_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(dir.path(), Duration::from_secs(5));
+        let w = Writer::default();
+        for i in 0..4_i64 {
+            // A reader holds a pooled connection, so that the pool must have another one for a
+            // batch that does not keep its own.
+            let reader = p.get().await.unwrap();
+            let mut tx = Tx::begin_write(&p, &w, Duration::from_secs(5))
+                .await
+                .unwrap();
+            // A connection's own figure: the rowid of the last row inserted on it.
+            let last: i64 = query_scalar("SELECT last_insert_rowid()")
+                .fetch_one(&mut tx)
+                .unwrap();
+            assert_eq!(
+                last, i,
+                "batch {i} runs where the batch before it committed"
+            );
+            query("INSERT INTO t (k, n) VALUES (?, ?)")
+                .bind(format!("k{i}"))
+                .bind(i)
+                .execute(&mut tx)
+                .unwrap();
+            drop(reader);
+            tx.commit().await.unwrap();
+            // The batch's committer is done once it has handed on the turn. A connection it
+            // gave back would be the pool's next (the last given back goes out first).
+            drop(w.lock().await);
+            let n: i64 = query_scalar("SELECT count(*) FROM t")
+                .fetch_one(&mut p.get().await.unwrap())
+                .unwrap();
+            assert_eq!(n, i + 1, "readers see every committed batch");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
