@@ -281,7 +281,8 @@ impl Tx {
     }
 
     /// Begins a write: waits up to `patience` for the writers' turn, joins the open batch or
-    /// starts one (`BEGIN IMMEDIATE` on a connection of `pool`), and opens its savepoint.
+    /// starts one (`BEGIN IMMEDIATE` on the connection the last batch committed on, else on one
+    /// of `pool`), and opens its savepoint.
     pub(crate) async fn begin_write(
         pool: &Arc<Pool>,
         writer: &Writer,

@@ -117,7 +117,8 @@ pub static MIGRATIONS: &[Migration] = &[
     ),
 ];
 
-/// Connections in the pool: readers run side by side (WAL), writers take turns.
+/// Connections in the pool: readers run side by side (WAL), writers take turns on one of them
+/// (kept by the writers between batches, once a write has happened).
 const POOL_SIZE: usize = 8;
 
 /// How to open the store.
