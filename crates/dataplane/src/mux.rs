@@ -406,6 +406,14 @@ mod tests {
         (send, server.unwrap())
     }
 
+    /// Drives the server's side of the connection, accepting any further streams, until it
+    /// ends.
+    async fn serve_streams(server: &mut h2::server::Connection<tokio::io::DuplexStream, Bytes>) {
+        while let Some(next) = server.accept().await {
+            next.unwrap();
+        }
+    }
+
     fn client_stream(send: &mut SendRequest<Bytes>) -> MuxStream {
         connect(send, "127.0.0.5:80".parse().unwrap()).unwrap()
     }
@@ -432,11 +440,7 @@ mod tests {
         let mut first = MuxStream::accepted(req.into_body(), respond);
         let (req, respond) = server.accept().await.unwrap().unwrap();
         let mut second = MuxStream::accepted(req.into_body(), respond);
-        let drive = async {
-            while let Some(next) = server.accept().await {
-                next.unwrap();
-            }
-        };
+        let drive = serve_streams(&mut server);
         let streams = async {
             let mut got = Vec::new();
             first.read_to_end(&mut got).await.unwrap();
@@ -470,11 +474,7 @@ mod tests {
         });
         let (req, respond) = server.accept().await.unwrap().unwrap();
         let mut b = MuxStream::accepted(req.into_body(), respond);
-        let drive = async {
-            while let Some(next) = server.accept().await {
-                next.unwrap();
-            }
-        };
+        let drive = serve_streams(&mut server);
         let read = async {
             let mut got = Vec::new();
             let mut frames = 0;
@@ -511,11 +511,7 @@ mod tests {
         let (req, respond) = server.accept().await.unwrap().unwrap();
         let mut second = MuxStream::accepted(req.into_body(), respond);
         crate::copy::reset(a);
-        let drive = async {
-            while let Some(next) = server.accept().await {
-                next.unwrap();
-            }
-        };
+        let drive = serve_streams(&mut server);
         let streams = async {
             // As with a TCP reset, bytes not yet read may be dropped.
             let mut buf = [0u8; 8];
