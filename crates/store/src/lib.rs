@@ -1,8 +1,9 @@
 //! Underpass control-plane state: SQLite (through rusqlite), with embedded migrations.
 //!
 //! Every API action runs in one [`Tx`]: it either commits whole or leaves nothing behind. The
-//! database runs in WAL mode with `synchronous = FULL`, and a write returns from its commit only
-//! once its batch's commit is on disk, so a `kill -9` at any moment loses nothing acknowledged.
+//! database runs in WAL mode, and a write returns from its commit only once its batch's commit
+//! is on disk (the batch's committer fsyncs the WAL), so neither a `kill -9` nor a power failure
+//! loses anything acknowledged.
 //! Opening refuses a corrupt file, and a database that belongs to another install.
 
 #![forbid(unsafe_code)]
