@@ -49,8 +49,8 @@ const TAIL: u8 = 2;
 /// fsync covers every batch committed before it began, so a batch that commits while another's
 /// fsync runs waits for it to end and then the next fsync, which covers every batch that came
 /// meanwhile (as the commits themselves are grouped, see [`Batch`]). Under load that is one
-/// fsync per fsync's time, not one per batch: each costs the kernel 40-60 us of CPU besides its
-/// wait.
+/// fsync per fsync's time, not one per batch: each costs the kernel about 70 us of CPU besides
+/// its wait (perf under CreateVpcEndpoint load: 12% of the server's CPU).
 #[derive(Debug, Default)]
 struct WalSync {
     state: Mutex<SyncState>,
