@@ -44,6 +44,8 @@ pub struct AppState {
     pub audit: crate::audit::AuditLog,
     /// Access keys and identity policies between IAM changes.
     pub(crate) iam_cache: Arc<crate::iam_cache::IamCache>,
+    /// `DescribeVpcEndpoints`' items between changes of their endpoints.
+    pub(crate) endpoint_items: crate::actions::vpce_items::EndpointItems,
 }
 
 /// A token bucket: `tokens` refill at the key's rate up to twice the rate.
@@ -93,6 +95,7 @@ impl AppState {
             throttled: std::sync::atomic::AtomicU64::new(0),
             audit,
             iam_cache: Arc::default(),
+            endpoint_items: Default::default(),
         }
     }
 

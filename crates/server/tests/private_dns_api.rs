@@ -319,7 +319,23 @@ async fn private_dns_names_are_checked_verified_and_owned_once() {
         3
     );
 
-    // The provider removes the name.
+    // The provider removes the name: a listing (served from the items kept since the last
+    // one, see `vpce_items.rs`) drops it from the endpoint's DnsEntries.
+    let listed_names = |list: Value| -> Vec<String> {
+        list["VpcEndpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["VpcEndpointId"] == eid.as_str())
+            .unwrap()["DnsEntries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["DnsName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = listed_names(ok(&consumer, "DescribeVpcEndpoints", json!({})).await);
+    assert_eq!(before.last().map(String::as_str), Some(NAME), "{before:?}");
     ok(
         &provider,
         "ModifyVpcEndpointServiceConfiguration",
@@ -328,6 +344,8 @@ async fn private_dns_names_are_checked_verified_and_owned_once() {
     .await;
     let cfg = config(&provider, &sid).await;
     assert!(cfg.get("PrivateDnsName").is_none(), "{cfg}");
+    let after = listed_names(ok(&consumer, "DescribeVpcEndpoints", json!({})).await);
+    assert_eq!(after, before[..3], "{after:?}");
     let (c, _) = err_message(
         provider
             .call(

@@ -115,6 +115,11 @@ pub static MIGRATIONS: &[Migration] = &[
         "drop_enis_subnet",
         include_str!("../migrations/0060_drop_enis_subnet.sql"),
     ),
+    m(
+        61,
+        "endpoint_version",
+        include_str!("../migrations/0061_endpoint_version.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run side by side (WAL), writers take turns on one of them

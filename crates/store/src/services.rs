@@ -675,43 +675,65 @@ fn with_enis(rows: &[Row], eni_rows: &[Row]) -> Result<Vec<Endpoint>, StoreError
         .collect()
 }
 
-/// At most `limit` interface endpoints of `account` in `region` with ids after `after` (from
-/// the first when `None`), by id, with their interfaces: one page of a keyset paging, so a
-/// page reads only its own rows however many endpoints the account has (a range of the
-/// `(account_id, endpoint_id)` index: ids are never empty, so `''` stands for "from the first").
-pub async fn page_endpoints(
+/// The ids and versions of at most `limit` interface endpoints of `account` in `region` with
+/// ids after `after` (from the first when `None`), by id: one page of a keyset paging, so a page
+/// reads only its own rows however many endpoints the account has (a range of the
+/// `(account_id, endpoint_id)` index: ids are never empty, so `''` stands for "from the
+/// first"). A version moves with every change to what the endpoint shows (migration 0061), so
+/// a caller that kept an endpoint read at that version needs nothing more of it; the others it
+/// reads with [`endpoints_by_ids`].
+pub async fn page_endpoint_versions(
     tx: &mut Tx,
     account: &str,
     region: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<Endpoint>, StoreError> {
+) -> Result<Vec<(EndpointId, i64)>, StoreError> {
     let rows = db::query(
-        "SELECT * FROM endpoints WHERE account_id = ?1 AND endpoint_id > COALESCE(?2, '') \
-         AND region = ?3 ORDER BY endpoint_id LIMIT ?4",
+        "SELECT endpoint_id, version FROM endpoints WHERE account_id = ?1 \
+         AND endpoint_id > COALESCE(?2, '') AND region = ?3 ORDER BY endpoint_id LIMIT ?4",
     )
     .bind(account)
     .bind(after)
     .bind(region)
     .bind(limit)
     .fetch_all(tx)?;
-    if rows.is_empty() {
+    rows.iter()
+        .map(|r| Ok((parse_col(r, "endpoint_id")?, r.try_get("version")?)))
+        .collect()
+}
+
+/// The endpoints of `ids` that exist, with their interfaces, each with its version (see
+/// [`page_endpoint_versions`]), in id order.
+pub async fn endpoints_by_ids(
+    tx: &mut Tx,
+    ids: &[String],
+) -> Result<Vec<(Endpoint, i64)>, StoreError> {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // The page's interfaces by the ids just read (the owner index, one probe each), rather than
-    // by running the page's range again.
-    let ids = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>("endpoint_id"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let list = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows = db::query(
+        "SELECT * FROM endpoints WHERE endpoint_id IN (SELECT value FROM json_each(?)) \
+         ORDER BY endpoint_id",
+    )
+    .bind(&list)
+    .fetch_all(tx)?;
+    // Their interfaces by the same ids (the owner index, one probe each).
     let eni_rows = db::query(
         "SELECT * FROM network_interfaces WHERE owner_id IN (SELECT value FROM json_each(?)) \
          ORDER BY zone, eni_id",
     )
-    .bind(list)
+    .bind(&list)
     .fetch_all(tx)?;
-    with_enis(&rows, &eni_rows)
+    let versions = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("version"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(with_enis(&rows, &eni_rows)?
+        .into_iter()
+        .zip(versions)
+        .collect())
 }
 
 /// Applies `event` to the endpoint's connection state, inside the transaction: the current

@@ -78,11 +78,6 @@ impl Filters {
         Ok(Self(out))
     }
 
-    /// Whether a filter on `name` was given.
-    pub(crate) fn names(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, _)| n == name)
-    }
-
     /// Whether an item matches; `values_of(name)` gives the item's values for a filter name.
     pub(crate) fn matches(&self, values_of: impl Fn(&str) -> Vec<String>) -> bool {
         self.0.iter().all(|(name, globs)| {

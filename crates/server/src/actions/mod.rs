@@ -37,6 +37,7 @@ mod vpce;
 mod vpce_connections;
 mod vpce_dns;
 mod vpce_gateway;
+pub(crate) mod vpce_items;
 mod vpce_notifications;
 mod vpce_permissions;
 mod vpce_services;

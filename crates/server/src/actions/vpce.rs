@@ -11,7 +11,8 @@
 //! Security groups: EC2 falls back to the VPC's default group; Underpass VPCs have none, so at
 //! least one group is required (an endpoint without groups would silently admit nothing).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use underpass_auth::iam::{Policy, PolicyKind};
@@ -35,10 +36,11 @@ use super::lookup::{
 use super::tags::{self, TagSpecification, TagView};
 use super::vpce_dns::verified_name;
 use super::vpce_gateway;
+use super::vpce_items::{Item, ViewInputs};
 use super::vpce_permissions::{invalid_service_name, visible_to};
 use super::vpce_services::{invalid_parameter, mismatch, service_zones, UnsuccessfulResponse};
 use super::Ctx;
-use crate::api::ApiError;
+use crate::api::{ApiError, Memo};
 
 /// The policy an endpoint has when none was given: full access, as in AWS.
 const DEFAULT_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
@@ -75,7 +77,7 @@ pub(crate) struct EndpointView {
 
 /// `DnsEntries`: the regional name, one zonal name per zone, and the service's private DNS
 /// name when private DNS is on and the name verified (the order EC2 lists them in).
-fn dns_entries(ctx: &Ctx<'_>, e: &Endpoint, service: &Service) -> Vec<DnsEntry> {
+fn dns_entries(ctx: &Ctx<'_>, e: &Endpoint, private_name: Option<&str>) -> Vec<DnsEntry> {
     let cfg = &ctx.state.cfg;
     let zone = crate::dns_names::hosted_zone_id(cfg, &e.region);
     let mut out: Vec<DnsEntry> = crate::dns_names::endpoint_names(cfg, e)
@@ -86,7 +88,7 @@ fn dns_entries(ctx: &Ctx<'_>, e: &Endpoint, service: &Service) -> Vec<DnsEntry> 
         })
         .collect();
     if e.private_dns_enabled {
-        if let Some(name) = verified_name(service) {
+        if let Some(name) = private_name {
             out.push(DnsEntry {
                 dns_name: name.to_owned(),
                 hosted_zone_id: zone,
@@ -154,18 +156,18 @@ async fn check_private_dns(
 
 async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, ApiError> {
     let tag_list = tag_store::of(&mut ctx.tx, &e.id.to_string()).await?;
-    endpoint_view_with(ctx, &mut ViewCache::default(), e, &tag_list).await
+    endpoint_view_with(ctx, &mut Lookups::default(), e, &tag_list).await
 }
 
 /// Services and security-group names read once per request: a page of endpoints mostly
 /// shares a few of each.
 #[derive(Default)]
-struct ViewCache {
+struct Lookups {
     services: std::collections::HashMap<underpass_domain::ServiceId, Service>,
     groups: std::collections::HashMap<SecurityGroupId, String>,
 }
 
-impl ViewCache {
+impl Lookups {
     async fn service(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -198,29 +200,50 @@ impl ViewCache {
     }
 }
 
-/// As [`endpoint_view`], with the endpoint's tags already read (a listing reads them all at
-/// once) and the request's cache of services and group names.
+/// What `e`'s view shows of its service and groups, as they are now.
+async fn view_inputs(
+    ctx: &mut Ctx<'_>,
+    lookups: &mut Lookups,
+    e: &Endpoint,
+) -> Result<ViewInputs, ApiError> {
+    let service = lookups.service(ctx, &e.service).await?;
+    let service_name = service.name.clone();
+    let private_name = verified_name(service).map(str::to_owned);
+    let mut group_names = Vec::with_capacity(e.security_groups.len());
+    for g in &e.security_groups {
+        group_names.push(lookups.group_name(ctx, g).await?);
+    }
+    Ok(ViewInputs {
+        service_name,
+        private_name,
+        group_names,
+    })
+}
+
+/// As [`endpoint_view`], with the endpoint's tags already read and the request's lookups of
+/// services and group names.
 async fn endpoint_view_with(
     ctx: &mut Ctx<'_>,
-    cache: &mut ViewCache,
+    lookups: &mut Lookups,
     e: &Endpoint,
     tag_list: &[(String, String)],
 ) -> Result<EndpointView, ApiError> {
-    let service = cache.service(ctx, &e.service).await?;
-    let dns_entries = dns_entries(ctx, e, service);
-    let service_name = service.name.clone();
-    let mut groups = Vec::with_capacity(e.security_groups.len());
-    for g in &e.security_groups {
-        groups.push(GroupRef {
-            group_id: g.to_string(),
-            group_name: cache.group_name(ctx, g).await?,
-        });
-    }
-    Ok(EndpointView {
+    let inputs = view_inputs(ctx, lookups, e).await?;
+    Ok(build_view(ctx, e, tag_list, &inputs))
+}
+
+/// `e`'s view, with `tag_list` and what `inputs` says of its service and groups.
+fn build_view(
+    ctx: &Ctx<'_>,
+    e: &Endpoint,
+    tag_list: &[(String, String)],
+    inputs: &ViewInputs,
+) -> EndpointView {
+    EndpointView {
         vpc_endpoint_id: e.id.to_string(),
         vpc_endpoint_type: e.endpoint_type.clone(),
         vpc_id: e.vpc.to_string(),
-        service_name,
+        service_name: inputs.service_name.clone(),
         state: e.state.as_str().to_owned(),
         policy_document: e
             .policy
@@ -228,16 +251,112 @@ async fn endpoint_view_with(
             .unwrap_or_else(|| DEFAULT_POLICY.to_owned()),
         route_table_ids: vec![],
         subnet_ids: e.enis.iter().map(|n| n.subnet.to_string()).collect(),
-        groups,
+        groups: e
+            .security_groups
+            .iter()
+            .zip(&inputs.group_names)
+            .map(|(g, name)| GroupRef {
+                group_id: g.to_string(),
+                group_name: name.clone(),
+            })
+            .collect(),
         ip_address_type: "ipv4",
         private_dns_enabled: e.private_dns_enabled,
         requester_managed: false,
         network_interface_ids: e.enis.iter().map(|n| n.id.to_string()).collect(),
-        dns_entries,
+        dns_entries: dns_entries(ctx, e, inputs.private_name.as_deref()),
         creation_timestamp: timestamp(e.created),
         owner_id: e.account.clone(),
         tags: tags::view(tag_list),
-    })
+    }
+}
+
+/// `e`'s listing item (read at `version`, `None`: read by id), kept for later pages when it
+/// has a version.
+async fn new_item(
+    ctx: &mut Ctx<'_>,
+    lookups: &mut Lookups,
+    e: Endpoint,
+    version: Option<i64>,
+    tags: Vec<(String, String)>,
+) -> Result<Arc<Item>, ApiError> {
+    let inputs = view_inputs(ctx, lookups, &e).await?;
+    let view = build_view(ctx, &e, &tags, &inputs);
+    let item = Arc::new(Item {
+        version,
+        endpoint: e,
+        tags,
+        inputs,
+        view,
+        xml: Arc::default(),
+    });
+    ctx.state.endpoint_items.put(item.clone());
+    Ok(item)
+}
+
+/// A kept item as it stands now: itself, or, when its service or a group changed what the view
+/// shows of them, a new one made from its record.
+async fn current_item(
+    ctx: &mut Ctx<'_>,
+    lookups: &mut Lookups,
+    item: Arc<Item>,
+) -> Result<Arc<Item>, ApiError> {
+    let inputs = view_inputs(ctx, lookups, &item.endpoint).await?;
+    if inputs == item.inputs {
+        return Ok(item);
+    }
+    let view = build_view(ctx, &item.endpoint, &item.tags, &inputs);
+    let fresh = Arc::new(Item {
+        version: item.version,
+        endpoint: item.endpoint.clone(),
+        tags: item.tags.clone(),
+        inputs,
+        view,
+        xml: Arc::default(),
+    });
+    ctx.state.endpoint_items.put(fresh.clone());
+    Ok(fresh)
+}
+
+/// The listing items of the endpoints `versions` names, in its order: kept ones read at the
+/// version named, the others read now (in one statement for all of them) and kept.
+async fn items(
+    ctx: &mut Ctx<'_>,
+    lookups: &mut Lookups,
+    account: &str,
+    versions: &[(EndpointId, i64)],
+) -> Result<Vec<Arc<Item>>, ApiError> {
+    let mut found: Vec<Option<Arc<Item>>> = versions
+        .iter()
+        .map(|(id, v)| ctx.state.endpoint_items.get(id, *v))
+        .collect();
+    let missing: Vec<String> = versions
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|((id, _), _)| id.to_string())
+        .collect();
+    if !missing.is_empty() {
+        let read = services::endpoints_by_ids(&mut ctx.tx, &missing).await?;
+        let mut all_tags = tag_store::by_resources(&mut ctx.tx, account, &missing).await?;
+        let mut made: HashMap<EndpointId, Arc<Item>> = HashMap::with_capacity(read.len());
+        for (e, version) in read {
+            let t = all_tags.remove(&e.id.to_string()).unwrap_or_default();
+            let item = new_item(ctx, lookups, e, Some(version), t).await?;
+            made.insert(item.endpoint.id, item);
+        }
+        for ((id, _), slot) in versions.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                *slot = made.remove(id);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(found.len());
+    // Every id was read in this transaction's snapshot: none is missing from the second read.
+    for item in found.into_iter().flatten() {
+        out.push(current_item(ctx, lookups, item).await?);
+    }
+    Ok(out)
 }
 
 /// `CreateVpcEndpoint` (see the module documentation).
@@ -508,11 +627,11 @@ pub(crate) async fn create_vpc_endpoint(
     }
     // The answer from what was just written, not read back: the service and group names are
     // known from the checks above.
-    let mut cache = ViewCache::default();
-    cache.services.insert(service.id, service);
-    cache.groups.extend(named_groups);
+    let mut lookups = Lookups::default();
+    lookups.services.insert(service.id, service);
+    lookups.groups.extend(named_groups);
     Ok(CreateEndpointResponse {
-        vpc_endpoint: endpoint_view_with(ctx, &mut cache, &created, &tag_list).await?,
+        vpc_endpoint: endpoint_view_with(ctx, &mut lookups, &created, &tag_list).await?,
         client_token: req.client_token,
     })
 }
@@ -587,17 +706,44 @@ fn gateway_view(g: &GatewayEndpoint, tag_list: &[(String, String)]) -> EndpointV
     }
 }
 
-/// An endpoint of either type, for listings.
+/// An endpoint of either type, with its tags, for listings.
 enum Listed {
-    Interface(Endpoint),
-    Gateway(GatewayEndpoint),
+    Interface(Arc<Item>),
+    Gateway(GatewayEndpoint, Vec<(String, String)>),
 }
 
 impl Listed {
     fn id(&self) -> EndpointId {
         match self {
-            Self::Interface(e) => e.id,
-            Self::Gateway(g) => g.id,
+            Self::Interface(i) => i.endpoint.id,
+            Self::Gateway(g, _) => g.id,
+        }
+    }
+
+    fn tags(&self) -> &[(String, String)] {
+        match self {
+            Self::Interface(i) => &i.tags,
+            Self::Gateway(_, t) => t,
+        }
+    }
+}
+
+/// An endpoint in a listing's answer: an interface endpoint's kept view (and its XML, once
+/// written), shared, or a gateway endpoint's, made for this answer.
+pub(crate) enum ListedView {
+    Kept(Arc<Item>),
+    Made(EndpointView),
+}
+
+impl Serialize for ListedView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Kept(i) => Memo {
+                memo: &i.xml,
+                value: &i.view,
+            }
+            .serialize(s),
+            Self::Made(v) => v.serialize(s),
         }
     }
 }
@@ -619,7 +765,7 @@ pub(crate) struct DescribeEndpointsRequest {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DescribeEndpointsResponse {
-    vpc_endpoints: Vec<EndpointView>,
+    vpc_endpoints: Vec<ListedView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_token: Option<String>,
 }
@@ -647,76 +793,88 @@ pub(crate) async fn describe_vpc_endpoints(
         scope: scope("DescribeVpcEndpoints", &req),
         style: PageStyle::Ec2,
     };
-    let mut cache = ViewCache::default();
+    let mut lookups = Lookups::default();
     let (list, next_token) = if req.vpc_endpoint_ids.is_empty() {
         let cursor = Cursor::new(ctx, &page)?;
-        keyset_page(ctx, &mut cache, &cursor, &filters, &account).await?
+        keyset_page(ctx, &mut lookups, &cursor, &filters, &account).await?
     } else {
-        let mut list: Vec<Listed> = Vec::new();
+        let mut found = Vec::with_capacity(req.vpc_endpoint_ids.len());
         for id in &req.vpc_endpoint_ids {
             let eid: EndpointId = parse_id(id, "InvalidVpcEndpointId.Malformed")?;
             match vpce_gateway::find(ctx, &eid).await? {
-                Some(g) => list.push(Listed::Gateway(g)),
-                None => list.push(Listed::Interface(lookup::endpoint(ctx, id).await?)),
+                Some(g) => found.push(Ok(g)),
+                None => found.push(Err(lookup::endpoint(ctx, id).await?)),
             }
         }
-        let ids: Vec<String> = list.iter().map(|l| l.id().to_string()).collect();
-        let all_tags = tag_store::by_resources(&mut ctx.tx, &account, &ids).await?;
-        let mut kept = Vec::with_capacity(list.len());
-        for l in list {
-            let t = all_tags
-                .get(&l.id().to_string())
-                .cloned()
-                .unwrap_or_default();
-            if keeps(ctx, &mut cache, &filters, &l, &t).await? {
-                kept.push((l, t));
+        let ids: Vec<String> = found
+            .iter()
+            .map(|f| match f {
+                Ok(g) => g.id.to_string(),
+                Err(e) => e.id.to_string(),
+            })
+            .collect();
+        let mut all_tags = tag_store::by_resources(&mut ctx.tx, &account, &ids).await?;
+        let mut kept = Vec::with_capacity(found.len());
+        for (f, id) in found.into_iter().zip(&ids) {
+            // A repeated id is refused above, so each id's tags are taken once.
+            let t = all_tags.remove(id).unwrap_or_default();
+            let l = match f {
+                Ok(g) => Listed::Gateway(g, t),
+                // Read outside a version read: made for this answer, not kept.
+                Err(e) => Listed::Interface(new_item(ctx, &mut lookups, e, None, t).await?),
+            };
+            if keeps(&filters, &l) {
+                kept.push(l);
             }
         }
-        paginate(ctx, &page, kept, |(l, _)| l.id().to_string())?
+        paginate(ctx, &page, kept, |l| l.id().to_string())?
     };
-    let mut vpc_endpoints = Vec::with_capacity(list.len());
-    for (l, t) in &list {
-        vpc_endpoints.push(match l {
-            Listed::Interface(e) => endpoint_view_with(ctx, &mut cache, e, t).await?,
-            Listed::Gateway(g) => gateway_view(g, t),
-        });
-    }
+    let vpc_endpoints = list
+        .into_iter()
+        .map(|l| match l {
+            Listed::Interface(i) => ListedView::Kept(i),
+            Listed::Gateway(g, t) => ListedView::Made(gateway_view(&g, &t)),
+        })
+        .collect();
     Ok(DescribeEndpointsResponse {
         vpc_endpoints,
         next_token,
     })
 }
 
-/// An endpoint with its tags.
-type Tagged = (Listed, Vec<(String, String)>);
-
 /// One page of the account's endpoints (interface and gateway, in id order) that pass
 /// `filters`, read by keyset from where `cursor` says: chunks of the page's size plus one from
 /// each table, merged by id, until the page is full or both are exhausted. A page therefore
-/// reads about its own rows, not the account's every endpoint.
+/// reads about its own rows, not the account's every endpoint, and of its interface endpoints
+/// only the ids and versions when their items are kept (see `vpce_items.rs`).
 async fn keyset_page(
     ctx: &mut Ctx<'_>,
-    cache: &mut ViewCache,
+    lookups: &mut Lookups,
     cursor: &Cursor,
     filters: &Filters,
     account: &str,
-) -> Result<(Vec<Tagged>, Option<String>), ApiError> {
+) -> Result<(Vec<Listed>, Option<String>), ApiError> {
     let chunk = i64::try_from(cursor.size.saturating_add(1)).unwrap_or(i64::MAX);
     let full = |n: usize| i64::try_from(n).unwrap_or(i64::MAX) >= chunk;
     let mut after = cursor.after.clone();
-    let mut kept: Vec<Tagged> = Vec::new();
+    let mut kept: Vec<Listed> = Vec::new();
     loop {
         let region = ctx.region().to_owned();
-        let interfaces =
-            services::page_endpoints(&mut ctx.tx, account, &region, after.as_deref(), chunk)
-                .await?;
+        let versions = services::page_endpoint_versions(
+            &mut ctx.tx,
+            account,
+            &region,
+            after.as_deref(),
+            chunk,
+        )
+        .await?;
         let gateways =
             gateway_endpoints::page(&mut ctx.tx, account, &region, after.as_deref(), chunk).await?;
         // Past the last id of a table that filled its chunk, that table may hold ids that sort
         // before the other's: only ids up to the smallest such last id are certain this round.
         let horizon = [
-            full(interfaces.len())
-                .then(|| interfaces.last().map(|e| e.id.to_string()))
+            full(versions.len())
+                .then(|| versions.last().map(|(id, _)| id.to_string()))
                 .flatten(),
             full(gateways.len())
                 .then(|| gateways.last().map(|g| g.id.to_string()))
@@ -725,29 +883,32 @@ async fn keyset_page(
         .into_iter()
         .flatten()
         .min();
+        let interfaces = items(ctx, lookups, account, &versions).await?;
+        let gateway_ids: Vec<String> = gateways.iter().map(|g| g.id.to_string()).collect();
+        let mut gateway_tags = tag_store::by_resources(&mut ctx.tx, account, &gateway_ids).await?;
         let mut merged: Vec<(String, Listed)> = interfaces
             .into_iter()
             .map(Listed::Interface)
-            .chain(gateways.into_iter().map(Listed::Gateway))
+            .chain(gateways.into_iter().zip(gateway_ids).map(|(g, id)| {
+                let t = gateway_tags.remove(&id).unwrap_or_default();
+                Listed::Gateway(g, t)
+            }))
             .map(|l| (l.id().to_string(), l))
             .filter(|(id, _)| horizon.as_ref().is_none_or(|h| id <= h))
             .collect();
         merged.sort_by(|a, b| a.0.cmp(&b.0));
-        let ids: Vec<String> = merged.iter().map(|(id, _)| id.clone()).collect();
-        let mut tags = tag_store::by_resources(&mut ctx.tx, account, &ids).await?;
-        for (id, l) in merged {
-            let t = tags.remove(&id).unwrap_or_default();
+        for (_, l) in merged {
             // Both reads above are of the request's region only.
-            if keeps(ctx, cache, filters, &l, &t).await? {
+            if keeps(filters, &l) {
                 if kept.len() == cursor.size {
                     // One more passes: the page is full, and the next one starts after it.
                     let next = kept
                         .last()
-                        .map(|(last, _)| cursor.token_after(&last.id().to_string()))
+                        .map(|last| cursor.token_after(&last.id().to_string()))
                         .transpose()?;
                     return Ok((kept, next));
                 }
-                kept.push((l, t));
+                kept.push(l);
             }
         }
         match horizon {
@@ -757,37 +918,28 @@ async fn keyset_page(
     }
 }
 
-/// Whether `l` (with tags `t`) passes `filters`.
-async fn keeps(
-    ctx: &mut Ctx<'_>,
-    cache: &mut ViewCache,
-    filters: &Filters,
-    l: &Listed,
-    t: &[(String, String)],
-) -> Result<bool, ApiError> {
-    let service_name = match l {
-        Listed::Interface(e) if filters.names("service-name") => {
-            Some(cache.service(ctx, &e.service).await?.name.clone())
-        }
-        _ => None,
-    };
-    Ok(filters.matches(|name| {
-        if let Some(values) = tags::filter_values(name, t) {
+/// Whether `l` passes `filters`. An interface endpoint's item is current (see [`items`]), so
+/// the service name it holds is the service's name now.
+fn keeps(filters: &Filters, l: &Listed) -> bool {
+    filters.matches(|name| {
+        if let Some(values) = tags::filter_values(name, l.tags()) {
             return values;
         }
         match (name, l) {
             ("vpc-endpoint-id", _) => vec![l.id().to_string()],
-            ("vpc-id", Listed::Interface(e)) => vec![e.vpc.to_string()],
-            ("vpc-id", Listed::Gateway(g)) => vec![g.vpc.to_string()],
-            ("service-name", Listed::Interface(_)) => service_name.clone().into_iter().collect(),
-            ("service-name", Listed::Gateway(g)) => vec![g.service_name.clone()],
-            ("vpc-endpoint-state", Listed::Interface(e)) => vec![e.state.as_str().to_owned()],
-            ("vpc-endpoint-state", Listed::Gateway(_)) => vec!["available".into()],
-            ("vpc-endpoint-type", Listed::Interface(e)) => vec![e.endpoint_type.clone()],
-            ("vpc-endpoint-type", Listed::Gateway(_)) => vec!["Gateway".into()],
+            ("vpc-id", Listed::Interface(i)) => vec![i.endpoint.vpc.to_string()],
+            ("vpc-id", Listed::Gateway(g, _)) => vec![g.vpc.to_string()],
+            ("service-name", Listed::Interface(i)) => vec![i.inputs.service_name.clone()],
+            ("service-name", Listed::Gateway(g, _)) => vec![g.service_name.clone()],
+            ("vpc-endpoint-state", Listed::Interface(i)) => {
+                vec![i.endpoint.state.as_str().to_owned()]
+            }
+            ("vpc-endpoint-state", Listed::Gateway(..)) => vec!["available".into()],
+            ("vpc-endpoint-type", Listed::Interface(i)) => vec![i.endpoint.endpoint_type.clone()],
+            ("vpc-endpoint-type", Listed::Gateway(..)) => vec!["Gateway".into()],
             _ => vec![],
         }
-    }))
+    })
 }
 
 /// `ModifyVpcEndpoint`: the policy (`PolicyDocument`, or `ResetPolicy` back to full access)

@@ -7,6 +7,8 @@ mod authn;
 pub mod error;
 mod query;
 
+pub(crate) use self::query::{Memo, XmlMemo};
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -15,6 +15,8 @@ mod form;
 mod model;
 mod serialize;
 
+pub(crate) use self::serialize::{Memo, XmlMemo};
+
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
