@@ -88,6 +88,26 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
     (vpc, ep)
 }
 
+/// A subnet of `vpc` in us-east-1a, stored.
+async fn stored_subnet(store: &Store, vpc: VpcId, seed: u128, cidr: &str) -> Subnet {
+    let subnet = Subnet {
+        id: SubnetId::from_random(seed),
+        vpc,
+        account: "111111111111".into(),
+        region: "us-east-1".into(),
+        zone: "us-east-1a".into(),
+        cidr: cidr.parse().unwrap(),
+        attributes: Default::default(),
+        default_for_az: false,
+    };
+    let mut tx = store.begin().await.unwrap();
+    network::insert_subnet(&mut tx, &subnet, now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    subnet
+}
+
 #[tokio::test]
 async fn reopen_keeps_data_and_refuses_another_install() {
     let dir = tempfile::tempdir().unwrap();
@@ -471,22 +491,8 @@ async fn lowest_free_ip_matches_the_definition_through_churn() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
     let (vpc, _) = seed(&store).await;
-    let subnet = Subnet {
-        id: SubnetId::from_random(40),
-        vpc,
-        account: "111111111111".into(),
-        region: "us-east-1".into(),
-        zone: "us-east-1a".into(),
-        // 27 assignable addresses: .4 to .30.
-        cidr: "10.0.2.0/27".parse().unwrap(),
-        attributes: Default::default(),
-        default_for_az: false,
-    };
-    let mut tx = store.begin().await.unwrap();
-    network::insert_subnet(&mut tx, &subnet, now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    // 27 assignable addresses: .4 to .30.
+    let subnet = stored_subnet(&store, vpc, 40, "10.0.2.0/27").await;
 
     let eni = |n: u64, ip: Ipv4Addr| Eni {
         id: EniId::from_random(u128::from(1000 + n)),
@@ -608,4 +614,121 @@ async fn a_subnets_interfaces_are_found_through_its_unique_address_index_alone()
             "sqlite_autoindex_network_interfaces_2"
         ]
     );
+}
+
+#[tokio::test]
+async fn an_endpoints_version_moves_with_its_row_interfaces_and_tags_only() {
+    use underpass_domain::EniId;
+    use underpass_store::records::{Eni, EniKind};
+    use underpass_store::tags;
+
+    async fn tag(tx: &mut underpass_store::Tx, resource: &str, key: &str, value: &str) {
+        let t = [(key.to_owned(), value.to_owned())];
+        tags::set(
+            tx,
+            "111111111111",
+            "us-east-1",
+            resource,
+            "vpc-endpoint",
+            &t,
+        )
+        .await
+        .unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i")).await.unwrap();
+    let (vpc, ep) = seed(&store).await;
+    let subnet = stored_subnet(&store, vpc, 41, "10.0.3.0/24").await;
+    let mut tx = store.begin().await.unwrap();
+    let version = |versions: Vec<(EndpointId, i64)>| {
+        assert_eq!(versions.len(), 1, "{versions:?}");
+        assert_eq!(versions[0].0, ep);
+        versions[0].1
+    };
+    let mut last = -1;
+    // Each step: what it does, and whether the endpoint's version must move.
+    for step in 0..9 {
+        let moves = match step {
+            0 => false, // the version as seeded
+            1 => {
+                network::insert_eni(
+                    &mut tx,
+                    &Eni {
+                        id: EniId::from_random(77),
+                        account: "111111111111".into(),
+                        region: "us-east-1".into(),
+                        vpc,
+                        subnet: subnet.id,
+                        zone: "us-east-1a".into(),
+                        ip: "10.0.3.4".parse().unwrap(),
+                        kind: EniKind::Endpoint,
+                        owner: ep.to_string(),
+                    },
+                )
+                .await
+                .unwrap();
+                true
+            }
+            2 => {
+                tag(&mut tx, &ep.to_string(), "team", "blue").await;
+                true
+            }
+            3 => {
+                // The same key again: an upsert's update.
+                tag(&mut tx, &ep.to_string(), "team", "red").await;
+                true
+            }
+            4 => {
+                assert!(tags::remove(&mut tx, &ep.to_string(), "team", None)
+                    .await
+                    .unwrap());
+                true
+            }
+            5 => {
+                // Another resource's tag, and another endpoint id's: not this endpoint.
+                tag(&mut tx, &vpc.to_string(), "k", "v").await;
+                tag(&mut tx, &EndpointId::from_random(99).to_string(), "k", "v").await;
+                false
+            }
+            6 => {
+                services::set_endpoint_policy(&mut tx, &ep, Some("{}"), now())
+                    .await
+                    .unwrap();
+                true
+            }
+            7 => {
+                services::transition(&mut tx, &ep, ConnEvent::Accept, "test", now())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                true
+            }
+            _ => {
+                network::delete_enis_of(&mut tx, &ep.to_string())
+                    .await
+                    .unwrap();
+                true
+            }
+        };
+        let v = version(
+            services::page_endpoint_versions(&mut tx, "111111111111", "us-east-1", None, 10)
+                .await
+                .unwrap(),
+        );
+        if step > 0 {
+            assert_eq!(v > last, moves, "step {step}: {last} -> {v}");
+            assert!(v >= last, "step {step}: a version never goes back");
+        }
+        last = v;
+    }
+    // The rows read by id carry the same version, and their interfaces (none left).
+    let read = services::endpoints_by_ids(&mut tx, &[ep.to_string(), "vpce-0missing".into()])
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].0.id, ep);
+    assert_eq!(read[0].1, last);
+    assert!(read[0].0.enis.is_empty());
+    tx.commit().await.unwrap();
 }

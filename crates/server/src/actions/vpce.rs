@@ -46,6 +46,7 @@ use crate::api::{ApiError, Memo};
 const DEFAULT_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(Default))]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DnsEntry {
     dns_name: String,
@@ -53,6 +54,7 @@ pub(crate) struct DnsEntry {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(Default))]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct EndpointView {
     vpc_endpoint_id: String,
@@ -732,7 +734,7 @@ impl Listed {
 /// written), shared, or a gateway endpoint's, made for this answer.
 pub(crate) enum ListedView {
     Kept(Arc<Item>),
-    Made(EndpointView),
+    Made(Box<EndpointView>),
 }
 
 impl Serialize for ListedView {
@@ -833,7 +835,7 @@ pub(crate) async fn describe_vpc_endpoints(
         .into_iter()
         .map(|l| match l {
             Listed::Interface(i) => ListedView::Kept(i),
-            Listed::Gateway(g, t) => ListedView::Made(gateway_view(&g, &t)),
+            Listed::Gateway(g, t) => ListedView::Made(Box::new(gateway_view(&g, &t))),
         })
         .collect();
     Ok(DescribeEndpointsResponse {

@@ -89,10 +89,78 @@ impl EndpointItems {
         }
         items.insert(item.endpoint.id, item);
     }
+}
 
-    /// How many items are kept.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.items).len()
+#[cfg(test)]
+mod tests {
+    use underpass_domain::{ConnState, ServiceId, VpcId};
+
+    use super::*;
+
+    fn item(id: u128, version: Option<i64>) -> Arc<Item> {
+        Arc::new(Item {
+            version,
+            endpoint: Endpoint {
+                id: EndpointId::from_random(id),
+                account: "111111111111".into(),
+                region: "us-east-1".into(),
+                vpc: VpcId::from_random(1),
+                service: ServiceId::from_random(2),
+                endpoint_type: "Interface".into(),
+                state: ConnState::Available,
+                policy: None,
+                security_groups: vec![],
+                enis: vec![],
+                private_dns_enabled: false,
+                dns_name: None,
+                created: time::OffsetDateTime::UNIX_EPOCH,
+            },
+            tags: vec![],
+            inputs: ViewInputs {
+                service_name: "s".into(),
+                private_name: None,
+                group_names: vec![],
+            },
+            view: EndpointView::default(),
+            xml: Arc::default(),
+        })
+    }
+
+    fn kept_version(items: &EndpointItems, id: u128) -> Option<Option<i64>> {
+        lock(&items.items)
+            .get(&EndpointId::from_random(id))
+            .map(|i| i.version)
+    }
+
+    #[test]
+    fn an_item_is_found_only_at_its_version_and_never_replaced_by_an_older_one() {
+        let items = EndpointItems::default();
+        let id = EndpointId::from_random(7);
+        items.put(item(7, Some(3)));
+        assert!(items.get(&id, 3).is_some());
+        assert!(items.get(&id, 2).is_none() && items.get(&id, 4).is_none());
+        // A request with an older snapshot finishing late does not put its item back.
+        items.put(item(7, Some(2)));
+        assert_eq!(kept_version(&items, 7), Some(Some(3)));
+        items.put(item(7, Some(5)));
+        assert_eq!(kept_version(&items, 7), Some(Some(5)));
+        // Read by id, outside a version read: never kept.
+        items.put(item(8, None));
+        assert_eq!(kept_version(&items, 8), None);
+    }
+
+    #[test]
+    fn past_the_bound_the_items_start_over() {
+        let items = EndpointItems::default();
+        for n in 0..MAX_ITEMS as u128 {
+            items.put(item(n, Some(1)));
+        }
+        assert_eq!(lock(&items.items).len(), MAX_ITEMS);
+        // A new version of a kept one takes its place without growing the map.
+        items.put(item(0, Some(2)));
+        assert_eq!(lock(&items.items).len(), MAX_ITEMS);
+        items.put(item(MAX_ITEMS as u128, Some(1)));
+        assert_eq!(lock(&items.items).len(), 1);
+        assert_eq!(kept_version(&items, MAX_ITEMS as u128), Some(Some(1)));
     }
 }

@@ -744,6 +744,14 @@ def main():
     check(conns[0]["VpcEndpointId"] == ep_id and conns[0]["VpcEndpointOwner"] == CONSUMER_ACCOUNT, "conn ids")
     check(conns[0]["VpcEndpointState"] == "pendingAcceptance", "conn state")
     connection_notifications(p_ec2, c_ec2, service_id, ep_id)
+    # Listings (no ids) are served from the items the server keeps, and their XML from memos
+    # (vpce_items.rs): twice the same, then every change below shows in the next listing.
+    def listed():
+        found = [e for e in c_ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["VpcEndpointId"] == ep_id]
+        check(len(found) == 1, f"{ep_id} listed once")
+        return found[0]
+    first = listed()
+    check(first["State"] == "pendingAcceptance" and listed() == first, f"listing twice {first}")
     r = p_ec2.accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[ep_id])
     check(r.get("Unsuccessful", []) == [], f"accept {r}")
     r = c_ec2.describe_vpc_endpoints(VpcEndpointIds=[ep_id])
@@ -752,6 +760,12 @@ def main():
     check(len(ep["NetworkInterfaceIds"]) == 1 and ep["NetworkInterfaceIds"][0].startswith("eni-"), "ENIs")
     r = c_ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-endpoint-state", "Values": ["available"]}])
     check([e["VpcEndpointId"] for e in r["VpcEndpoints"]] == [ep_id], "endpoint state filter")
+    check(listed()["State"] == "available", "a listing after the acceptance")
+    c_ec2.create_tags(Resources=[ep_id], Tags=[{"Key": "stage", "Value": "prod"}])
+    check(listed()["Tags"] == [{"Key": "stage", "Value": "prod"}], "a listing after CreateTags")
+    c_ec2.delete_tags(Resources=[ep_id], Tags=[{"Key": "stage"}])
+    check("Tags" not in listed() or listed()["Tags"] == [], "a listing after DeleteTags")
+    check(listed() == c_ec2.describe_vpc_endpoints(VpcEndpointIds=[ep_id])["VpcEndpoints"][0], "listed as read by id")
 
     # --- IAM and STS ---------------------------------------------------------------------
     user = p_iam.create_user(UserName="alice")["User"]

@@ -858,6 +858,87 @@ mod tests {
         assert_eq!(write(&m, &value), write(&m, &full()));
     }
 
+    /// `Out` with its list items and its inner structure written through memos.
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct MemoOut<'a> {
+        items: Vec<Memo<'a, Inner>>,
+        inner: Memo<'a, Inner>,
+    }
+
+    #[test]
+    fn a_memo_is_written_once_then_copied_and_other_serializers_ignore_it() {
+        let m = toy();
+        let (a, b, j) = (
+            Inner { id: "i-1".into() },
+            Inner { id: "i-2".into() },
+            Inner { id: "j".into() },
+        );
+        let (ma, mb, mj) = (
+            Arc::new(XmlMemo::default()),
+            Arc::new(XmlMemo::default()),
+            Arc::new(XmlMemo::default()),
+        );
+        let answer = |first: &Inner| {
+            let items = vec![
+                Memo {
+                    memo: &ma,
+                    value: first,
+                },
+                Memo {
+                    memo: &mb,
+                    value: &b,
+                },
+            ];
+            write(
+                &m,
+                &MemoOut {
+                    items,
+                    inner: Memo {
+                        memo: &mj,
+                        value: &j,
+                    },
+                },
+            )
+        };
+        let plain = "<Items><item><Id>i-1</Id></item><item><Id>i-2</Id></item></Items>\
+                     <Inner><Id>j</Id></Inner>";
+        // JSON first: it neither uses nor fills the memos.
+        let json_form = serde_json::to_value(MemoOut {
+            items: vec![Memo {
+                memo: &ma,
+                value: &a,
+            }],
+            inner: Memo {
+                memo: &mj,
+                value: &j,
+            },
+        })
+        .unwrap();
+        assert_eq!(
+            json_form,
+            json!({"Items": [{"Id": "i-1"}], "Inner": {"Id": "j"}})
+        );
+        assert!(ma.0.get().is_none() && mj.0.get().is_none());
+        // Written, and kept for the shape it was written for.
+        assert_eq!(answer(&a), plain);
+        let item = m.shape("Inner").unwrap();
+        assert_eq!(
+            ma.0.get().map(|(k, x)| (*k, x.as_str())),
+            Some((std::ptr::from_ref(item) as usize, "<Id>i-1</Id>"))
+        );
+        // Copied afterwards: the memo wins over the value (a kept value must not change).
+        let changed = Inner {
+            id: "changed".into(),
+        };
+        assert_eq!(answer(&changed), plain);
+        // The slot is empty between values: a plain answer after them is written as itself.
+        assert_eq!(
+            write(&m, &full()),
+            write(&m, &serde_json::to_value(full()).unwrap())
+        );
+    }
+
     #[test]
     fn values_of_the_wrong_form_write_nothing_inside_their_element() {
         let m = toy();
