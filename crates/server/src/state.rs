@@ -210,6 +210,8 @@ impl AppState {
 pub struct Metrics {
     calls: Mutex<BTreeMap<(String, String), u64>>,
     notifications: Mutex<BTreeMap<&'static str, u64>>,
+    /// `DescribeVpcEndpoints` listing items served from memory, and read from the store.
+    listing_items: [std::sync::atomic::AtomicU64; 2],
 }
 
 impl Metrics {
@@ -231,6 +233,14 @@ impl Metrics {
         *m.entry(event).or_default() += 1;
     }
 
+    /// Counts the interface endpoints of a listing page: `kept` served from memory, `read`
+    /// read from the store (see `actions/vpce_items.rs`).
+    pub(crate) fn listing_items(&self, kept: u64, read: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.listing_items[0].fetch_add(kept, Relaxed);
+        self.listing_items[1].fetch_add(read, Relaxed);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = self.render_calls();
@@ -239,6 +249,13 @@ impl Metrics {
         for (event, n) in m.iter() {
             out.push_str(&format!(
                 "underpass_connection_notifications_total{{event=\"{event}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP underpass_endpoint_listing_items_total Interface endpoints listed by DescribeVpcEndpoints, by where their answer came from: memory (unchanged since kept) or the store.\n# TYPE underpass_endpoint_listing_items_total counter\n");
+        for (source, n) in ["memory", "store"].iter().zip(&self.listing_items) {
+            let n = n.load(std::sync::atomic::Ordering::Relaxed);
+            out.push_str(&format!(
+                "underpass_endpoint_listing_items_total{{source=\"{source}\"}} {n}\n"
             ));
         }
         out

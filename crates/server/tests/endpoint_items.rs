@@ -53,8 +53,9 @@ fn ids(list: &[Value]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listings_show_every_change_made_after_the_items_were_kept() {
+/// A provider's service that requires acceptance and `n` of the consumer's endpoints to it:
+/// the environment, the provider, the consumer, the service id and the endpoint ids, sorted.
+async fn endpoints(n: usize) -> (common::Env, Client, Client, String, Vec<String>) {
     let env = env().await;
     let provider = account(&env, PROVIDER).await;
     let consumer = account(&env, CONSUMER).await;
@@ -62,19 +63,42 @@ async fn listings_show_every_change_made_after_the_items_were_kept() {
     let (sid, name) = service(&provider, &p.lb, true).await;
     allow(&provider, &sid, &format!("arn:aws:iam::{CONSUMER}:root")).await;
     let con = consumer_network(&consumer).await;
-    let mut made = Vec::new();
-    for _ in 0..12 {
+    let mut made = Vec::with_capacity(n);
+    for _ in 0..n {
         let e = create_endpoint(&consumer, endpoint_params(&con, &name)).await;
         made.push(e["VpcEndpointId"].as_str().unwrap().to_owned());
     }
     made.sort();
+    (env, provider, consumer, sid, made)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_show_every_change_made_after_the_items_were_kept() {
+    let (env, provider, consumer, sid, made) = endpoints(12).await;
     let target = made[7].clone();
 
-    // Read twice: the second listing comes from the kept items, and says the same.
+    // Read twice: the second listing comes from the kept items (the metrics say so), and says
+    // the same.
+    let counted = |source: &str| -> u64 {
+        let m = env.server.state.metrics.render();
+        let line = format!("underpass_endpoint_listing_items_total{{source=\"{source}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("no {line} in\n{m}"))
+            .parse()
+            .unwrap()
+    };
     let first = listing(&consumer, 5, json!([])).await;
     assert_eq!(ids(&first), made);
+    let (memory, store) = (counted("memory"), counted("store"));
+    assert!(
+        store >= 12,
+        "every endpoint read once from the store: {store}"
+    );
     let second = listing(&consumer, 5, json!([])).await;
     assert_eq!(first, second);
+    assert_eq!(counted("store"), store, "nothing read again");
+    assert!(counted("memory") >= memory + 12, "all from memory");
     assert_eq!(
         listed(&consumer, &target).await,
         by_id(&consumer, &target).await
@@ -138,11 +162,13 @@ async fn listings_show_every_change_made_after_the_items_were_kept() {
     assert_eq!(listed(&consumer, &target).await["PolicyDocument"], policy);
 
     // A second group, with its name, and then without the first.
-    let other = group(&consumer, &con.vpc, "second-group").await;
+    let before = by_id(&consumer, &target).await;
+    let (vpc, first_group) = (&before["VpcId"], &before["Groups"][0]["GroupId"]);
+    let other = group(&consumer, vpc.as_str().unwrap(), "second-group").await;
     ok(
         &consumer,
         "ModifyVpcEndpoint",
-        json!({"VpcEndpointId": target, "AddSecurityGroupIds": [other], "RemoveSecurityGroupIds": [con.sg]}),
+        json!({"VpcEndpointId": target, "AddSecurityGroupIds": [other], "RemoveSecurityGroupIds": [first_group]}),
     )
     .await;
     assert_eq!(
@@ -198,6 +224,74 @@ async fn listings_show_every_change_made_after_the_items_were_kept() {
             let id = e["VpcEndpointId"].as_str().unwrap();
             assert_eq!(e, by_id(&consumer, id).await, "{id}");
         }
+    }
+    env.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_that_race_changes_end_on_the_final_state() {
+    // Listings keep items read at older snapshots while tags and states change underneath; once
+    // the changes stop, every listing must say what the store says (no item kept at a version
+    // that is not the endpoint's last).
+    let (env, provider, consumer, sid, made) = endpoints(10).await;
+
+    let mut set = tokio::task::JoinSet::new();
+    {
+        let (c, made) = (consumer.clone(), made.clone());
+        set.spawn(async move {
+            for round in 0..40 {
+                let id = &made[round % made.len()];
+                let tags = json!([{"Key": "round", "Value": round.to_string()}]);
+                ok(&c, "CreateTags", json!({"Resources": [id], "Tags": tags})).await;
+            }
+        });
+    }
+    {
+        let (c, made, sid) = (provider.clone(), made.clone(), sid.clone());
+        set.spawn(async move {
+            for (n, id) in made.iter().enumerate() {
+                let action = if n % 3 == 0 {
+                    "RejectVpcEndpointConnections"
+                } else {
+                    "AcceptVpcEndpointConnections"
+                };
+                ok(
+                    &c,
+                    action,
+                    json!({"ServiceId": sid, "VpcEndpointIds": [id]}),
+                )
+                .await;
+            }
+        });
+    }
+    for size in [5, 7] {
+        let c = consumer.clone();
+        set.spawn(async move {
+            for _ in 0..15 {
+                assert_eq!(listing(&c, size, json!([])).await.len(), 10);
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+
+    let settled = listing(&consumer, 6, json!([])).await;
+    assert_eq!(settled.len(), 10);
+    for e in &settled {
+        let id = e["VpcEndpointId"].as_str().unwrap();
+        assert_eq!(*e, by_id(&consumer, id).await, "{id}");
+    }
+    // The last round's tag and the provider's decisions are what the listing shows.
+    let last = settled
+        .iter()
+        .find(|e| e["VpcEndpointId"] == made[39 % made.len()])
+        .unwrap();
+    assert_eq!(last["Tags"], json!([{"Key": "round", "Value": "39"}]));
+    for (n, id) in made.iter().enumerate() {
+        let e = settled.iter().find(|e| e["VpcEndpointId"] == *id).unwrap();
+        let want = if n % 3 == 0 { "rejected" } else { "available" };
+        assert_eq!(e["State"], want, "{id}");
     }
     env.server.stop().await;
 }

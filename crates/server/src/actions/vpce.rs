@@ -338,6 +338,10 @@ async fn items(
         .filter(|(_, f)| f.is_none())
         .map(|((id, _), _)| id.to_string())
         .collect();
+    let kept = versions.len() - missing.len();
+    ctx.state
+        .metrics
+        .listing_items(kept as u64, missing.len() as u64);
     if !missing.is_empty() {
         let read = services::endpoints_by_ids(&mut ctx.tx, &missing).await?;
         let mut all_tags = tag_store::by_resources(&mut ctx.tx, account, &missing).await?;
