@@ -62,6 +62,18 @@ impl IamCache {
         self.writes.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// As [`IamCache::note_write`], for a write transaction that read the generation `gen` just
+    /// before its commit: when that is the remembered generation, the write changed no IAM
+    /// state and the remembered one stays current. (A write that changed IAM state read a
+    /// generation above the one it began at, which is at least the remembered one, since that
+    /// was read from committed state: it never matches.)
+    pub(crate) fn note_commit(&self, gen: i64) {
+        let remembered = lock(&self.current).map(|(_, g, _)| g);
+        if remembered != Some(gen) {
+            self.note_write();
+        }
+    }
+
     /// The current IAM generation: remembered until this process commits a write, then read;
     /// read at least every [`RECHECK`] whatever happens, so a write that did not tell the
     /// cache is seen within that time.
@@ -111,4 +123,30 @@ fn put<T>(map: &Mutex<HashMap<String, Entry<T>>>, id: &str, gen: i64, value: T) 
         m.clear();
     }
     m.insert(id.to_owned(), Entry { gen, value });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writes(c: &IamCache) -> u64 {
+        c.writes.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn a_commit_at_the_remembered_generation_keeps_it_current_and_any_other_does_not() {
+        let c = IamCache::default();
+        // Nothing remembered: any commit counts as a write.
+        c.note_commit(5);
+        assert_eq!(writes(&c), 1);
+        *lock(&c.current) = Some((1, 5, Instant::now()));
+        // A write that changed no IAM state read the remembered generation.
+        c.note_commit(5);
+        assert_eq!(writes(&c), 1, "the remembered generation stays current");
+        // One that did read a later one.
+        c.note_commit(6);
+        assert_eq!(writes(&c), 2, "the next request reads the generation again");
+        c.note_write();
+        assert_eq!(writes(&c), 3);
+    }
 }

@@ -194,14 +194,16 @@ impl AppState {
     }
 
     /// Publishes the store's current revision to waiting agents.
-    pub(crate) async fn publish_revision(&self) {
-        if let Ok(rev) = self.store.revision().await {
-            self.revision.send_if_modified(|cur| {
-                let changed = *cur != rev;
+    /// Tells agent long-polls about revision `rev`, read by a write that just committed. The
+    /// writes of one batch publish in any order: the highest stands.
+    pub(crate) fn publish_revision(&self, rev: i64) {
+        self.revision.send_if_modified(|cur| {
+            let newer = rev > *cur;
+            if newer {
                 *cur = rev;
-                changed
-            });
-        }
+            }
+            newer
+        });
     }
 }
 

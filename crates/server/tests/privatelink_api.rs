@@ -994,3 +994,54 @@ async fn describe_endpoints_pages_interface_and_gateway_endpoints_by_id_with_fil
     let theirs = ok(&provider, "DescribeVpcEndpoints", json!({})).await;
     assert_eq!(ids(&theirs), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn an_endpoint_only_takes_subnets_in_zones_the_service_serves() {
+    let env = env().await;
+    let provider = account(&env, PROVIDER).await;
+    let consumer = account(&env, CONSUMER).await;
+    // A load balancer in zone a only.
+    let pv = vpc(&provider, "10.0.0.0/16").await;
+    let pa = subnet(&provider, &pv, "10.0.1.0/24", "us-east-1a").await;
+    let lb = ok(
+        &provider,
+        "CreateLoadBalancer",
+        json!({"Name": "one-zone", "Type": "network", "Scheme": "internal", "Subnets": [pa]}),
+    )
+    .await["LoadBalancers"][0]["LoadBalancerArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (sid, name) = service(&provider, &lb, false).await;
+    allow(&provider, &sid, &format!("arn:aws:iam::{CONSUMER}:root")).await;
+    let r = ok(
+        &provider,
+        "DescribeVpcEndpointServiceConfigurations",
+        json!({"ServiceIds": [sid]}),
+    )
+    .await;
+    assert_eq!(
+        r["ServiceConfigurations"][0]["AvailabilityZones"],
+        json!(["us-east-1a"])
+    );
+    let con = consumer_network(&consumer).await;
+    // Zone b's subnet: refused, naming the zones served; zone a's alone: made.
+    let err = consumer
+        .call(
+            "CreateVpcEndpoint",
+            &json!({"VpcEndpointType": "Interface", "VpcId": con.vpc, "ServiceName": name,
+                    "SubnetIds": [con.subnets[1]], "SecurityGroupIds": [con.sg]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameter"), "{err}");
+    assert!(err.to_string().contains("it serves: us-east-1a"), "{err}");
+    let ep = create_endpoint(
+        &consumer,
+        json!({"VpcEndpointType": "Interface", "VpcId": con.vpc, "ServiceName": name,
+               "SubnetIds": [con.subnets[0]], "SecurityGroupIds": [con.sg]}),
+    )
+    .await;
+    assert_eq!(ep["State"], "available");
+    env.server.stop().await;
+}

@@ -29,7 +29,7 @@ pub mod tags;
 
 pub use db::{Conn, Db, Tx};
 pub use error::StoreError;
-pub use open::{Migration, Store, StoreConfig, MIGRATIONS};
+pub use open::{revision_in, Migration, Store, StoreConfig, MIGRATIONS};
 
 /// Milliseconds since the Unix epoch: how the store writes times.
 pub fn to_ms(t: time::OffsetDateTime) -> i64 {

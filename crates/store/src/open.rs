@@ -242,6 +242,11 @@ impl Store {
     }
 }
 
+/// The revision as `tx` sees it.
+pub async fn revision_in(tx: &mut Tx) -> Result<i64, StoreError> {
+    db::query_scalar("SELECT value FROM revision WHERE singleton = 1").fetch_one(tx)
+}
+
 /// Bumps the revision inside `tx`; returns the new value.
 pub(crate) async fn bump_revision(tx: &mut Tx) -> Result<i64, StoreError> {
     db::query_scalar("UPDATE revision SET value = value + 1 WHERE singleton = 1 RETURNING value")

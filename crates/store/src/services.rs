@@ -66,6 +66,21 @@ pub async fn get_lb(tx: &mut Tx, arn: &str) -> Result<LoadBalancer, StoreError> 
     lb_row(tx, &row).await
 }
 
+/// The zones the load balancers `arns` have nodes in, sorted, each once (a load balancer that
+/// does not exist has none).
+pub async fn lb_zones(tx: &mut Tx, arns: &[String]) -> Result<Vec<String>, StoreError> {
+    let list = serde_json::to_string(arns).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows = db::query(
+        "SELECT DISTINCT zone FROM network_interfaces WHERE kind = 'load_balancer' \
+         AND owner_id IN (SELECT value FROM json_each(?)) ORDER BY zone",
+    )
+    .bind(list)
+    .fetch_all(tx)?;
+    rows.iter()
+        .map(|r| r.try_get("zone").map_err(StoreError::from))
+        .collect()
+}
+
 /// Load balancers of an account (or all).
 pub async fn list_lbs(tx: &mut Tx, account: Option<&str>) -> Result<Vec<LoadBalancer>, StoreError> {
     let rows = db::query("SELECT * FROM load_balancers WHERE (?1 IS NULL OR account_id = ?1) ORDER BY created_ms, arn")

@@ -72,14 +72,20 @@ impl<'a> Ctx<'a> {
     }
 
     /// Commits (write actions) and tells agents about the new revision.
-    pub(crate) async fn finish(self) -> Result<(), ApiError> {
+    pub(crate) async fn finish(mut self) -> Result<(), ApiError> {
         let state = self.state;
-        let writes = self.writes;
-        self.tx.commit().await?;
-        if writes {
-            state.iam_cache.note_write();
-            state.publish_revision().await;
+        if !self.writes {
+            self.tx.commit().await?;
+            return Ok(());
         }
+        // Read inside the write, a statement each on the batch's connection, rather than a read
+        // of its own each after the commit on a pooled connection, whose page cache the commit
+        // has just made stale (two of them per write call, about 3% of CreateVpcEndpoint's CPU).
+        let revision = underpass_store::revision_in(&mut self.tx).await?;
+        let iam_generation = iam_store::generation(&mut self.tx).await?;
+        self.tx.commit().await?;
+        state.iam_cache.note_commit(iam_generation);
+        state.publish_revision(revision);
         Ok(())
     }
 

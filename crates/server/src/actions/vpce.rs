@@ -484,7 +484,11 @@ pub(crate) async fn create_vpc_endpoint(
     let arn = ec2_arn(ctx, "vpc-endpoint", id);
     ctx.authorize("ec2:CreateVpcEndpoint", &arn).await?;
     let account = ctx.caller.account.clone();
-    let hash = fingerprint(&req)?;
+    // The request's hash is kept with its ClientToken, and only then needed.
+    let hash = match &req.client_token {
+        Some(_) => fingerprint(&req)?,
+        None => String::new(),
+    };
     if let Some(token) = &req.client_token {
         check_client_token(token)?;
         match iam_store::client_token(&mut ctx.tx, &account, CREATE_ENDPOINT, token, &hash).await? {
@@ -583,12 +587,9 @@ pub(crate) async fn create_vpc_endpoint(
     // Accepted without asking: provisioned in the same writes (the ENIs below are in the same
     // transaction, so no one sees the endpoint available without them).
     let then = (state == ConnState::Pending).then_some(ConnEvent::Provisioned);
-    let final_state =
-        services::insert_endpoint_then(&mut ctx.tx, &endpoint, then, &actor, ctx.meta.now)
-            .await?
-            .map_err(ApiError::internal)?;
-    let mut created = endpoint;
-    created.state = final_state;
+    // The interfaces first: each insert of an endpoint's interface moves the endpoint's version
+    // (migration 0061), which costs an update of its row once the row exists.
+    let mut enis = Vec::with_capacity(subnets.len());
     for s in &subnets {
         let ip = network::lowest_free_ip(&mut ctx.tx, &s.id, &s.cidr)
             .await?
@@ -605,8 +606,15 @@ pub(crate) async fn create_vpc_endpoint(
             owner: id.to_string(),
         };
         network::insert_eni(&mut ctx.tx, &eni).await?;
-        created.enis.push(eni);
+        enis.push(eni);
     }
+    let final_state =
+        services::insert_endpoint_then(&mut ctx.tx, &endpoint, then, &actor, ctx.meta.now)
+            .await?
+            .map_err(ApiError::internal)?;
+    let mut created = endpoint;
+    created.state = final_state;
+    created.enis = enis;
     // The order the store reads them in.
     created
         .enis

@@ -1,14 +1,12 @@
 //! PrivateLink, the provider's side: endpoint service configurations. Who may see a service is
 //! in `vpce_permissions.rs`; the connections requested to it are in `vpce_connections.rs`.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 use underpass_domain::ServiceId;
 use underpass_store::iam::{self as iam_store, TokenLookup};
 use underpass_store::records::Service;
 use underpass_store::services::{self, EndpointFilter};
-use underpass_store::{network, tags as tag_store, StoreError};
+use underpass_store::{network, tags as tag_store};
 
 use super::describe::{
     check_client_token, fingerprint, paginate, scope, Filter, Filters, PageRequest, PageStyle,
@@ -27,15 +25,8 @@ pub(crate) fn invalid_parameter(message: impl Into<String>) -> ApiError {
 
 /// The zones a service's load balancers have nodes in.
 pub(crate) async fn service_zones(ctx: &mut Ctx<'_>, s: &Service) -> Result<Vec<String>, ApiError> {
-    let mut zones = BTreeSet::new();
-    for arn in &s.load_balancers {
-        match services::get_lb(&mut ctx.tx, arn).await {
-            Ok(lb) => zones.extend(lb.nodes.into_iter().map(|n| n.zone)),
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(zones.into_iter().collect())
+    // The zones alone, not the load balancers' rows and nodes: every CreateVpcEndpoint asks.
+    Ok(services::lb_zones(&mut ctx.tx, &s.load_balancers).await?)
 }
 
 #[derive(Serialize)]
