@@ -193,7 +193,6 @@ impl AppState {
         drop(self.key_use_writes.write().await);
     }
 
-    /// Publishes the store's current revision to waiting agents.
     /// Tells agent long-polls about revision `rev`, read by a write that just committed. The
     /// writes of one batch publish in any order: the highest stands.
     pub(crate) fn publish_revision(&self, rev: i64) {
