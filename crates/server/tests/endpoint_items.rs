@@ -109,39 +109,28 @@ async fn listings_show_every_change_made_after_the_items_were_kept() {
     );
 
     // Tags: created, overwritten, deleted; each shows, and a tag filter follows.
-    ok(
-        &consumer,
-        "CreateTags",
-        json!({"Resources": [target], "Tags": [{"Key": "team", "Value": "blue"}]}),
-    )
-    .await;
-    assert_eq!(
-        listed(&consumer, &target).await["Tags"],
-        json!([{"Key": "team", "Value": "blue"}])
-    );
-    let blue = listing(
-        &consumer,
-        5,
-        json!([{"Name": "tag:team", "Values": ["blue"]}]),
-    )
-    .await;
+    let team = |value: &'static str| {
+        let (consumer, target) = (consumer.clone(), target.clone());
+        async move {
+            let tag = json!([{"Key": "team", "Value": value}]);
+            ok(
+                &consumer,
+                "CreateTags",
+                json!({"Resources": [target], "Tags": tag}),
+            )
+            .await;
+            assert_eq!(listed(&consumer, &target).await["Tags"], tag);
+            listing(
+                &consumer,
+                5,
+                json!([{"Name": "tag:team", "Values": ["blue"]}]),
+            )
+            .await
+        }
+    };
+    let blue = team("blue").await;
     assert_eq!(ids(&blue), vec![target.clone()]);
-    ok(
-        &consumer,
-        "CreateTags",
-        json!({"Resources": [target], "Tags": [{"Key": "team", "Value": "red"}]}),
-    )
-    .await;
-    assert_eq!(
-        listed(&consumer, &target).await["Tags"],
-        json!([{"Key": "team", "Value": "red"}])
-    );
-    let blue = listing(
-        &consumer,
-        5,
-        json!([{"Name": "tag:team", "Values": ["blue"]}]),
-    )
-    .await;
+    let blue = team("red").await;
     assert!(blue.is_empty(), "{blue:?}");
     ok(
         &consumer,

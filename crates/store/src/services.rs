@@ -723,7 +723,7 @@ pub async fn page_endpoint_versions(
 }
 
 /// The endpoints of `ids` that exist, with their interfaces, each with its version (see
-/// [`page_endpoint_versions`]), in id order.
+/// [`page_endpoint_versions`]), in no particular order (a sort would cost a temporary B-tree).
 pub async fn endpoints_by_ids(
     tx: &mut Tx,
     ids: &[String],
@@ -732,12 +732,10 @@ pub async fn endpoints_by_ids(
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let rows = db::query(
-        "SELECT * FROM endpoints WHERE endpoint_id IN (SELECT value FROM json_each(?)) \
-         ORDER BY endpoint_id",
-    )
-    .bind(&list)
-    .fetch_all(tx)?;
+    let rows =
+        db::query("SELECT * FROM endpoints WHERE endpoint_id IN (SELECT value FROM json_each(?))")
+            .bind(&list)
+            .fetch_all(tx)?;
     // Their interfaces by the same ids (the owner index, one probe each).
     let eni_rows = db::query(
         "SELECT * FROM network_interfaces WHERE owner_id IN (SELECT value FROM json_each(?)) \

@@ -283,6 +283,18 @@ async fn new_item(
     tags: Vec<(String, String)>,
 ) -> Result<Arc<Item>, ApiError> {
     let inputs = view_inputs(ctx, lookups, &e).await?;
+    Ok(made_item(ctx, e, version, tags, inputs))
+}
+
+/// The item of `e` (read at `version`) with its view made from `tags` and `inputs`, kept when
+/// it has a version.
+fn made_item(
+    ctx: &Ctx<'_>,
+    e: Endpoint,
+    version: Option<i64>,
+    tags: Vec<(String, String)>,
+    inputs: ViewInputs,
+) -> Arc<Item> {
     let view = build_view(ctx, &e, &tags, &inputs);
     let item = Arc::new(Item {
         version,
@@ -293,7 +305,7 @@ async fn new_item(
         xml: Arc::default(),
     });
     ctx.state.endpoint_items.put(item.clone());
-    Ok(item)
+    item
 }
 
 /// A kept item as it stands now: itself, or, when its service or a group changed what the view
@@ -307,17 +319,13 @@ async fn current_item(
     if inputs == item.inputs {
         return Ok(item);
     }
-    let view = build_view(ctx, &item.endpoint, &item.tags, &inputs);
-    let fresh = Arc::new(Item {
-        version: item.version,
-        endpoint: item.endpoint.clone(),
-        tags: item.tags.clone(),
+    Ok(made_item(
+        ctx,
+        item.endpoint.clone(),
+        item.version,
+        item.tags.clone(),
         inputs,
-        view,
-        xml: Arc::default(),
-    });
-    ctx.state.endpoint_items.put(fresh.clone());
-    Ok(fresh)
+    ))
 }
 
 /// The listing items of the endpoints `versions` names, in its order: kept ones read at the
