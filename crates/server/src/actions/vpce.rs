@@ -336,10 +336,15 @@ async fn items(
     account: &str,
     versions: &[(EndpointId, i64)],
 ) -> Result<Vec<Arc<Item>>, ApiError> {
-    let mut found: Vec<Option<Arc<Item>>> = versions
-        .iter()
-        .map(|(id, v)| ctx.state.endpoint_items.get(id, *v))
-        .collect();
+    let mut found: Vec<Option<Arc<Item>>> = Vec::with_capacity(versions.len());
+    for (id, v) in versions {
+        // A kept item is checked against the services and groups it shows as they are now; one
+        // read below was made with them and needs no check.
+        found.push(match ctx.state.endpoint_items.get(id, *v) {
+            Some(item) => Some(current_item(ctx, lookups, item).await?),
+            None => None,
+        });
+    }
     let missing: Vec<String> = versions
         .iter()
         .zip(&found)
@@ -365,12 +370,8 @@ async fn items(
             }
         }
     }
-    let mut out = Vec::with_capacity(found.len());
     // Every id was read in this transaction's snapshot: none is missing from the second read.
-    for item in found.into_iter().flatten() {
-        out.push(current_item(ctx, lookups, item).await?);
-    }
-    Ok(out)
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// `CreateVpcEndpoint` (see the module documentation).
