@@ -522,6 +522,8 @@ async fn bad_endpoint_input_is_refused_and_leaves_nothing() {
     let foreign_subnet = subnet(&consumer, &other_vpc, "10.9.1.0/24", "us-east-1a").await;
     let foreign_sg = group(&consumer, &other_vpc, "elsewhere").await;
     let provider_subnet = p.subnets[0].clone();
+    // Another account's group does not exist for the consumer, whatever its VPC.
+    let provider_sg = group(&provider, &p.vpc, "theirs").await;
 
     let with = |patch: Value| {
         let mut base = endpoint_params(&con, &name);
@@ -563,6 +565,10 @@ async fn bad_endpoint_input_is_refused_and_leaves_nothing() {
         ),
         (
             with(json!({"SecurityGroupIds": ["sg-00000000000000000"]})),
+            "InvalidGroup.NotFound",
+        ),
+        (
+            with(json!({"SecurityGroupIds": [provider_sg]})),
             "InvalidGroup.NotFound",
         ),
         (with(json!({"VpcId": p.vpc})), "InvalidVpcID.NotFound"),

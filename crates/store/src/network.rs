@@ -11,8 +11,8 @@ use underpass_domain::{SecurityGroupId, SubnetId, VpcId};
 use crate::cols::parse_col;
 use crate::open::bump_revision;
 use crate::records::{
-    rule_columns, rule_from_columns, Direction, Eni, EniKind, SecurityGroup, SgRule, Subnet,
-    SubnetAttributes, Vpc,
+    rule_columns, rule_from_columns, Direction, Eni, EniKind, GroupName, SecurityGroup, SgRule,
+    Subnet, SubnetAttributes, Vpc,
 };
 use crate::{to_ms, StoreError, Tx};
 
@@ -259,15 +259,36 @@ pub async fn insert_group(
     Ok(())
 }
 
-/// The group `id` with its rules.
-pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGroup, StoreError> {
-    let row = db::query("SELECT * FROM security_groups WHERE group_id = ?")
+/// The `security_groups` row of `id`, the columns `sql` selects.
+fn group_row(tx: &mut Tx, sql: &str, id: &SecurityGroupId) -> Result<Row, StoreError> {
+    db::query(sql)
         .bind(id.to_string())
         .fetch_optional(tx)?
         .ok_or_else(|| StoreError::NotFound {
             kind: "security group",
             id: id.to_string(),
-        })?;
+        })
+}
+
+/// The group `id`'s owner, VPC and name, without reading its rules.
+pub async fn get_group_name(tx: &mut Tx, id: &SecurityGroupId) -> Result<GroupName, StoreError> {
+    let row = group_row(
+        tx,
+        "SELECT group_id, vpc_id, account_id, region, name FROM security_groups WHERE group_id = ?",
+        id,
+    )?;
+    Ok(GroupName {
+        id: parse_col(&row, "group_id")?,
+        vpc: parse_col(&row, "vpc_id")?,
+        account: row.try_get("account_id")?,
+        region: row.try_get("region")?,
+        name: row.try_get("name")?,
+    })
+}
+
+/// The group `id` with its rules.
+pub async fn get_group(tx: &mut Tx, id: &SecurityGroupId) -> Result<SecurityGroup, StoreError> {
+    let row = group_row(tx, "SELECT * FROM security_groups WHERE group_id = ?", id)?;
     let rows = db::query("SELECT * FROM security_group_rules WHERE group_id = ? ORDER BY rowid")
         .bind(id.to_string())
         .fetch_all(tx)?;

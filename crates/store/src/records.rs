@@ -98,6 +98,22 @@ pub enum Direction {
     Egress,
 }
 
+/// Who a security group belongs to and what it is called, without its rules: what a check of
+/// a group named in a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupName {
+    /// `sg-…`.
+    pub id: SecurityGroupId,
+    /// Its VPC.
+    pub vpc: VpcId,
+    /// Owner account.
+    pub account: String,
+    /// Its region.
+    pub region: String,
+    /// Unique within the VPC.
+    pub name: String,
+}
+
 /// A security group with its rules.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SecurityGroup {

@@ -69,19 +69,21 @@ pub async fn get_lb(tx: &mut Tx, arn: &str) -> Result<LoadBalancer, StoreError> 
 /// The zones the load balancers `arns` have nodes in, sorted, each once (a load balancer that
 /// does not exist has none).
 pub async fn lb_zones(tx: &mut Tx, arns: &[String]) -> Result<Vec<String>, StoreError> {
-    let list = serde_json::to_string(arns).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    // Sorted and made distinct here: in SQL that takes a temporary B-tree, whose set-up cost
-    // more than the query (a load balancer has a node or two per zone).
-    let rows = db::query(
-        "SELECT zone FROM network_interfaces WHERE kind = 'load_balancer' \
-         AND owner_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(list)
-    .fetch_all(tx)?;
-    let zones = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>("zone"))
-        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    // One indexed lookup per load balancer (a service has one or a few), sorted and made
+    // distinct here. `owner_id IN (SELECT value FROM json_each(?))` built a temporary B-tree
+    // for the list on every call, and `DISTINCT` another: together more than the lookups
+    // (perf, CreateVpcEndpoint: 10% of the action).
+    let mut zones = std::collections::BTreeSet::new();
+    for arn in arns {
+        let rows = db::query(
+            "SELECT zone FROM network_interfaces WHERE owner_id = ? AND kind = 'load_balancer'",
+        )
+        .bind(arn)
+        .fetch_all(tx)?;
+        for r in &rows {
+            zones.insert(r.try_get::<String, _>("zone")?);
+        }
+    }
     Ok(zones.into_iter().collect())
 }
 

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use underpass_domain::{EndpointId, ResourceIdError, SecurityGroupId, ServiceId, SubnetId, VpcId};
-use underpass_store::records::{Endpoint, SecurityGroup, Service, Subnet, Vpc};
+use underpass_store::records::{Endpoint, GroupName, SecurityGroup, Service, Subnet, Vpc};
 use underpass_store::{network, services, StoreError};
 
 use super::Ctx;
@@ -52,6 +52,7 @@ regional!(
     Vpc,
     Subnet,
     SecurityGroup,
+    GroupName,
     Endpoint,
     Service,
     underpass_store::records::Eni,
@@ -110,6 +111,13 @@ pub(crate) async fn subnet(ctx: &mut Ctx<'_>, id: &str) -> Result<Subnet, ApiErr
 pub(crate) async fn group(ctx: &mut Ctx<'_>, id: &str) -> Result<SecurityGroup, ApiError> {
     let gid: SecurityGroupId = parse_id(id, "InvalidGroupId.Malformed")?;
     let found = network::get_group(&mut ctx.tx, &gid).await;
+    owned(ctx, found, "security group", id)
+}
+
+/// The caller's security group `id`: its VPC and name, not its rules.
+pub(crate) async fn group_name(ctx: &mut Ctx<'_>, id: &str) -> Result<GroupName, ApiError> {
+    let gid: SecurityGroupId = parse_id(id, "InvalidGroupId.Malformed")?;
+    let found = network::get_group_name(&mut ctx.tx, &gid).await;
     owned(ctx, found, "security group", id)
 }
 

@@ -454,7 +454,7 @@ async fn endpoint_groups(
     no_duplicates("SecurityGroupIds", ids)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let g = lookup::group(ctx, id).await?;
+        let g = lookup::group_name(ctx, id).await?;
         if g.vpc != vpc.id {
             return Err(invalid_parameter(format!(
                 "The security group '{}' belongs to VPC '{}', not to '{}'",
