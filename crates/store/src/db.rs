@@ -419,7 +419,8 @@ impl Tx {
                 writer: writer.clone(),
             },
         };
-        tx.connection()?.execute_batch(SAVEPOINT)?;
+        // Cached: `execute_batch` would parse the statement again on every write.
+        tx.connection()?.prepare_cached(SAVEPOINT)?.execute([])?;
         Ok(tx)
     }
 
@@ -435,7 +436,11 @@ impl Tx {
                         "SQLite rolled the write transaction back".into(),
                     )),
                     // The transaction is open, so `RELEASE` only folds the savepoint into it.
-                    Some(Ok(c)) => c.execute_batch("RELEASE action").map_err(StoreError::from),
+                    Some(Ok(c)) => c
+                        .prepare_cached("RELEASE action")
+                        .and_then(|mut st| st.execute([]))
+                        .map(drop)
+                        .map_err(StoreError::from),
                     Some(Err(e)) => Err(e),
                     None => Err(StoreError::Unavailable(
                         "the write transaction is gone".into(),
