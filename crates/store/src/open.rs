@@ -247,10 +247,18 @@ pub async fn revision_in(tx: &mut Tx) -> Result<i64, StoreError> {
     db::query_scalar("SELECT value FROM revision WHERE singleton = 1").fetch_one(tx)
 }
 
-/// Bumps the revision inside `tx`; returns the new value.
-pub(crate) async fn bump_revision(tx: &mut Tx) -> Result<i64, StoreError> {
-    db::query_scalar("UPDATE revision SET value = value + 1 WHERE singleton = 1 RETURNING value")
-        .fetch_one(tx)
+/// Bumps the revision inside `tx` ([`revision_in`] reads it).
+///
+/// Without `RETURNING`: SQLite buffers a `RETURNING` statement's rows in a temporary B-tree,
+/// which it opens and closes on every run, and that cost more than the update (perf,
+/// CreateVpcEndpoint: 6% of the action). No caller needed the value.
+pub(crate) async fn bump_revision(tx: &mut Tx) -> Result<(), StoreError> {
+    let done =
+        db::query("UPDATE revision SET value = value + 1 WHERE singleton = 1").execute(tx)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Corrupt("the revision row is missing".into()));
+    }
+    Ok(())
 }
 
 /// Applies the migrations `conn`'s database lacks, each in its own transaction. A database
