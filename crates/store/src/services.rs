@@ -596,17 +596,7 @@ pub async fn insert_endpoint_then(
     // One cached INSERT per step (one or two): a single statement over `json_each(…) ORDER BY
     // key` encoded and decoded JSON and sorted it, which cost more than the rows.
     for (from, to, event) in &steps {
-        db::query(
-            "INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id.to_string())
-        .bind(from.map(ConnState::as_str))
-        .bind(to.as_str())
-        .bind(event)
-        .bind(actor)
-        .bind(to_ms(now))
-        .execute(tx)?;
+        record_history(tx, &e.id, *from, *to, event, actor, now).await?;
     }
     bump_revision(tx).await?;
     Ok(Ok(state))
