@@ -69,7 +69,7 @@ fn events_become_objects_in_the_aws_layout() {
     let objs = objects(root.path());
     assert_eq!(objs.len(), 1, "{objs:?}");
     let (key, records) = &objs[0];
-    let fl = FlowLogId::from_random(0xf1);
+    let fl = FlowLogId::from_bits(0xf1);
     assert!(
         key.starts_with("dev/AWSLogs/222222222222/vpcflowlogs/us-east-1/")
             && key.contains(&format!("222222222222_vpcflowlogs_us-east-1_{fl}_"))
@@ -86,10 +86,7 @@ fn events_become_objects_in_the_aws_layout() {
     assert_eq!(ingress.action, Some(Action::Accept));
     assert_eq!(ingress.tcp_flags, Some(tcp_flags::SYN | tcp_flags::FIN));
     assert_eq!(ingress.flow_direction.as_deref(), Some("ingress"));
-    assert_eq!(
-        ingress.subnet_id,
-        Some(SubnetId::from_random(3).to_string())
-    );
+    assert_eq!(ingress.subnet_id, Some(SubnetId::from_bits(3).to_string()));
     assert_eq!(ingress.az_id.as_deref(), Some("us-east-1a"));
     assert_eq!(records[1].bytes, Some(180));
     assert_eq!(records[1].value(Field::FlowDirection), "egress");
@@ -128,7 +125,7 @@ fn an_unwritable_destination_spools_then_resumes_and_a_full_spool_says_skipdata(
     assert_eq!(st.dropped_batches, 1, "{st:?}");
     assert!(st.last_error.is_some());
     // What the health report tells the control plane (DescribeFlowLogs: FAILED).
-    let fl = FlowLogId::from_random(0xf1).to_string();
+    let fl = FlowLogId::from_bits(0xf1).to_string();
     assert_eq!(
         writer.delivery(),
         vec![FlowLogDelivery {
@@ -201,7 +198,7 @@ fn parquet_and_hive_options_write_parquet_objects_in_the_hive_layout() {
     let objs = objects(&root.path().join("pq"));
     assert_eq!(objs.len(), 1, "{objs:?}");
     let (key, records) = &objs[0];
-    let fl = FlowLogId::from_random(0xf1);
+    let fl = FlowLogId::from_bits(0xf1);
     assert!(
         key.starts_with("AWSLogs/aws-account-id=222222222222/aws-service=vpcflowlogs/aws-region=us-east-1/year=")
             && key.contains("/hour=")
@@ -514,7 +511,7 @@ fn sample_batch(
         })
         .collect();
     underpass_flowlogs::Batch {
-        flow_log_id: FlowLogId::from_random(0xf2).to_string(),
+        flow_log_id: FlowLogId::from_bits(0xf2).to_string(),
         account_id: "222222222222".into(),
         region: "us-east-1".into(),
         destination: underpass_flowlogs::Destination::S3 {

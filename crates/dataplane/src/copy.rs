@@ -671,7 +671,7 @@ mod tests {
     fn ticket(table: &FlowTable) -> FlowTicket {
         table.register(FlowKey::Endpoint {
             listener: "127.0.0.1:1".parse().unwrap(),
-            endpoint: underpass_domain::EndpointId::from_random(1),
+            endpoint: underpass_domain::EndpointId::from_bits(1),
             gateway_serial: None,
         })
     }

@@ -594,7 +594,7 @@ mod tests {
     fn key(port: u16) -> FlowKey {
         FlowKey::Gateway {
             node: "127.0.0.1:1".parse().unwrap(),
-            endpoint: EndpointId::from_random(7),
+            endpoint: EndpointId::from_bits(7),
             serial: Serial::from(1),
             port,
         }
@@ -632,7 +632,7 @@ mod tests {
         let ev = FlowEvent {
             flow_id: 1,
             side: FlowSide::Endpoint,
-            interface_id: EniId::from_random(1),
+            interface_id: EniId::from_bits(1),
             endpoint_id: None,
             src: "127.0.0.1:1".parse().unwrap(),
             dst: "127.0.0.1:2".parse().unwrap(),

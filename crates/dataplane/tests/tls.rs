@@ -131,7 +131,7 @@ async fn a_gateway_presenting_another_service_identity_is_refused() {
     let gw = w.gateway_config(vec![w.endpoint], w.target_group(&[1], false));
     provider.apply(&w.provider_state(1, gw)).await.unwrap();
     let mut ep = w.endpoint_config(ConnState::Available, "127.0.0.1/32");
-    ep.gateway_identity = spiffe_service(ServiceId::from_random(0xbad)).to_string();
+    ep.gateway_identity = spiffe_service(ServiceId::from_bits(0xbad)).to_string();
     consumer
         .apply(&w.consumer_state(1, vec![ep]))
         .await

@@ -32,7 +32,7 @@ use underpass_proto::tunnel::{
 
 fn preamble() -> Preamble {
     Preamble {
-        endpoint: EndpointId::from_random(0x1234_5678_9abc),
+        endpoint: EndpointId::from_bits(0x1234_5678_9abc),
         service_port: 443,
         client: "10.1.2.3:51234".parse().expect("address"),
         eni: "10.1.0.4:443".parse().expect("address"),
@@ -80,7 +80,7 @@ fn groups() -> Vec<Vec<IngressRule>> {
                     source: if g == 2 && r == 9 {
                         Source::Cidr("10.1.0.0/16".parse().expect("cidr"))
                     } else {
-                        Source::Group(SecurityGroupId::from_random(
+                        Source::Group(SecurityGroupId::from_bits(
                             u128::from(g) * 100 + u128::from(r),
                         ))
                     },

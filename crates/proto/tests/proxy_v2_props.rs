@@ -92,7 +92,7 @@ fn any_header() -> impl Strategy<Value = ProxyHeader> {
         .prop_map(
             |(command, (transport, addresses), mut tlvs, vpce, crc_at)| {
                 if let Some(r) = vpce {
-                    tlvs.push(Tlv::aws_vpce_id(EndpointId::from_random(r)));
+                    tlvs.push(Tlv::aws_vpce_id(EndpointId::from_bits(r)));
                 }
                 if let Some(at) = crc_at {
                     tlvs.insert(at.min(tlvs.len()), Tlv::crc32c());

@@ -28,7 +28,7 @@ fn any_preamble() -> impl Strategy<Value = Preamble> {
         any::<u64>(),
     )
         .prop_map(|(id, service_port, client, eni, flow_id)| Preamble {
-            endpoint: EndpointId::from_random(id),
+            endpoint: EndpointId::from_bits(id),
             service_port,
             client,
             eni,

@@ -119,7 +119,7 @@ async fn enroll_inner(state: &AppState, body: &[u8]) -> Result<EnrollResponse, A
     if !agents::consume_join_token(&mut tx, &row.token_id, now).await? {
         return Err(bad_token("token already used"));
     }
-    let agent_id = underpass_domain::AgentId::from_random(random()?);
+    let agent_id = underpass_domain::AgentId::from_bits(random()?);
     let identity: SpiffeId = format!(
         "spiffe://{}/account/{}/vpc/{}/zone/{}/agent/{}",
         state.cfg.trust_domain, scope.account, scope.vpc, scope.zone, agent_id

@@ -86,7 +86,7 @@ mod tests {
 
     fn eni(n: u128, vpc: VpcId, subnet: SubnetId) -> Eni {
         Eni {
-            id: EniId::from_random(n),
+            id: EniId::from_bits(n),
             account: "222222222222".into(),
             region: "us-east-1".into(),
             vpc,
@@ -100,7 +100,7 @@ mod tests {
 
     fn log(n: u128, kind: &str, resource: String) -> FlowLog {
         FlowLog {
-            id: FlowLogId::from_random(n),
+            id: FlowLogId::from_bits(n),
             account: "222222222222".into(),
             region: "us-east-1".into(),
             resource_id: resource,
@@ -119,8 +119,8 @@ mod tests {
 
     #[test]
     fn flow_logs_cover_enis_by_vpc_subnet_or_id() {
-        let (vpc, other_vpc) = (VpcId::from_random(1), VpcId::from_random(2));
-        let (s1, s2) = (SubnetId::from_random(1), SubnetId::from_random(2));
+        let (vpc, other_vpc) = (VpcId::from_bits(1), VpcId::from_bits(2));
+        let (s1, s2) = (SubnetId::from_bits(1), SubnetId::from_bits(2));
         let a = eni(1, vpc, s1);
         let b = eni(2, vpc, s2);
         let logs = vec![
@@ -140,9 +140,9 @@ mod tests {
             })
             .collect();
         let mut want = vec![
-            (FlowLogId::from_random(1), vec![a.id, b.id]),
-            (FlowLogId::from_random(2), vec![b.id]),
-            (FlowLogId::from_random(3), vec![a.id]),
+            (FlowLogId::from_bits(1), vec![a.id, b.id]),
+            (FlowLogId::from_bits(2), vec![b.id]),
+            (FlowLogId::from_bits(3), vec![a.id]),
         ];
         want.sort_by_key(|w| w.0);
         assert_eq!(by, want);

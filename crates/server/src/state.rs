@@ -46,6 +46,8 @@ pub struct AppState {
     pub(crate) iam_cache: Arc<crate::iam_cache::IamCache>,
     /// `DescribeVpcEndpoints`' items between changes of their endpoints.
     pub(crate) endpoint_items: crate::actions::vpce_items::EndpointItems,
+    /// The bits of new resources' ids, in creation order.
+    pub(crate) ids: underpass_domain::IdClock,
 }
 
 /// A token bucket: `tokens` refill at the key's rate up to twice the rate.
@@ -96,6 +98,7 @@ impl AppState {
             audit,
             iam_cache: Arc::default(),
             endpoint_items: Default::default(),
+            ids: underpass_domain::IdClock::default(),
         }
     }
 

@@ -27,7 +27,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
     iam::ensure_account(&mut tx, "111111111111", "provider", now())
         .await
         .unwrap();
-    let vpc = VpcId::from_random(1);
+    let vpc = VpcId::from_bits(1);
     network::insert_vpc(
         &mut tx,
         &Vpc {
@@ -43,7 +43,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
     )
     .await
     .unwrap();
-    let svc = ServiceId::from_random(2);
+    let svc = ServiceId::from_bits(2);
     services::insert_service(
         &mut tx,
         &Service {
@@ -61,7 +61,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
     )
     .await
     .unwrap();
-    let ep = EndpointId::from_random(3);
+    let ep = EndpointId::from_bits(3);
     services::insert_endpoint(
         &mut tx,
         &Endpoint {
@@ -91,7 +91,7 @@ async fn seed(store: &Store) -> (VpcId, EndpointId) {
 /// A subnet of `vpc` in us-east-1a, stored.
 async fn stored_subnet(store: &Store, vpc: VpcId, seed: u128, cidr: &str) -> Subnet {
     let subnet = Subnet {
-        id: SubnetId::from_random(seed),
+        id: SubnetId::from_bits(seed),
         vpc,
         account: "111111111111".into(),
         region: "us-east-1".into(),
@@ -159,7 +159,7 @@ async fn dropped_transaction_leaves_nothing() {
     {
         let mut tx = store.begin().await.unwrap();
         let s = Subnet {
-            id: SubnetId::from_random(9),
+            id: SubnetId::from_bits(9),
             vpc,
             account: "111111111111".into(),
             region: "us-east-1".into(),
@@ -495,7 +495,7 @@ async fn lowest_free_ip_matches_the_definition_through_churn() {
     let subnet = stored_subnet(&store, vpc, 40, "10.0.2.0/27").await;
 
     let eni = |n: u64, ip: Ipv4Addr| Eni {
-        id: EniId::from_random(u128::from(1000 + n)),
+        id: EniId::from_bits(u128::from(1000 + n)),
         account: "111111111111".into(),
         region: "us-east-1".into(),
         vpc,
@@ -655,7 +655,7 @@ async fn an_endpoints_version_moves_with_its_row_interfaces_and_tags_only() {
                 network::insert_eni(
                     &mut tx,
                     &Eni {
-                        id: EniId::from_random(77),
+                        id: EniId::from_bits(77),
                         account: "111111111111".into(),
                         region: "us-east-1".into(),
                         vpc,
@@ -688,7 +688,7 @@ async fn an_endpoints_version_moves_with_its_row_interfaces_and_tags_only() {
             5 => {
                 // Another resource's tag, and another endpoint id's: not this endpoint.
                 tag(&mut tx, &vpc.to_string(), "k", "v").await;
-                tag(&mut tx, &EndpointId::from_random(99).to_string(), "k", "v").await;
+                tag(&mut tx, &EndpointId::from_bits(99).to_string(), "k", "v").await;
                 false
             }
             6 => {

@@ -11,7 +11,7 @@ use underpass_proto::sync::{AgentInfo, AgentState, FlowLogConfig, FlowLogInterfa
 
 /// The one interface the flow logs cover.
 pub(crate) fn eni() -> EniId {
-    EniId::from_random(0xe1)
+    EniId::from_bits(0xe1)
 }
 
 /// A state with one flow log to the directory `dir` (gzip text).
@@ -31,9 +31,9 @@ pub(crate) fn state_with(
     AgentState {
         revision: 1,
         agent: AgentInfo {
-            id: AgentId::from_random(1),
+            id: AgentId::from_bits(1),
             account: "222222222222".into(),
-            vpc: VpcId::from_random(2),
+            vpc: VpcId::from_bits(2),
             zone: "us-east-1a".into(),
         },
         trust: TrustBundle {
@@ -44,7 +44,7 @@ pub(crate) fn state_with(
         gateways: vec![],
         dns: None,
         flow_logs: vec![FlowLogConfig {
-            flow_log_id: FlowLogId::from_random(0xf1),
+            flow_log_id: FlowLogId::from_bits(0xf1),
             account: "222222222222".into(),
             region: "us-east-1".into(),
             traffic_type: traffic.into(),
@@ -58,8 +58,8 @@ pub(crate) fn state_with(
             interfaces: vec![FlowLogInterface {
                 eni_id: eni(),
                 account: "222222222222".into(),
-                vpc_id: VpcId::from_random(2),
-                subnet_id: SubnetId::from_random(3),
+                vpc_id: VpcId::from_bits(2),
+                subnet_id: SubnetId::from_bits(3),
                 zone: "us-east-1a".into(),
             }],
         }],
@@ -84,7 +84,7 @@ pub(crate) fn event_from(src: SocketAddr, flow_id: u64, action: FlowAction) -> F
         flow_id,
         side: FlowSide::Endpoint,
         interface_id: eni(),
-        endpoint_id: Some(EndpointId::from_random(4)),
+        endpoint_id: Some(EndpointId::from_bits(4)),
         src,
         dst: "127.20.1.4:8080".parse().unwrap(),
         client: None,

@@ -170,8 +170,8 @@ impl World {
         let ca = TestCa::new(&format!("dataplane-test-{net}"));
         let consumer_key = AgentKey::new();
         let provider_key = AgentKey::new();
-        let service = ServiceId::from_random(u128::from(net) << 8 | 1);
-        let endpoint = EndpointId::from_random(u128::from(net) << 8 | 2);
+        let service = ServiceId::from_bits(u128::from(net) << 8 | 1);
+        let endpoint = EndpointId::from_bits(u128::from(net) << 8 | 2);
         let (endpoint_identity, endpoint_serial) =
             ca.issue(&spiffe_endpoint(endpoint), &consumer_key);
         let (gateway_identity, _) = ca.issue(&spiffe_service(service), &provider_key);
@@ -210,9 +210,9 @@ impl World {
 
     fn agent(&self, n: u8) -> AgentInfo {
         AgentInfo {
-            id: AgentId::from_random(u128::from(self.net) << 8 | u128::from(n)),
+            id: AgentId::from_bits(u128::from(self.net) << 8 | u128::from(n)),
             account: CONSUMER_ACCOUNT.into(),
-            vpc: VpcId::from_random(u128::from(self.net) << 8 | u128::from(n)),
+            vpc: VpcId::from_bits(u128::from(self.net) << 8 | u128::from(n)),
             zone: ZONE.into(),
         }
     }
@@ -223,7 +223,7 @@ impl World {
             endpoint_id: self.endpoint,
             service_id: self.service,
             state,
-            eni_id: EniId::from_random(u128::from(self.net) << 8 | 3),
+            eni_id: EniId::from_bits(u128::from(self.net) << 8 | 3),
             ip: ip(self.net, [1, 1]),
             ports: vec![SERVICE_PORT],
             ingress: allow_from(sg_cidr),
@@ -272,7 +272,7 @@ impl World {
         GatewayConfig {
             load_balancer_arn: LB_ARN.into(),
             service_id: Some(self.service),
-            eni_id: EniId::from_random(u128::from(self.net) << 8 | 4),
+            eni_id: EniId::from_bits(u128::from(self.net) << 8 | 4),
             ip: ip(self.net, [0, 1]),
             tunnel_port: TUNNEL_PORT,
             cross_zone: true,

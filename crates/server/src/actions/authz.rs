@@ -247,7 +247,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Fresh random bits for ids.
+    /// The bits of a new resource's id (`VpcId::from_bits` and the like): in creation order,
+    /// so that the store's indexes grow at one end (see `IdClock`).
+    pub(crate) fn new_id(&self) -> Result<u128, ApiError> {
+        let ms = self.meta.now.unix_timestamp_nanos() / 1_000_000;
+        Ok(self
+            .state
+            .ids
+            .next(u64::try_from(ms).unwrap_or(0), self.random()?))
+    }
+
+    /// Fresh random bits (tokens, names; ids come from [`Ctx::new_id`]).
     pub(crate) fn random(&self) -> Result<u128, ApiError> {
         let mut b = [0u8; 16];
         aws_lc_rs::rand::fill(&mut b)

@@ -47,7 +47,7 @@ pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str, region: &str) -> Resu
     }
     let [a, b] = DEFAULT_VPC_BLOCK;
     let vpc = Vpc {
-        id: VpcId::from_random(ctx.random()?),
+        id: VpcId::from_bits(ctx.new_id()?),
         account: account.to_owned(),
         region: region.to_owned(),
         cidr: Ipv4Net::new(Ipv4Addr::new(a, b, 0, 0), 16)
@@ -68,7 +68,7 @@ pub(crate) async fn make(ctx: &mut Ctx<'_>, account: &str, region: &str) -> Resu
     for (i, zone) in zones.into_iter().enumerate() {
         let cidr = subnet_block(i).ok_or_else(|| ApiError::internal("default subnet block"))?;
         let subnet = Subnet {
-            id: SubnetId::from_random(ctx.random()?),
+            id: SubnetId::from_bits(ctx.new_id()?),
             vpc: vpc.id,
             account: account.to_owned(),
             region: region.to_owned(),

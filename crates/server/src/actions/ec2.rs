@@ -80,7 +80,7 @@ pub(crate) async fn create_vpc(
     ctx: &mut Ctx<'_>,
     req: CreateVpcRequest,
 ) -> Result<CreateVpcResponse, ApiError> {
-    let id = VpcId::from_random(ctx.random()?);
+    let id = VpcId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "vpc", id);
     ctx.authorize("ec2:CreateVpc", &arn).await?;
     let tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc", &arn).await?;
@@ -110,7 +110,7 @@ pub(crate) async fn create_vpc(
 /// route) and its default network ACL (everything allowed).
 pub(crate) async fn provision_vpc(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiError> {
     network::insert_vpc(&mut ctx.tx, vpc, ctx.meta.now).await?;
-    let gid = SecurityGroupId::from_random(ctx.random()?);
+    let gid = SecurityGroupId::from_bits(ctx.new_id()?);
     let group = SecurityGroup {
         id: gid,
         vpc: vpc.id,
@@ -123,7 +123,7 @@ pub(crate) async fn provision_vpc(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), Ap
     };
     network::insert_group(&mut ctx.tx, &group, ctx.meta.now).await?;
     let self_rule = SgRule {
-        id: SecurityGroupRuleId::from_random(ctx.random()?),
+        id: SecurityGroupRuleId::from_bits(ctx.new_id()?),
         rule: IngressRule {
             protocol: Protocol::All,
             ports: PortRange::ALL,
@@ -559,7 +559,7 @@ pub(crate) async fn create_subnet(
     ctx: &mut Ctx<'_>,
     req: CreateSubnetRequest,
 ) -> Result<CreateSubnetResponse, ApiError> {
-    let id = SubnetId::from_random(ctx.random()?);
+    let id = SubnetId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "subnet", id);
     ctx.authorize("ec2:CreateSubnet", &arn).await?;
     let tag_list = tags::on_create(ctx, &req.tag_specifications, "subnet", &arn).await?;

@@ -273,7 +273,7 @@ pub(crate) async fn create_load_balancer(
                     NetError::InsufficientAddresses(s.cidr.to_string()).to_string(),
                 )
             })?;
-        let eni_id = EniId::from_random(ctx.random()?);
+        let eni_id = EniId::from_bits(ctx.new_id()?);
         network::insert_eni(
             &mut ctx.tx,
             &Eni {

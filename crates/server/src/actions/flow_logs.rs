@@ -234,7 +234,7 @@ pub(crate) async fn create_flow_logs(
     let mut ids = Vec::with_capacity(req.resource_ids.len());
     let mut tag_list = Vec::new();
     for rid in &req.resource_ids {
-        let id = FlowLogId::from_random(ctx.random()?);
+        let id = FlowLogId::from_bits(ctx.new_id()?);
         let fl_arn = ec2_arn(ctx, "vpc-flow-log", id);
         ctx.authorize("ec2:CreateFlowLogs", &fl_arn).await?;
         tag_list = tags::on_create(ctx, &req.tag_specifications, "vpc-flow-log", &fl_arn).await?;

@@ -66,7 +66,7 @@ fn allow_all(egress: bool) -> AclEntryRow {
 /// Makes the default ACL of a new VPC: rule 100 allows everything, in and out.
 pub(crate) async fn create_default(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiError> {
     let acl = NetworkAcl {
-        id: NetworkAclId::from_random(ctx.random()?),
+        id: NetworkAclId::from_bits(ctx.new_id()?),
         vpc: vpc.id,
         account: vpc.account.clone(),
         region: vpc.region.clone(),
@@ -82,7 +82,7 @@ pub(crate) async fn create_default(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), A
 pub(crate) async fn associate_default(ctx: &mut Ctx<'_>, subnet: &Subnet) -> Result<(), ApiError> {
     if let Some(acl) = acl_store::default_acl(&mut ctx.tx, &subnet.vpc).await? {
         let a = AclAssociation {
-            id: NetworkAclAssociationId::from_random(ctx.random()?),
+            id: NetworkAclAssociationId::from_bits(ctx.new_id()?),
             acl,
             subnet: subnet.id,
         };
@@ -252,7 +252,7 @@ pub(crate) async fn create_network_acl(
     ctx: &mut Ctx<'_>,
     req: CreateAclRequest,
 ) -> Result<CreateAclResponse, ApiError> {
-    let id = NetworkAclId::from_random(ctx.random()?);
+    let id = NetworkAclId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "network-acl", id);
     ctx.authorize("ec2:CreateNetworkAcl", &arn).await?;
     let account = ctx.caller.account.clone();
@@ -502,7 +502,7 @@ pub(crate) async fn replace_network_acl_association(
         )));
     }
     let new = AclAssociation {
-        id: NetworkAclAssociationId::from_random(ctx.random()?),
+        id: NetworkAclAssociationId::from_bits(ctx.new_id()?),
         acl: acl.id,
         subnet: subnet.id,
     };

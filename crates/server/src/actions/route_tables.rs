@@ -47,7 +47,7 @@ pub(crate) async fn own(ctx: &mut Ctx<'_>, id: &str) -> Result<RouteTable, ApiEr
 
 /// Makes the main route table of a new VPC (with its `local` route and main association).
 pub(crate) async fn create_main(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiError> {
-    let id = RouteTableId::from_random(ctx.random()?);
+    let id = RouteTableId::from_bits(ctx.new_id()?);
     let rt = RouteTable {
         id,
         vpc: vpc.id,
@@ -56,7 +56,7 @@ pub(crate) async fn create_main(ctx: &mut Ctx<'_>, vpc: &Vpc) -> Result<(), ApiE
         main: true,
         routes: vec![local_route(&vpc.cidr)],
         associations: vec![RouteTableAssociation {
-            id: RouteTableAssociationId::from_random(ctx.random()?),
+            id: RouteTableAssociationId::from_bits(ctx.new_id()?),
             route_table: id,
             subnet: None,
         }],
@@ -220,7 +220,7 @@ pub(crate) async fn create_route_table(
     ctx: &mut Ctx<'_>,
     req: CreateRouteTableRequest,
 ) -> Result<CreateRouteTableResponse, ApiError> {
-    let id = RouteTableId::from_random(ctx.random()?);
+    let id = RouteTableId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "route-table", id);
     ctx.authorize("ec2:CreateRouteTable", &arn).await?;
     let account = ctx.caller.account.clone();
@@ -467,7 +467,7 @@ pub(crate) async fn associate_route_table(
         )));
     }
     let assoc = RouteTableAssociation {
-        id: RouteTableAssociationId::from_random(ctx.random()?),
+        id: RouteTableAssociationId::from_bits(ctx.new_id()?),
         route_table: rt.id,
         subnet: Some(subnet.id),
     };

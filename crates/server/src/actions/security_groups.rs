@@ -54,7 +54,7 @@ pub(crate) async fn create_security_group(
     ctx: &mut Ctx<'_>,
     req: CreateGroupRequest,
 ) -> Result<CreateGroupResponse, ApiError> {
-    let id = SecurityGroupId::from_random(ctx.random()?);
+    let id = SecurityGroupId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "security-group", id);
     ctx.authorize("ec2:CreateSecurityGroup", &arn).await?;
     check_text("GroupName", &req.group_name)?;

@@ -174,7 +174,7 @@ pub(crate) async fn add_default_egress(
     gid: &SecurityGroupId,
 ) -> Result<(), ApiError> {
     let rule = SgRule {
-        id: SecurityGroupRuleId::from_random(ctx.random()?),
+        id: SecurityGroupRuleId::from_bits(ctx.new_id()?),
         rule: IngressRule {
             protocol: Protocol::All,
             ports: PortRange::ALL,
@@ -330,7 +330,7 @@ async fn authorize(
     let mut rules = Vec::new();
     for (rule, description) in to_rules(ctx, &req.ip_permissions).await? {
         rules.push(SgRule {
-            id: SecurityGroupRuleId::from_random(ctx.random()?),
+            id: SecurityGroupRuleId::from_bits(ctx.new_id()?),
             rule,
             description,
         });

@@ -489,7 +489,7 @@ pub(crate) async fn create_vpc_endpoint(
     ctx: &mut Ctx<'_>,
     req: CreateEndpointRequest,
 ) -> Result<CreateEndpointResponse, ApiError> {
-    let id = EndpointId::from_random(ctx.random()?);
+    let id = EndpointId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "vpc-endpoint", id);
     ctx.authorize("ec2:CreateVpcEndpoint", &arn).await?;
     let account = ctx.caller.account.clone();
@@ -604,7 +604,7 @@ pub(crate) async fn create_vpc_endpoint(
             .await?
             .ok_or_else(|| NetError::InsufficientAddresses(s.cidr.to_string()))?;
         let eni = Eni {
-            id: EniId::from_random(ctx.random()?),
+            id: EniId::from_bits(ctx.new_id()?),
             account: account.clone(),
             region: vpc.region.clone(),
             vpc: vpc.id,

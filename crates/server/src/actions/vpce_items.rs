@@ -101,11 +101,11 @@ mod tests {
         Arc::new(Item {
             version,
             endpoint: Endpoint {
-                id: EndpointId::from_random(id),
+                id: EndpointId::from_bits(id),
                 account: "111111111111".into(),
                 region: "us-east-1".into(),
-                vpc: VpcId::from_random(1),
-                service: ServiceId::from_random(2),
+                vpc: VpcId::from_bits(1),
+                service: ServiceId::from_bits(2),
                 endpoint_type: "Interface".into(),
                 state: ConnState::Available,
                 policy: None,
@@ -128,14 +128,14 @@ mod tests {
 
     fn kept_version(items: &EndpointItems, id: u128) -> Option<Option<i64>> {
         lock(&items.items)
-            .get(&EndpointId::from_random(id))
+            .get(&EndpointId::from_bits(id))
             .map(|i| i.version)
     }
 
     #[test]
     fn an_item_is_found_only_at_its_version_and_never_replaced_by_an_older_one() {
         let items = EndpointItems::default();
-        let id = EndpointId::from_random(7);
+        let id = EndpointId::from_bits(7);
         items.put(item(7, Some(3)));
         assert!(items.get(&id, 3).is_some());
         assert!(items.get(&id, 2).is_none() && items.get(&id, 4).is_none());

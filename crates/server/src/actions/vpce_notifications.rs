@@ -172,7 +172,7 @@ pub(crate) async fn create_vpc_endpoint_connection_notification(
     check_topic(arn)?;
     let events = check_events(&req.connection_events, watched)?;
     let n = ConnectionNotification {
-        id: ConnectionNotificationId::from_random(ctx.random()?),
+        id: ConnectionNotificationId::from_bits(ctx.new_id()?),
         account: ctx.caller.account.clone(),
         region: ctx.region().to_owned(),
         watched,

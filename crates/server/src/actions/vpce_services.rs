@@ -124,7 +124,7 @@ pub(crate) async fn create_vpc_endpoint_service_configuration(
     ctx: &mut Ctx<'_>,
     req: CreateServiceRequest,
 ) -> Result<CreateServiceResponse, ApiError> {
-    let id = ServiceId::from_random(ctx.random()?);
+    let id = ServiceId::from_bits(ctx.new_id()?);
     let arn = ec2_arn(ctx, "vpc-endpoint-service", id);
     ctx.authorize("ec2:CreateVpcEndpointServiceConfiguration", &arn)
         .await?;
