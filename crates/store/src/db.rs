@@ -224,6 +224,16 @@ fn preallocate_wal(conn: &Connection, path: &Path, pages: i32) -> std::io::Resul
     if len >= target {
         return Ok(());
     }
+    let fs = rustix::fs::statvfs(wal.as_os_str())?;
+    let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+    if !worth_zero_filling(target - len, free) {
+        tracing::info!(
+            free,
+            needed = target - len,
+            "not zero-filling the write-ahead log: too little free space"
+        );
+        return Ok(());
+    }
     let zeros = vec![0u8; CHUNK];
     while len < target {
         let n = usize::try_from(target - len).map_or(CHUNK, |n| n.min(CHUNK));
@@ -232,6 +242,14 @@ fn preallocate_wal(conn: &Connection, path: &Path, pages: i32) -> std::io::Resul
     }
     // Durable now, blocks and size: else the first commit's fsync would write them all.
     file.sync_all()
+}
+
+/// Whether zeros for `needed` bytes of WAL may take from `free` bytes of disk: only if they
+/// take at most a quarter of it. On a nearly full disk the zeros would take the space that
+/// the database file needs at the next checkpoint (and the WAL can start over only once a
+/// checkpoint completes): there, commits append as they did before.
+fn worth_zero_filling(needed: u64, free: u64) -> bool {
+    needed <= free / 4
 }
 
 /// The connections of one database file, at most `size` in use at once.
@@ -1163,6 +1181,17 @@ mod tests {
         .unwrap();
         assert_eq!(std::fs::metadata(&wal).unwrap().len(), full);
         assert_eq!(keys(&again).await, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_wal_is_zero_filled_only_where_the_zeros_take_a_quarter_of_the_free_space_at_most() {
+        let mib = 1u64 << 20;
+        assert!(worth_zero_filling(33 * mib, 200 * mib));
+        assert!(worth_zero_filling(33 * mib, 132 * mib));
+        assert!(!worth_zero_filling(33 * mib, 131 * mib));
+        // A 2 MiB tmpfs (RELIABILITY item 39).
+        assert!(!worth_zero_filling(33 * mib, 2 * mib));
+        assert!(!worth_zero_filling(1, 0));
     }
 
     #[tokio::test]
