@@ -120,6 +120,11 @@ pub static MIGRATIONS: &[Migration] = &[
         "endpoint_version",
         include_str!("../migrations/0061_endpoint_version.sql"),
     ),
+    m(
+        62,
+        "history_rowid",
+        include_str!("../migrations/0062_history_rowid.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run side by side (WAL), writers take turns on one of them

@@ -142,3 +142,73 @@ async fn existing_vpcs_get_route_tables_and_acls() {
     assert_eq!(of_subnet.id, acl.id);
     assert_eq!(of_subnet.inbound().len(), 1);
 }
+
+#[tokio::test]
+async fn connection_history_keeps_its_rows_and_order_without_autoincrement() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    old_schema(&db);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for (from, to) in [
+            (None, "pendingAcceptance"),
+            (Some("pendingAcceptance"), "pending"),
+        ] {
+            conn.execute(
+                "INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) \
+                 VALUES ('vpce-00000000000000001', ?1, ?2, 'e', 'a', 0)",
+                rusqlite::params![from, to],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(&StoreConfig {
+        path: db.clone(),
+        install_id: "history-rowid".into(),
+        region: "us-east-1".into(),
+        busy_timeout: Duration::from_millis(500),
+    })
+    .await
+    .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let conn = underpass_store::Db::connection(&mut tx).unwrap();
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'connection_history'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
+    let counted: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_sequence WHERE name LIKE 'connection_history%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(counted, 0, "no sequence row is left behind");
+    // A new row is numbered after the old ones.
+    conn.execute(
+        "INSERT INTO connection_history (endpoint_id, from_state, to_state, event, actor, at_ms) \
+         VALUES ('vpce-00000000000000001', 'pending', 'available', 'e', 'a', 0)",
+        [],
+    )
+    .unwrap();
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT seq, to_state FROM connection_history ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (1, "pendingAcceptance".to_string()),
+            (2, "pending".to_string()),
+            (3, "available".to_string())
+        ]
+    );
+    tx.commit().await.unwrap();
+}
