@@ -5,9 +5,9 @@
 //! microseconds (its pages are in the connection's cache), so a hand-off to a database thread
 //! per statement (what sqlx's SQLite driver does) cost more than the statement: two wake-ups each,
 //! about 20 statements per `CreateVpcEndpoint`, all of them while the writer's turn is held.
-//! The slow steps, a write transaction's commit and the fsync of the WAL after it, run on the
-//! blocking pool, once for every batch of writers that queued meanwhile (group commit, see
-//! [`Batch`]).
+//! The slow step, the fsync of the WAL after a write transaction's commit, runs on a thread of
+//! its own, once for every batch of writers that queued meanwhile (group commit, see [`Batch`]
+//! and [`WalSync`]).
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -53,61 +53,135 @@ const BULK: u8 = 1;
 /// The bulk is copied; the next committer copies what was appended meanwhile, on the turn.
 const TAIL: u8 = 2;
 
-/// The fsyncs of the WAL that make committed batches durable, shared by the committers: one
-/// fsync covers every batch committed before it began, so a batch that commits while another's
-/// fsync runs waits for it to end and then the next fsync, which covers every batch that came
-/// meanwhile (as the commits themselves are grouped, see [`Batch`]). Under load that is one
-/// fsync per fsync's time, not one per batch: each costs the kernel about 70 us of CPU besides
-/// its wait (perf under CreateVpcEndpoint load: 12% of the server's CPU).
-#[derive(Debug, Default)]
+/// The fsyncs of the WAL that make committed batches durable: one thread of their own (the
+/// syncer), shared by the pool's committers. A committer hands over its batch's answers once the
+/// batch's frames are in the WAL ([`WalSync::durable`]); the syncer takes every batch handed over
+/// so far, fsyncs the WAL once for all of them, answers them, and at once starts over with the
+/// batches that came during that fsync. Under load that is one fsync per fsync's time, not one
+/// per batch: each costs the kernel about 70 us of CPU besides its wait (perf under
+/// CreateVpcEndpoint load: 12% of the server's CPU).
+///
+/// A thread of its own rather than a blocking-pool task per batch: each batch's task had to be
+/// woken on a busy 2-core machine (80-130 us), waited for the fsync under way, and the next
+/// fsync began only once a woken task got the CPU to start it. The syncer, busy under load,
+/// starts the next fsync the moment the last one returns, and wakes each answered writer
+/// directly.
+#[derive(Debug)]
 struct WalSync {
-    state: Mutex<SyncState>,
-    /// Signalled when an fsync ends.
-    ended: Condvar,
+    shared: Arc<SyncShared>,
 }
+
+#[derive(Debug)]
+struct SyncShared {
+    /// The WAL, opened by name for each fsync (the kernel syncs the file, whichever descriptor
+    /// asks): SQLite may delete it and start a new file when its last connection closes, and a
+    /// kept descriptor would then sync the old one.
+    wal: PathBuf,
+    state: Mutex<SyncState>,
+    /// Signalled when batches are handed over to an idle syncer, or when it must stop.
+    work: Condvar,
+    /// Held by a test to keep the syncer inside its fsync.
+    #[cfg(test)]
+    gate: Mutex<()>,
+}
+
+/// The answers of one batch's writers.
+type Answers = Vec<oneshot::Sender<Result<(), String>>>;
 
 #[derive(Debug, Default)]
 struct SyncState {
-    /// Batches committed (their frames written to the WAL), numbered from 1.
-    committed: u64,
-    /// Every batch up to this one is durable.
-    durable: u64,
-    /// An fsync is under way.
-    syncing: bool,
+    /// Batches committed (their frames written to the WAL) since the fsync under way began.
+    waiting: Vec<Answers>,
+    /// The syncer waits for work (a hand-over must wake it).
+    idle: bool,
+    /// The pool is gone: sync what is waiting, then end.
+    stop: bool,
     /// fsyncs run.
     syncs: u64,
 }
 
 impl WalSync {
-    /// Returns once the batch just committed on this thread is durable: runs an fsync of `wal`
-    /// if none is under way, else waits for the one under way and, if that began before this
-    /// batch's commit, for the next one.
-    fn after_commit(&self, wal: &Path) -> Result<(), String> {
-        let lock = || self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut st = lock();
-        st.committed += 1;
-        let mine = st.committed;
-        while st.durable < mine {
-            if st.syncing {
-                st = self.ended.wait(st).unwrap_or_else(PoisonError::into_inner);
+    /// Starts the syncer of the WAL `wal`.
+    fn start(wal: PathBuf) -> std::io::Result<Self> {
+        let shared = Arc::new(SyncShared {
+            wal,
+            state: Mutex::default(),
+            work: Condvar::new(),
+            #[cfg(test)]
+            gate: Mutex::new(()),
+        });
+        let syncer = shared.clone();
+        std::thread::Builder::new()
+            .name("underpass-wal-sync".into())
+            .spawn(move || syncer.run())?;
+        Ok(Self { shared })
+    }
+
+    /// Hands over a batch whose commit has written its frames to the WAL: its writers are
+    /// answered after an fsync that begins after this call.
+    fn durable(&self, answers: Answers) {
+        let mut st = self.shared.lock();
+        st.waiting.push(answers);
+        if st.idle {
+            st.idle = false;
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// How many fsyncs the syncer has run.
+    #[cfg(test)]
+    fn syncs(&self) -> u64 {
+        self.shared.lock().syncs
+    }
+}
+
+impl Drop for WalSync {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.stop = true;
+        self.shared.work.notify_one();
+    }
+}
+
+impl SyncShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The syncer's loop: waits for batches, fsyncs once for all that are waiting, answers them.
+    fn run(&self) {
+        let mut st = self.lock();
+        loop {
+            if st.waiting.is_empty() {
+                if st.stop {
+                    return;
+                }
+                st.idle = true;
+                st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            // Every batch counted so far has written its frames: this fsync covers them all.
-            let upto = st.committed;
-            st.syncing = true;
+            // Every batch handed over so far has written its frames: this fsync covers them.
+            let batches = std::mem::take(&mut st.waiting);
             drop(st);
-            let synced = std::fs::File::open(wal).and_then(|f| f.sync_data());
-            st = lock();
-            st.syncing = false;
-            st.syncs += 1;
-            self.ended.notify_all();
-            match synced {
-                Ok(()) => st.durable = st.durable.max(upto),
-                // The waiting batches try again with fsyncs of their own.
-                Err(e) => return Err(format!("syncing the write-ahead log failed: {e}")),
+            let synced = self.fsync();
+            let result = synced.map_err(|e| format!("syncing the write-ahead log failed: {e}"));
+            // A failed fsync fails the batches it was to cover (the kernel may have dropped
+            // their pages' error state: a retry could succeed without writing them). Batches
+            // handed over since then get an fsync of their own.
+            for answers in batches {
+                for a in answers {
+                    let _ = a.send(result.clone());
+                }
             }
+            st = self.lock();
+            st.syncs += 1;
         }
-        Ok(())
+    }
+
+    fn fsync(&self) -> std::io::Result<()> {
+        #[cfg(test)]
+        let _gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
+        std::fs::File::open(&self.wal).and_then(|f| f.sync_data())
     }
 }
 
@@ -170,16 +244,13 @@ impl Opener {
         }))?;
         Ok(conn)
     }
+}
 
-    /// Makes the batch just committed durable (see [`WalSync`]). The WAL is opened by name each
-    /// time (the kernel syncs the file, whichever descriptor asks): SQLite may delete it and
-    /// start a new file when its last connection closes, and a kept descriptor would then sync
-    /// the old one.
-    fn sync_wal(&self) -> Result<(), String> {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        self.wal.after_commit(Path::new(&wal))
-    }
+/// The WAL of the database at `path`: its name with `-wal` added.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
 }
 
 /// Zero-fills the WAL up to the size at which a checkpoint is due (`pages` frames), so that
@@ -212,8 +283,7 @@ fn preallocate_wal(conn: &Connection, path: &Path, pages: i32) -> std::io::Resul
         .map_err(sql)?;
     // The WAL's header, then each frame: a 24-byte header and a page.
     let target = 32 + u64::try_from(pages).unwrap_or(0) * (u64::from(page_size) + 24);
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
+    let wal = wal_path(path);
     let mut file = match std::fs::OpenOptions::new().append(true).open(&wal) {
         Ok(f) => f,
         // No WAL (another journal mode): nothing to prepare.
@@ -265,7 +335,7 @@ impl Pool {
     /// How many times committers have synced the WAL.
     #[cfg(test)]
     fn wal_syncs(&self) -> u64 {
-        self.opener.wal.state.lock().map_or(0, |st| st.syncs)
+        self.opener.wal.syncs()
     }
 
     /// How long a writer waits for another process's write lock.
@@ -292,15 +362,18 @@ impl Pool {
         size: usize,
         pages: i32,
     ) -> Result<Arc<Self>, String> {
-        let opener = Opener {
-            path: path.to_owned(),
-            busy_timeout,
-            checkpoints: Arc::new(Checkpoints {
-                at: pages,
-                ..Checkpoints::default()
-            }),
-            wal: Arc::default(),
-        };
+        let opener =
+            Opener {
+                path: path.to_owned(),
+                busy_timeout,
+                checkpoints: Arc::new(Checkpoints {
+                    at: pages,
+                    ..Checkpoints::default()
+                }),
+                wal: Arc::new(WalSync::start(wal_path(path)).map_err(|e| {
+                    format!("cannot start the write-ahead log's syncer thread: {e}")
+                })?),
+            };
         let first = opener.open().map_err(|e| e.to_string())?;
         if let Err(e) = preallocate_wal(&first, path, pages) {
             // Only slower commits until the first checkpoint: not a reason to refuse to start.
@@ -390,8 +463,8 @@ impl Db for Conn {
 /// commit covers every writer that queued meanwhile, instead of one each.
 ///
 /// The commit only writes the WAL (`synchronous = NORMAL`); the committer hands the turn on,
-/// then waits for an fsync of the WAL that began after its commit (see [`WalSync`]), and
-/// answers the members after that. A member is thus answered only
+/// and the members are answered after an fsync of the WAL that began after their commit (see
+/// [`WalSync`]). A member is thus answered only
 /// after its changes are durable, as with a commit of its own, but the next batch runs during
 /// the fsync instead of queueing behind it (CreateVpcEndpoint calls/s, bench/api: four clients
 /// 2,710 and 2,910 -> 3,022 and 3,029; eight clients 3,431 and 3,163 -> 3,849 and 3,251).
@@ -415,7 +488,7 @@ pub(crate) struct Batch {
     /// page they touched again (`pread`). Batches on one connection keep its cache.
     spare: Option<Conn>,
     /// The members waiting for the batch's commit.
-    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    waiting: Answers,
 }
 
 /// The writers' turn: the batch, behind a fair lock.
@@ -611,28 +684,28 @@ fn abandon(mut turn: Turn) {
 }
 
 /// The batch's committer: takes the turn after the writers queued before it, commits the
-/// batch's transaction, hands the turn on, and answers its members once an fsync of the WAL
-/// has made the batch durable (on the blocking pool).
+/// batch's transaction, hands the turn on, and hands the members' answers to the WAL's syncer,
+/// which answers them once an fsync has made the batch durable (see [`WalSync`]).
 ///
 /// It also checkpoints the WAL, in two steps, so that neither holds up the writers for long. A
 /// checkpoint copies the WAL's pages into the database file, and SQLite starts the WAL over
 /// from its beginning only at a write transaction that begins when every page has been copied.
-/// - The committer that finds the checkpoint due hands the turn on first, then copies the bulk
-///   of the WAL while the next batches run.
+/// - The committer that finds the checkpoint due hands the turn on first, then, once its batch
+///   is durable, copies the bulk of the WAL while the next batches run.
 /// - The next committer, still holding the turn, copies what those batches appended (a few
 ///   pages, and an fsync of the database file): the next batch begins on a fully copied WAL,
 ///   and starts it over. Copying off the turn alone would never get there under steady writes,
 ///   and the WAL would grow without bound.
 async fn commit_batch(writer: Writer) {
     let mut turn = writer.lock_owned().await;
-    let waiting = std::mem::take(&mut turn.waiting);
-    let answer = move |result: Result<(), String>| {
+    let mut waiting = std::mem::take(&mut turn.waiting);
+    let fail = |waiting: Answers, why: String| {
         for w in waiting {
-            let _ = w.send(result.clone());
+            let _ = w.send(Err(why.clone()));
         }
     };
     let Some(mut conn) = turn.conn.take() else {
-        answer(Err("the write transaction is gone".into()));
+        fail(waiting, "the write transaction is gone".into());
         return;
     };
     // The commit only appends the batch's pages to the WAL, in the page cache (`synchronous =
@@ -641,7 +714,7 @@ async fn commit_batch(writer: Writer) {
     // too, 170 us a commit in all (bench/api, CreateVpcEndpoint, 4 clients), while the writers
     // themselves held it for 120 us an action.
     if let Err(e) = end(&mut conn, "COMMIT") {
-        answer(Err(e.to_string()));
+        fail(waiting, e.to_string());
         return;
     }
     let pool = conn.pool.clone();
@@ -657,32 +730,34 @@ async fn commit_batch(writer: Writer) {
             checkpoints.phase.store(IDLE, Ordering::Release);
             turn.spare = Some(conn);
             drop(turn);
-            answer(pool.opener.sync_wal());
+            pool.opener.wal.durable(waiting);
         })
         .await;
         return;
     }
-    let bulk = if checkpoints.due.swap(false, Ordering::Relaxed)
+    if checkpoints.due.swap(false, Ordering::Relaxed)
         && checkpoints
             .phase
             .compare_exchange(IDLE, BULK, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
     {
-        // Off the turn, after the answers: the connection goes back to the pool after it.
-        Some(conn)
-    } else {
-        turn.spare = Some(conn);
-        None
-    };
-    drop(turn);
-    let _ = tokio::task::spawn_blocking(move || {
-        answer(pool.opener.sync_wal());
-        if let Some(mut conn) = bulk {
+        // Off the turn, after the batch is durable; the connection goes back to the pool
+        // after it.
+        drop(turn);
+        let (synced, durable) = oneshot::channel();
+        waiting.push(synced);
+        pool.opener.wal.durable(waiting);
+        let _ = durable.await;
+        let _ = tokio::task::spawn_blocking(move || {
             checkpoint(&mut conn, "the bulk");
             pool.opener.checkpoints.phase.store(TAIL, Ordering::Release);
-        }
-    })
-    .await;
+        })
+        .await;
+        return;
+    }
+    turn.spare = Some(conn);
+    drop(turn);
+    pool.opener.wal.durable(waiting);
 }
 
 /// A passive checkpoint: copies what no reader still needs from the WAL into the database
@@ -1264,50 +1339,101 @@ mod tests {
         assert_eq!(keys(&p).await.len(), 20);
     }
 
+    /// One batch's answer.
+    fn batch() -> (Answers, oneshot::Receiver<Result<(), String>>) {
+        let (tx, rx) = oneshot::channel();
+        (vec![tx], rx)
+    }
+
+    /// Waits up to 10 s for `rx`'s answer.
+    fn answer(rx: oneshot::Receiver<Result<(), String>>) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut rx = rx;
+        loop {
+            match rx.try_recv() {
+                Ok(r) => return r,
+                Err(oneshot::error::TryRecvError::Empty)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("no answer: {e}"),
+            }
+        }
+    }
+
     #[test]
     fn batches_that_commit_during_an_fsync_share_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("t.db-wal");
         std::fs::write(&wal, b"frames").unwrap();
-        let sync = Arc::new(WalSync::default());
-        // An fsync is under way (of batches before these).
-        sync.state.lock().unwrap().syncing = true;
-        let batches: Vec<_> = (0..3)
-            .map(|_| {
-                let (sync, wal) = (sync.clone(), wal.clone());
-                std::thread::spawn(move || sync.after_commit(&wal))
-            })
-            .collect();
+        let sync = WalSync::start(wal).unwrap();
+        // An fsync is under way: the syncer took the first batch and is held inside it.
+        let gate = sync.shared.gate.lock().unwrap();
+        let (first, first_rx) = batch();
+        sync.durable(first);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while sync.state.lock().unwrap().committed < 3 && std::time::Instant::now() < deadline {
+        while !sync.shared.lock().waiting.is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(sync.state.lock().unwrap().committed, 3);
+        let mut later = Vec::new();
+        for _ in 0..3 {
+            let (answers, rx) = batch();
+            sync.durable(answers);
+            later.push(rx);
+        }
+        std::thread::sleep(Duration::from_millis(20));
         assert!(
-            batches.iter().all(|b| !b.is_finished()),
+            later.iter_mut().all(|rx| rx.try_recv().is_err()),
             "a batch was answered before an fsync that began after its commit"
         );
-        sync.state.lock().unwrap().syncing = false;
-        sync.ended.notify_all();
-        for b in batches {
-            b.join().unwrap().unwrap();
+        drop(gate);
+        answer(first_rx).unwrap();
+        for rx in later {
+            answer(rx).unwrap();
         }
-        let st = sync.state.lock().unwrap();
-        assert_eq!(st.syncs, 1, "one fsync covers the three batches");
-        assert_eq!(st.durable, 3);
+        assert_eq!(sync.syncs(), 2, "one fsync covers the three later batches");
     }
 
     #[test]
-    fn a_failed_fsync_fails_the_batch_and_the_next_one_tries_again() {
+    fn a_failed_fsync_fails_its_batches_and_the_next_one_tries_again() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("t.db-wal");
-        let sync = WalSync::default();
-        let err = sync.after_commit(&wal).unwrap_err();
+        let sync = WalSync::start(wal.clone()).unwrap();
+        let (answers, rx) = batch();
+        sync.durable(answers);
+        let err = answer(rx).unwrap_err();
         assert!(err.contains("syncing the write-ahead log failed"), "{err}");
         std::fs::write(&wal, b"frames").unwrap();
-        sync.after_commit(&wal).unwrap();
-        let st = sync.state.lock().unwrap();
-        assert_eq!((st.syncs, st.durable), (2, 2));
+        let (answers, rx) = batch();
+        sync.durable(answers);
+        answer(rx).unwrap();
+        assert_eq!(sync.syncs(), 2);
+    }
+
+    #[test]
+    fn the_syncer_answers_what_is_waiting_then_ends_with_its_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("t.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let sync = WalSync::start(wal).unwrap();
+        let shared = sync.shared.clone();
+        let gate = shared.gate.lock().unwrap();
+        let (answers, rx) = batch();
+        sync.durable(answers);
+        drop(sync);
+        drop(gate);
+        answer(rx).unwrap();
+        // The thread holds the last other reference; it lets go when it ends.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&shared) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(
+            Arc::strong_count(&shared),
+            1,
+            "the syncer thread did not end"
+        );
     }
 
     #[tokio::test]
