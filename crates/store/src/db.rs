@@ -80,6 +80,8 @@ struct SyncShared {
     state: Mutex<SyncState>,
     /// Signalled when batches are handed over to an idle syncer, or when it must stop.
     work: Condvar,
+    /// fsyncs run, counted before their batches are answered.
+    syncs: std::sync::atomic::AtomicU64,
     /// Held by a test to keep the syncer inside its fsync.
     #[cfg(test)]
     gate: Mutex<()>,
@@ -96,8 +98,6 @@ struct SyncState {
     idle: bool,
     /// The pool is gone: sync what is waiting, then end.
     stop: bool,
-    /// fsyncs run.
-    syncs: u64,
 }
 
 impl WalSync {
@@ -107,6 +107,7 @@ impl WalSync {
             wal,
             state: Mutex::default(),
             work: Condvar::new(),
+            syncs: std::sync::atomic::AtomicU64::new(0),
             #[cfg(test)]
             gate: Mutex::new(()),
         });
@@ -131,7 +132,7 @@ impl WalSync {
     /// How many fsyncs the syncer has run.
     #[cfg(test)]
     fn syncs(&self) -> u64 {
-        self.shared.lock().syncs
+        self.shared.syncs.load(Ordering::Acquire)
     }
 }
 
@@ -165,6 +166,7 @@ impl SyncShared {
             drop(st);
             let synced = self.fsync();
             let result = synced.map_err(|e| format!("syncing the write-ahead log failed: {e}"));
+            self.syncs.fetch_add(1, Ordering::Release);
             // A failed fsync fails the batches it was to cover (the kernel may have dropped
             // their pages' error state: a retry could succeed without writing them). Batches
             // handed over since then get an fsync of their own.
@@ -174,7 +176,6 @@ impl SyncShared {
                 }
             }
             st = self.lock();
-            st.syncs += 1;
         }
     }
 

@@ -16,6 +16,10 @@ pub struct Migration {
     pub description: &'static str,
     /// Its SQL.
     pub sql: &'static str,
+    /// It rebuilds a table that others refer to, so it runs with foreign keys off (dropping
+    /// the old table would otherwise run their `ON DELETE` actions); the keys are checked
+    /// before it commits.
+    pub foreign_keys_off: bool,
 }
 
 const fn m(version: i64, description: &'static str, sql: &'static str) -> Migration {
@@ -23,6 +27,15 @@ const fn m(version: i64, description: &'static str, sql: &'static str) -> Migrat
         version,
         description,
         sql,
+        foreign_keys_off: false,
+    }
+}
+
+/// A migration that rebuilds a table others refer to (see [`Migration::foreign_keys_off`]).
+const fn rebuild(version: i64, description: &'static str, sql: &'static str) -> Migration {
+    Migration {
+        foreign_keys_off: true,
+        ..m(version, description, sql)
     }
 }
 
@@ -124,6 +137,11 @@ pub static MIGRATIONS: &[Migration] = &[
         62,
         "history_rowid",
         include_str!("../migrations/0062_history_rowid.sql"),
+    ),
+    rebuild(
+        63,
+        "endpoints_without_rowid",
+        include_str!("../migrations/0063_endpoints_without_rowid.sql"),
     ),
 ];
 
@@ -303,17 +321,39 @@ fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
     }
     for mig in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let now = crate::to_ms(time::OffsetDateTime::now_utc());
+        if mig.foreign_keys_off {
+            // Only outside a transaction does this take effect.
+            c.execute_batch("PRAGMA foreign_keys = OFF")?;
+        }
         let run = c.execute_batch(&format!("BEGIN IMMEDIATE;\n{}\n;", mig.sql)).and_then(|()| {
+            if mig.foreign_keys_off {
+                let broken: i64 =
+                    c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                        r.get(0)
+                    })?;
+                if broken > 0 {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                        Some(format!("{broken} rows break a foreign key")),
+                    ));
+                }
+            }
             c.execute(
                 "INSERT INTO schema_migrations (version, description, installed_ms) VALUES (?1, ?2, ?3)",
                 rusqlite::params![mig.version, mig.description, now],
             )?;
             c.execute_batch("COMMIT")
         });
-        if let Err(e) = run {
-            if !c.is_autocommit() {
-                let _ = c.execute_batch("ROLLBACK");
+        if run.is_err() && !c.is_autocommit() {
+            let _ = c.execute_batch("ROLLBACK");
+        }
+        if mig.foreign_keys_off {
+            let on = c.execute_batch("PRAGMA foreign_keys = ON");
+            if let (Ok(()), Err(e)) = (&run, on) {
+                return Err(e.into());
             }
+        }
+        if let Err(e) = run {
             return Err(StoreError::Refused {
                 path: String::new(),
                 reason: format!(

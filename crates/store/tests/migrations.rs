@@ -212,3 +212,130 @@ async fn connection_history_keeps_its_rows_and_order_without_autoincrement() {
     );
     tx.commit().await.unwrap();
 }
+
+/// The schema as migration 62 left it, with an endpoint, its interface, a load balancer's
+/// interface and a notification that refers to the endpoint.
+fn schema_62(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, \
+         description TEXT NOT NULL, installed_ms INTEGER NOT NULL)",
+    )
+    .unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 62) {
+        conn.execute_batch(m.sql).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, description, installed_ms) VALUES (?1, ?2, 0)",
+            rusqlite::params![m.version, m.description],
+        )
+        .unwrap();
+    }
+    for sql in [
+        "INSERT INTO accounts (account_id, name, created_ms) VALUES ('111111111111', 'a', 0)",
+        "INSERT INTO vpcs (vpc_id, account_id, cidr, created_ms) VALUES ('vpc-00000000000000001', '111111111111', '10.0.0.0/16', 0)",
+        "INSERT INTO subnets (subnet_id, vpc_id, account_id, zone, cidr, created_ms) VALUES ('subnet-00000000000000001', 'vpc-00000000000000001', '111111111111', 'us-east-1a', '10.0.1.0/24', 0)",
+        "INSERT INTO endpoint_services (service_id, service_name, account_id, acceptance_required, load_balancer_arns, state, created_ms) \
+         VALUES ('vpce-svc-00000000000000001', 'com.example.svc', '111111111111', 0, '[]', 'Available', 0)",
+        "INSERT INTO endpoints (endpoint_id, account_id, vpc_id, service_id, endpoint_type, state, created_ms, updated_ms, dns_name, region, version) \
+         VALUES ('vpce-0f000000000000001', '111111111111', 'vpc-00000000000000001', 'vpce-svc-00000000000000001', 'Interface', 'available', 5, 6, 'vpce.example', 'us-east-1', 7)",
+        "INSERT INTO endpoints (endpoint_id, account_id, vpc_id, service_id, endpoint_type, state, created_ms, updated_ms, region) \
+         VALUES ('vpce-00000000000000002', '111111111111', 'vpc-00000000000000001', 'vpce-svc-00000000000000001', 'Interface', 'pendingAcceptance', 1, 1, 'us-east-1')",
+        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id, region) \
+         VALUES ('eni-00000000000000001', '111111111111', 'vpc-00000000000000001', 'subnet-00000000000000001', 'us-east-1a', '10.0.1.4', 'endpoint', 'vpce-0f000000000000001', 'us-east-1')",
+        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id, region) \
+         VALUES ('eni-00000000000000002', '111111111111', 'vpc-00000000000000001', 'subnet-00000000000000001', 'us-east-1a', '10.0.1.5', 'load_balancer', 'arn:lb', 'us-east-1')",
+        "INSERT INTO connection_notifications (notification_id, account_id, endpoint_id, topic_arn, events, created_ms) \
+         VALUES ('vpce-nfn-00000000000000001', '111111111111', 'vpce-0f000000000000001', 'arn:aws:sns:us-east-1:111111111111:t', '[\"Connect\"]', 0)",
+    ] {
+        conn.execute_batch(sql).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn endpoints_and_interfaces_lose_their_rowid_and_keep_their_rows_and_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    schema_62(&db);
+    let store = Store::open(&StoreConfig {
+        path: db.clone(),
+        install_id: "without-rowid".into(),
+        region: "us-east-1".into(),
+        busy_timeout: Duration::from_millis(500),
+    })
+    .await
+    .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let conn = underpass_store::Db::connection(&mut tx).unwrap();
+    let scalar = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    for table in ["endpoints", "network_interfaces"] {
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
+    }
+    // The foreign keys are on again, and dropping the old table cascaded nowhere.
+    assert_eq!(scalar("PRAGMA foreign_keys"), 1);
+    assert_eq!(scalar("SELECT count(*) FROM connection_notifications"), 1);
+    let row: (String, String, i64, i64, Option<String>, i64) = conn
+        .query_row(
+            "SELECT endpoint_id, state, created_ms, updated_ms, dns_name, version FROM endpoints ORDER BY endpoint_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            "vpce-00000000000000002".into(),
+            "pendingAcceptance".into(),
+            1,
+            1,
+            None,
+            0
+        )
+    );
+    assert_eq!(
+        scalar("SELECT version FROM endpoints WHERE endpoint_id = 'vpce-0f000000000000001'"),
+        8,
+        "7 as inserted, and 1 for its interface's insert before the migration"
+    );
+    assert_eq!(scalar("SELECT count(*) FROM network_interfaces"), 2);
+    // The version triggers work on the new tables: an update of the row, a new interface.
+    conn.execute_batch(
+        "UPDATE endpoints SET state = 'deleting' WHERE endpoint_id = 'vpce-0f000000000000001'",
+    )
+    .unwrap();
+    assert_eq!(
+        scalar("SELECT version FROM endpoints WHERE endpoint_id = 'vpce-0f000000000000001'"),
+        9
+    );
+    conn.execute_batch(
+        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id, region) \
+         VALUES ('eni-00000000000000003', '111111111111', 'vpc-00000000000000001', 'subnet-00000000000000001', 'us-east-1a', '10.0.1.6', 'endpoint', 'vpce-0f000000000000001', 'us-east-1')",
+    )
+    .unwrap();
+    assert_eq!(
+        scalar("SELECT version FROM endpoints WHERE endpoint_id = 'vpce-0f000000000000001'"),
+        10
+    );
+    // An address is still taken once per subnet, and the keys still hold.
+    let taken = conn.execute_batch(
+        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id, region) \
+         VALUES ('eni-00000000000000004', '111111111111', 'vpc-00000000000000001', 'subnet-00000000000000001', 'us-east-1a', '10.0.1.6', 'endpoint', 'x', 'us-east-1')",
+    );
+    assert!(taken.unwrap_err().to_string().contains("UNIQUE"));
+    let orphan = conn.execute_batch(
+        "INSERT INTO network_interfaces (eni_id, account_id, vpc_id, subnet_id, zone, ip, kind, owner_id, region) \
+         VALUES ('eni-00000000000000005', '111111111111', 'vpc-00000000000000001', 'subnet-0ffffffffffffffff', 'us-east-1a', '10.0.1.7', 'endpoint', 'x', 'us-east-1')",
+    );
+    assert!(orphan.unwrap_err().to_string().contains("FOREIGN KEY"));
+    // And deleting an endpoint still takes its notifications with it.
+    conn.execute_batch("DELETE FROM endpoints WHERE endpoint_id = 'vpce-0f000000000000001'")
+        .unwrap();
+    assert_eq!(scalar("SELECT count(*) FROM connection_notifications"), 0);
+    tx.rollback().await.unwrap();
+}
