@@ -119,7 +119,7 @@ pub(crate) async fn execute<'a, A: Answer>(
     state: &AppState,
     http: &HttpParts<'a>,
     hint: &str,
-    decode: impl FnOnce(&CallerInfo) -> Result<Invocation<'a, A>, ApiError>,
+    decode: impl FnOnce(&CallerInfo, &str) -> Result<Invocation<'a, A>, ApiError>,
 ) -> Outcome<A::Out> {
     let request_id = request_id();
     let now = OffsetDateTime::now_utc();
@@ -134,7 +134,7 @@ pub(crate) async fn execute<'a, A: Answer>(
                     .with_status(StatusCode::SERVICE_UNAVAILABLE),
             ));
         }
-        let call = decode(&caller).map_err(with)?;
+        let call = decode(&caller, &request_id).map_err(with)?;
         action.clone_from(&call.action);
         // The signature's scope must name the action's service, as AWS checks.
         let expected = underpass_domain::api::service_of(&call.action);
@@ -219,7 +219,7 @@ async fn api_call(
         headers: &headers,
         body: &body,
     };
-    let out = execute(&state, &http, &action, |_| {
+    let out = execute(&state, &http, &action, |_, _| {
         Ok(Invocation {
             action: action.clone(),
             body: Cow::Borrowed(&body),

@@ -25,45 +25,43 @@ pub(crate) fn namespace(model: &Model) -> String {
 
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
-/// The inside of the answer to `action`: `answer`'s members, per the operation's output shape.
-pub(crate) fn body<T: Serialize + ?Sized>(
+/// The whole answer to `action`: the envelope in the service's shape, with `request_id`, around
+/// `answer`'s members per the operation's output shape.
+///
+/// One buffer for all of it: the members were written into a buffer of their own and then
+/// copied into the envelope's, a second copy of every byte of a page of 100 endpoints; and the
+/// buffer starts as large as the last answer to the same action, rather than growing by
+/// doubling (a copy of everything so far each time) up to it.
+pub(crate) fn response<T: Serialize + ?Sized>(
     model: &Model,
     action: &str,
     answer: &T,
+    request_id: &str,
 ) -> Result<String, SerError> {
-    let mut out = String::with_capacity(1024);
-    let shape = model
-        .operations
-        .get(action)
-        .and_then(|op| op.output.as_ref())
-        .and_then(|o| model.output(o));
-    if let Some(shape) = shape {
-        serialize::members(model, shape, answer, &mut out)?;
-    }
-    Ok(out)
-}
-
-/// The whole answer to `action`, around its `body`.
-pub(crate) fn response(model: &Model, action: &str, body: &str, request_id: &str) -> String {
-    let mut out = String::with_capacity(body.len() + 256);
+    let mut out = String::with_capacity(size_hint(action));
     out.push_str(DECLARATION);
     let ns = namespace(model);
     let output = model
         .operations
         .get(action)
         .and_then(|op| op.output.as_ref());
+    let shape = output.and_then(|o| model.output(o));
     open(&mut out, &format!("{action}Response"), Some(&ns));
     match model.protocol() {
         Protocol::Ec2 => {
             element(&mut out, "requestId", request_id);
-            out.push_str(body);
+            if let Some(shape) = shape {
+                serialize::members(model, shape, answer, &mut out)?;
+            }
         }
         Protocol::Query => {
             let wrapper = output
                 .and_then(|o| o.result_wrapper.clone())
                 .unwrap_or_else(|| format!("{action}Result"));
             open(&mut out, &wrapper, None);
-            out.push_str(body);
+            if let Some(shape) = shape {
+                serialize::members(model, shape, answer, &mut out)?;
+            }
             close(&mut out, &wrapper);
             out.push_str("<ResponseMetadata>");
             element(&mut out, "RequestId", request_id);
@@ -71,7 +69,41 @@ pub(crate) fn response(model: &Model, action: &str, body: &str, request_id: &str
         }
     }
     close(&mut out, &format!("{action}Response"));
-    out
+    note_size(action, out.len());
+    Ok(out)
+}
+
+/// Answers at most this large set the starting size of the next answer to the same action.
+const LARGEST_HINT: usize = 4 << 20;
+
+thread_local! {
+    /// The length of the last answer to each action written on this thread.
+    static LAST_SIZE: std::cell::RefCell<std::collections::HashMap<String, usize>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A starting size for an answer to `action`: the last one's, at least 1 KiB.
+fn size_hint(action: &str) -> usize {
+    LAST_SIZE
+        .with(|m| m.borrow().get(action).copied())
+        .unwrap_or(0)
+        .max(1024)
+}
+
+fn note_size(action: &str, len: usize) {
+    if len > LARGEST_HINT {
+        return;
+    }
+    LAST_SIZE.with(|m| {
+        let mut m = m.borrow_mut();
+        match m.get_mut(action) {
+            Some(v) => *v = len,
+            // The model's actions only: the map stays as small as the API.
+            None => {
+                m.insert(action.to_owned(), len);
+            }
+        }
+    });
 }
 
 /// An error in the service's shape: EC2's `<Response><Errors>`, or `<ErrorResponse>`.
@@ -223,7 +255,25 @@ mod tests {
 
     /// The whole answer to `action` with `value` as the handler's answer.
     fn answer<T: Serialize + ?Sized>(m: &Model, action: &str, value: &T, rid: &str) -> String {
-        response(m, action, &body(m, action, value).unwrap(), rid)
+        response(m, action, value, rid).unwrap()
+    }
+
+    #[test]
+    fn an_answer_starts_as_large_as_the_last_one_to_its_action() {
+        // On a thread of its own: the sizes are kept per thread.
+        std::thread::spawn(|| {
+            assert_eq!(size_hint("DescribeThings"), 1024, "nothing known yet");
+            note_size("DescribeThings", 150_000);
+            note_size("CreateThing", 700);
+            assert_eq!(size_hint("DescribeThings"), 150_000);
+            assert_eq!(size_hint("CreateThing"), 1024, "never below 1 KiB");
+            // A smaller answer lowers it again; an outsized one is not a guide.
+            note_size("DescribeThings", 90_000);
+            note_size("DescribeThings", LARGEST_HINT + 1);
+            assert_eq!(size_hint("DescribeThings"), 90_000);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -63,14 +63,14 @@ pub(crate) async fn query_call(
         headers: &headers,
         body: &body,
     };
-    let out = execute(&state, &http, &hint, |caller| {
+    let out = execute(&state, &http, &hint, |caller, request_id| {
         let model = model::for_service(&caller.service).ok_or_else(|| invalid_action(&hint))?;
         let errors = Errors(model.protocol());
         if let Err(e) = &parsed {
             malformed.store(true, Ordering::Relaxed);
             return Err(errors.invalid(e.to_string()));
         }
-        invocation(model, errors, &params)
+        invocation(model, errors, &params, request_id)
     })
     .await;
     let model = out
@@ -88,10 +88,7 @@ pub(crate) async fn query_call(
         r
     };
     match (out.result, model) {
-        (Ok(body), Some(model)) => xml(
-            StatusCode::OK,
-            encode::response(model, &out.action, &body, &out.request_id),
-        ),
+        (Ok(document), Some(_)) => xml(StatusCode::OK, document),
         (Ok(_), None) => {
             let e = ApiError::internal("answer for a service without a model");
             xml(e.status, encode::error(None, &e, &out.request_id))
@@ -122,18 +119,18 @@ fn invalid_action(action: &str) -> ApiError {
     )
 }
 
-/// How a Query call's answer is written: straight to XML, per the operation's output shape
-/// (the inside of the envelope; [`encode::response`] adds the envelope once the request id is
-/// known).
+/// How a Query call's answer is written: straight to XML, per the operation's output shape,
+/// the whole document at once (envelope and request id around the members, in one buffer).
 struct XmlAnswer {
     model: &'static Model,
+    request_id: String,
 }
 
 impl Answer for XmlAnswer {
     type Out = String;
 
     fn write<R: Serialize>(&self, action: &str, answer: &R) -> Result<String, ApiError> {
-        encode::body(self.model, action, answer).map_err(ApiError::internal)
+        encode::response(self.model, action, answer, &self.request_id).map_err(ApiError::internal)
     }
 }
 
@@ -142,6 +139,7 @@ fn invocation<'a>(
     model: &'static Model,
     errors: Errors,
     params: &Params,
+    request_id: &str,
 ) -> Result<Invocation<'a, XmlAnswer>, ApiError> {
     let action = params.get("Action").ok_or_else(|| {
         ApiError::client(
@@ -177,7 +175,10 @@ fn invocation<'a>(
         action: action.to_owned(),
         body: Cow::Owned(body),
         dry_run: decoded.dry_run,
-        answer: XmlAnswer { model },
+        answer: XmlAnswer {
+            model,
+            request_id: request_id.to_owned(),
+        },
     })
 }
 
