@@ -363,18 +363,17 @@ impl Pool {
         size: usize,
         pages: i32,
     ) -> Result<Arc<Self>, String> {
-        let opener =
-            Opener {
-                path: path.to_owned(),
-                busy_timeout,
-                checkpoints: Arc::new(Checkpoints {
-                    at: pages,
-                    ..Checkpoints::default()
-                }),
-                wal: Arc::new(WalSync::start(wal_path(path)).map_err(|e| {
-                    format!("cannot start the write-ahead log's syncer thread: {e}")
-                })?),
-            };
+        let wal = WalSync::start(wal_path(path))
+            .map_err(|e| format!("cannot start the write-ahead log's syncer thread: {e}"))?;
+        let opener = Opener {
+            path: path.to_owned(),
+            busy_timeout,
+            checkpoints: Arc::new(Checkpoints {
+                at: pages,
+                ..Checkpoints::default()
+            }),
+            wal: Arc::new(wal),
+        };
         let first = opener.open().map_err(|e| e.to_string())?;
         if let Err(e) = preallocate_wal(&first, path, pages) {
             // Only slower commits until the first checkpoint: not a reason to refuse to start.
