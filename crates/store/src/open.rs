@@ -143,6 +143,11 @@ pub static MIGRATIONS: &[Migration] = &[
         "endpoints_without_rowid",
         include_str!("../migrations/0063_endpoints_without_rowid.sql"),
     ),
+    m(
+        64,
+        "endpoint_listing_index",
+        include_str!("../migrations/0064_endpoint_listing_index.sql"),
+    ),
 ];
 
 /// Connections in the pool: readers run side by side (WAL), writers take turns on one of them

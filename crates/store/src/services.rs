@@ -685,11 +685,17 @@ fn with_enis(rows: &[Row], eni_rows: &[Row]) -> Result<Vec<Endpoint>, StoreError
         .collect()
 }
 
+/// The statement of [`page_endpoint_versions`] (public so a test can check its plan): a range
+/// of the `endpoints_listing` index (migration 0064), read from the index alone.
+pub const ENDPOINT_PAGE_SQL: &str =
+    "SELECT endpoint_id, version FROM endpoints WHERE account_id = ?1 AND region = ?3 \
+     AND endpoint_id > COALESCE(?2, '') ORDER BY endpoint_id LIMIT ?4";
+
 /// The ids and versions of at most `limit` interface endpoints of `account` in `region` with
 /// ids after `after` (from the first when `None`), by id: one page of a keyset paging, so a page
 /// reads only its own rows however many endpoints the account has (a range of the
-/// `(account_id, endpoint_id)` index: ids are never empty, so `''` stands for "from the
-/// first"). A version moves with every change to what the endpoint shows (migration 0061), so
+/// `(account_id, region, endpoint_id, version)` index: ids are never empty, so `''` stands for
+/// "from the first"). A version moves with every change to what the endpoint shows (migration 0061), so
 /// a caller that kept an endpoint read at that version needs nothing more of it; the others it
 /// reads with [`endpoints_by_ids`].
 pub async fn page_endpoint_versions(
@@ -699,15 +705,12 @@ pub async fn page_endpoint_versions(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<(EndpointId, i64)>, StoreError> {
-    let rows = db::query(
-        "SELECT endpoint_id, version FROM endpoints WHERE account_id = ?1 \
-         AND endpoint_id > COALESCE(?2, '') AND region = ?3 ORDER BY endpoint_id LIMIT ?4",
-    )
-    .bind(account)
-    .bind(after)
-    .bind(region)
-    .bind(limit)
-    .fetch_all(tx)?;
+    let rows = db::query(ENDPOINT_PAGE_SQL)
+        .bind(account)
+        .bind(after)
+        .bind(region)
+        .bind(limit)
+        .fetch_all(tx)?;
     rows.iter()
         .map(|r| Ok((parse_col(r, "endpoint_id")?, r.try_get("version")?)))
         .collect()

@@ -614,6 +614,33 @@ async fn a_subnets_interfaces_are_found_through_its_unique_address_index_alone()
 }
 
 #[tokio::test]
+async fn a_page_of_endpoint_versions_is_read_from_one_index_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "plans")).await.unwrap();
+    let mut read = store.read().await.unwrap();
+    let c = underpass_store::Db::connection(&mut read).unwrap();
+    let mut stmt = c
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            underpass_store::services::ENDPOINT_PAGE_SQL
+        ))
+        .unwrap();
+    let plan: Vec<String> = stmt
+        .query_map(rusqlite::params!["1", "vpce-0", "us-east-1", 101], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // One range of the listing index, no visit of the table's rows and no sort.
+    assert_eq!(
+        plan,
+        ["SEARCH endpoints USING COVERING INDEX endpoints_listing \
+          (account_id=? AND region=? AND endpoint_id>?)"],
+    );
+}
+
+#[tokio::test]
 async fn an_endpoints_version_moves_with_its_row_interfaces_and_tags_only() {
     use underpass_domain::EniId;
     use underpass_store::records::{Eni, EniKind};

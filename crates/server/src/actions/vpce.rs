@@ -165,11 +165,37 @@ async fn endpoint_view(ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<EndpointView, 
 /// shares a few of each.
 #[derive(Default)]
 struct Lookups {
-    services: std::collections::HashMap<underpass_domain::ServiceId, Service>,
-    groups: std::collections::HashMap<SecurityGroupId, String>,
+    services: HashMap<underpass_domain::ServiceId, Service, foldhash::fast::RandomState>,
+    groups: HashMap<SecurityGroupId, String, foldhash::fast::RandomState>,
 }
 
 impl Lookups {
+    /// Reads what `e`'s view shows of its service and groups, where not read already.
+    async fn load(&mut self, ctx: &mut Ctx<'_>, e: &Endpoint) -> Result<(), ApiError> {
+        self.service(ctx, &e.service).await?;
+        for g in &e.security_groups {
+            if !self.groups.contains_key(g) {
+                self.group_name(ctx, g).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `inputs` is what `e`'s view shows now, from what [`Lookups::load`] read (an
+    /// entry not read counts as a change).
+    fn shows(&self, e: &Endpoint, inputs: &ViewInputs) -> bool {
+        let Some(service) = self.services.get(&e.service) else {
+            return false;
+        };
+        service.name == inputs.service_name
+            && verified_name(service) == inputs.private_name.as_deref()
+            && e.security_groups.len() == inputs.group_names.len()
+            && e.security_groups
+                .iter()
+                .zip(&inputs.group_names)
+                .all(|(g, name)| self.groups.get(g) == Some(name))
+    }
+
     async fn service(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -315,10 +341,13 @@ async fn current_item(
     lookups: &mut Lookups,
     item: Arc<Item>,
 ) -> Result<Arc<Item>, ApiError> {
-    let inputs = view_inputs(ctx, lookups, &item.endpoint).await?;
-    if inputs == item.inputs {
+    // Compared in place: building the inputs to compare (a copy of each name) for every item of
+    // every page cost more than the comparison.
+    lookups.load(ctx, &item.endpoint).await?;
+    if lookups.shows(&item.endpoint, &item.inputs) {
         return Ok(item);
     }
+    let inputs = view_inputs(ctx, lookups, &item.endpoint).await?;
     Ok(made_item(
         ctx,
         item.endpoint.clone(),
@@ -336,14 +365,13 @@ async fn items(
     account: &str,
     versions: &[(EndpointId, i64)],
 ) -> Result<Vec<Arc<Item>>, ApiError> {
-    let mut found: Vec<Option<Arc<Item>>> = Vec::with_capacity(versions.len());
-    for (id, v) in versions {
+    let mut found = ctx.state.endpoint_items.get_all(versions);
+    for slot in &mut found {
         // A kept item is checked against the services and groups it shows as they are now; one
         // read below was made with them and needs no check.
-        found.push(match ctx.state.endpoint_items.get(id, *v) {
-            Some(item) => Some(current_item(ctx, lookups, item).await?),
-            None => None,
-        });
+        if let Some(item) = slot.take() {
+            *slot = Some(current_item(ctx, lookups, item).await?);
+        }
     }
     let missing: Vec<String> = versions
         .iter()
@@ -895,12 +923,13 @@ async fn keyset_page(
             gateway_endpoints::page(&mut ctx.tx, account, &region, after.as_deref(), chunk).await?;
         // Past the last id of a table that filled its chunk, that table may hold ids that sort
         // before the other's: only ids up to the smallest such last id are certain this round.
+        // Ids order as their text does (one prefix, then hex digits of one width).
         let horizon = [
             full(versions.len())
-                .then(|| versions.last().map(|(id, _)| id.to_string()))
+                .then(|| versions.last().map(|(id, _)| *id))
                 .flatten(),
             full(gateways.len())
-                .then(|| gateways.last().map(|g| g.id.to_string()))
+                .then(|| gateways.last().map(|g| g.id))
                 .flatten(),
         ]
         .into_iter()
@@ -909,18 +938,18 @@ async fn keyset_page(
         let interfaces = items(ctx, lookups, account, &versions).await?;
         let gateway_ids: Vec<String> = gateways.iter().map(|g| g.id.to_string()).collect();
         let mut gateway_tags = tag_store::by_resources(&mut ctx.tx, account, &gateway_ids).await?;
-        let mut merged: Vec<(String, Listed)> = interfaces
+        let mut merged: Vec<Listed> = interfaces
             .into_iter()
             .map(Listed::Interface)
             .chain(gateways.into_iter().zip(gateway_ids).map(|(g, id)| {
                 let t = gateway_tags.remove(&id).unwrap_or_default();
                 Listed::Gateway(g, t)
             }))
-            .map(|l| (l.id().to_string(), l))
-            .filter(|(id, _)| horizon.as_ref().is_none_or(|h| id <= h))
+            .filter(|l| horizon.is_none_or(|h| l.id() <= h))
             .collect();
-        merged.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, l) in merged {
+        // Two runs already in order: the stable sort merges them in one pass.
+        merged.sort_by_key(Listed::id);
+        for l in merged {
             // Both reads above are of the request's region only.
             if keeps(filters, &l) {
                 if kept.len() == cursor.size {
@@ -935,7 +964,7 @@ async fn keyset_page(
             }
         }
         match horizon {
-            Some(h) => after = Some(h),
+            Some(h) => after = Some(h.to_string()),
             None => return Ok((kept, None)),
         }
     }
