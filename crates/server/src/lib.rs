@@ -13,6 +13,7 @@ mod desired;
 mod dns_names;
 mod flow_log_state;
 mod iam_cache;
+pub mod metrics;
 pub mod state;
 
 use std::net::SocketAddr;

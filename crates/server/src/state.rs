@@ -1,6 +1,6 @@
 //! Shared server state: the store, the master key, verification settings, metrics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use underpass_store::{iam, Store};
 
 use crate::config::ServerConfig;
 use crate::iam_cache::lock;
+pub use crate::metrics::Metrics;
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -206,74 +207,5 @@ impl AppState {
             }
             newer
         });
-    }
-}
-
-/// Prometheus counters of API calls by action and outcome.
-#[derive(Default)]
-pub struct Metrics {
-    calls: Mutex<BTreeMap<(String, String), u64>>,
-    notifications: Mutex<BTreeMap<&'static str, u64>>,
-    /// `DescribeVpcEndpoints` listing items served from memory, and read from the store.
-    listing_items: [std::sync::atomic::AtomicU64; 2],
-}
-
-impl Metrics {
-    /// Counts one call; unknown action names are counted together so labels stay bounded.
-    pub fn count(&self, action: &str, error_code: Option<&str>) {
-        let action = if crate::actions::is_known(action) {
-            action
-        } else {
-            "unknown"
-        };
-        let code = error_code.unwrap_or("OK");
-        let mut m = lock(&self.calls);
-        *m.entry((action.to_owned(), code.to_owned())).or_default() += 1;
-    }
-
-    /// Counts one delivered endpoint connection notification of `event`.
-    pub(crate) fn notified(&self, event: &'static str) {
-        let mut m = lock(&self.notifications);
-        *m.entry(event).or_default() += 1;
-    }
-
-    /// Counts the interface endpoints of a listing page: `kept` served from memory, `read`
-    /// read from the store (see `actions/vpce_items.rs`).
-    pub(crate) fn listing_items(&self, kept: u64, read: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.listing_items[0].fetch_add(kept, Relaxed);
-        self.listing_items[1].fetch_add(read, Relaxed);
-    }
-
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let mut out = self.render_calls();
-        let m = lock(&self.notifications);
-        out.push_str("# HELP underpass_connection_notifications_total Endpoint connection notifications delivered, by event.\n# TYPE underpass_connection_notifications_total counter\n");
-        for (event, n) in m.iter() {
-            out.push_str(&format!(
-                "underpass_connection_notifications_total{{event=\"{event}\"}} {n}\n"
-            ));
-        }
-        out.push_str("# HELP underpass_endpoint_listing_items_total Interface endpoints listed by DescribeVpcEndpoints, by where their answer came from: memory (unchanged since kept) or the store.\n# TYPE underpass_endpoint_listing_items_total counter\n");
-        for (source, n) in ["memory", "store"].iter().zip(&self.listing_items) {
-            let n = n.load(std::sync::atomic::Ordering::Relaxed);
-            out.push_str(&format!(
-                "underpass_endpoint_listing_items_total{{source=\"{source}\"}} {n}\n"
-            ));
-        }
-        out
-    }
-
-    fn render_calls(&self) -> String {
-        let m = lock(&self.calls);
-        let mut out = String::from("# HELP underpass_api_requests_total API calls by action and result code.\n# TYPE underpass_api_requests_total counter\n");
-        for ((action, code), n) in m.iter() {
-            // Codes come from our own error enums; actions are from the known list.
-            out.push_str(&format!(
-                "underpass_api_requests_total{{action=\"{action}\",code=\"{code}\"}} {n}\n"
-            ));
-        }
-        out
     }
 }

@@ -44,8 +44,42 @@ async fn one_noisy_key_is_throttled_and_others_are_not() {
         logged >= 1 && logged < throttled,
         "{logged} audit lines for {throttled} throttled calls"
     );
-    let metrics = env.server.state.metrics.render();
+    // The metrics, as a Prometheus server scrapes them.
+    let metrics = reqwest::get(format!("http://{}/metrics", env.server.api_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains(&format!("underpass_api_requests_total{{action=\"GetCallerIdentity\",code=\"RequestLimitExceeded\"}} {throttled}")), "{metrics}");
+    // Every call, refused or not, is in the action's duration histogram: the +Inf bucket and the
+    // count hold all of them, and no bucket counts fewer than the one below it.
+    let all = 60 + 5;
+    let hist = "underpass_api_request_duration_seconds";
+    let action = "action=\"GetCallerIdentity\"";
+    assert!(
+        metrics.contains(&format!("{hist}_count{{{action}}} {all}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("{hist}_bucket{{{action},le=\"+Inf\"}} {all}\n")),
+        "{metrics}"
+    );
+    let buckets: Vec<u64> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{hist}_bucket{{{action},")))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 15, "{metrics}");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    let sum: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{hist}_sum{{{action}}}")))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sum > 0.0 && sum < 60.0, "{sum}");
 }
 
 #[tokio::test]

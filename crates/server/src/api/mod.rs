@@ -122,6 +122,7 @@ pub(crate) async fn execute<'a, A: Answer>(
     decode: impl FnOnce(&CallerInfo, &str) -> Result<Invocation<'a, A>, ApiError>,
 ) -> Outcome<A::Out> {
     let request_id = request_id();
+    let arrived = std::time::Instant::now();
     let now = OffsetDateTime::now_utc();
     let mut action = hint.to_owned();
     let result = async {
@@ -167,7 +168,9 @@ pub(crate) async fn execute<'a, A: Answer>(
     };
     let action: String = action.chars().take(64).collect();
     let error_code = result.as_ref().err().map(|e| e.code.clone());
-    state.metrics.count(&action, error_code.as_deref());
+    state
+        .metrics
+        .count(&action, error_code.as_deref(), arrived.elapsed());
     let entry = AuditEntry {
         at: now,
         request_id: request_id.clone(),
