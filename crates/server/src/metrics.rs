@@ -16,13 +16,12 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0,
 ];
 
-/// One action's call durations: a count per bucket (not cumulative), the sum and the count.
+/// One action's call durations: a count per bucket (not cumulative) and their sum.
 #[derive(Default, Clone)]
 struct Histogram {
     /// Calls per bucket of [`BUCKETS`]; the last slot is past the last bound.
     buckets: [u64; BUCKETS.len() + 1],
     sum_ns: u128,
-    count: u64,
 }
 
 impl Histogram {
@@ -34,7 +33,6 @@ impl Histogram {
             .unwrap_or(BUCKETS.len());
         self.buckets[slot] += 1;
         self.sum_ns += took.as_nanos();
-        self.count += 1;
     }
 }
 
@@ -146,32 +144,61 @@ impl Metrics {
         out.push_str("# HELP underpass_api_request_duration_seconds API calls by how long the server took, from the request read whole to its answer written (authentication, the action, the store's commit and its fsync), by action.\n# TYPE underpass_api_request_duration_seconds histogram\n");
         for (action, a) in &by_action {
             let h = &a.durations;
-            let mut below = 0;
-            for (le, n) in BUCKETS.iter().zip(&h.buckets) {
-                below += n;
-                let _ = writeln!(
-                    out,
-                    "underpass_api_request_duration_seconds_bucket{{action=\"{action}\",le=\"{le}\"}} {below}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "underpass_api_request_duration_seconds_bucket{{action=\"{action}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "underpass_api_request_duration_seconds_sum{{action=\"{action}\"}} {}",
-                h.sum_ns as f64 / 1e9
-            );
-            let _ = writeln!(
-                out,
-                "underpass_api_request_duration_seconds_count{{action=\"{action}\"}} {}",
-                h.count
+            write_histogram(
+                &mut out,
+                "underpass_api_request_duration_seconds",
+                &format!("action=\"{action}\""),
+                &BUCKETS,
+                &h.buckets,
+                h.sum_ns as f64 / 1e9,
             );
         }
         out
     }
+}
+
+/// The store's WAL fsync histogram in the Prometheus text exposition (the wait every
+/// acknowledged write includes, as etcd's `etcd_disk_wal_fsync_duration_seconds`).
+pub fn render_fsyncs(t: &underpass_store::FsyncTimes) -> String {
+    let mut out = String::from("# HELP underpass_store_wal_fsync_duration_seconds fsyncs of the state store's write-ahead log by how long they took; every acknowledged write waited for one.\n# TYPE underpass_store_wal_fsync_duration_seconds histogram\n");
+    write_histogram(
+        &mut out,
+        "underpass_store_wal_fsync_duration_seconds",
+        "",
+        &underpass_store::FSYNC_BUCKETS,
+        &t.counts,
+        t.sum.as_secs_f64(),
+    );
+    out
+}
+
+/// One histogram's series: cumulative `_bucket`s for `bounds` and `+Inf` from `counts` (per
+/// bucket, one more than `bounds`), then `_sum` and `_count`; `labels` go before `le`.
+fn write_histogram(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    bounds: &[f64],
+    counts: &[u64],
+    sum_secs: f64,
+) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    let mut below = 0;
+    for (le, n) in bounds.iter().zip(counts) {
+        below += n;
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {below}");
+    }
+    let total: u64 = counts.iter().sum();
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
+    let braces = |labels: &str| {
+        if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        }
+    };
+    let _ = writeln!(out, "{name}_sum{} {sum_secs}", braces(labels));
+    let _ = writeln!(out, "{name}_count{} {total}", braces(labels));
 }
 
 #[cfg(test)]
@@ -243,6 +270,36 @@ mod tests {
         assert!(text.contains(
             "underpass_api_request_duration_seconds_count{action=\"DescribeRegions\"} 1"
         ));
+    }
+
+    #[test]
+    fn the_fsync_histogram_has_no_labels_but_le() {
+        let mut counts = [0; underpass_store::FSYNC_BUCKETS.len() + 1];
+        counts[1] = 3; // <= 0.25 ms
+        counts[12] = 1; // past 5 s
+        let text = render_fsyncs(&underpass_store::FsyncTimes {
+            counts,
+            sum: Duration::from_millis(6_000),
+        });
+        let name = "underpass_store_wal_fsync_duration_seconds";
+        assert!(
+            text.contains(&format!("{name}_bucket{{le=\"0.0001\"}} 0\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{name}_bucket{{le=\"0.00025\"}} 3\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{name}_bucket{{le=\"5\"}} 3\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{name}_bucket{{le=\"+Inf\"}} 4\n")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{name}_sum 6\n")), "{text}");
+        assert!(text.contains(&format!("{name}_count 4\n")), "{text}");
     }
 
     #[test]

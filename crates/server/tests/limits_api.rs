@@ -80,6 +80,15 @@ async fn one_noisy_key_is_throttled_and_others_are_not() {
         .parse()
         .unwrap();
     assert!(sum > 0.0 && sum < 60.0, "{sum}");
+    // The store's fsyncs too: the bootstrap's writes at least were synced.
+    let fsyncs: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("underpass_store_wal_fsync_duration_seconds_count "))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(fsyncs > 0, "{metrics}");
 }
 
 #[tokio::test]

@@ -82,6 +82,8 @@ struct SyncShared {
     work: Condvar,
     /// fsyncs run, counted before their batches are answered.
     syncs: std::sync::atomic::AtomicU64,
+    /// How long they took.
+    times: SyncTimes,
     /// Held by a test to keep the syncer inside its fsync.
     #[cfg(test)]
     gate: Mutex<()>,
@@ -108,6 +110,7 @@ impl WalSync {
             state: Mutex::default(),
             work: Condvar::new(),
             syncs: std::sync::atomic::AtomicU64::new(0),
+            times: SyncTimes::default(),
             #[cfg(test)]
             gate: Mutex::new(()),
         });
@@ -134,6 +137,62 @@ impl WalSync {
     fn syncs(&self) -> u64 {
         self.shared.syncs.load(Ordering::Acquire)
     }
+
+    /// How long its fsyncs took so far.
+    fn times(&self) -> FsyncTimes {
+        self.shared.times.snapshot()
+    }
+}
+
+/// Upper bounds of the WAL fsync histogram's buckets, in seconds: from the 0.1-0.3 ms a local
+/// SSD takes to the seconds that mean a disk in trouble.
+pub const FSYNC_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 5.0,
+];
+
+/// An fsync this slow is logged as a warning: writes are waiting on the disk, not the server.
+const SLOW_FSYNC: Duration = Duration::from_secs(1);
+
+/// The WAL fsyncs' durations, counted by the syncer.
+#[derive(Debug, Default)]
+struct SyncTimes {
+    /// Per bucket of [`FSYNC_BUCKETS`] (not cumulative); the last slot is past the last bound.
+    buckets: [std::sync::atomic::AtomicU64; FSYNC_BUCKETS.len() + 1],
+    sum_ns: std::sync::atomic::AtomicU64,
+}
+
+impl SyncTimes {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let slot = FSYNC_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(FSYNC_BUCKETS.len());
+        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> FsyncTimes {
+        let mut counts = [0; FSYNC_BUCKETS.len() + 1];
+        for (c, b) in counts.iter_mut().zip(&self.buckets) {
+            *c = b.load(Ordering::Relaxed);
+        }
+        FsyncTimes {
+            counts,
+            sum: Duration::from_nanos(self.sum_ns.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// How long the store's fsyncs of its write-ahead log have taken since it opened: the wait
+/// every acknowledged write includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsyncTimes {
+    /// fsyncs per bucket of [`FSYNC_BUCKETS`] (not cumulative); the last is past the last bound.
+    pub counts: [u64; FSYNC_BUCKETS.len() + 1],
+    /// Their total duration.
+    pub sum: Duration,
 }
 
 impl Drop for WalSync {
@@ -164,7 +223,17 @@ impl SyncShared {
             // Every batch handed over so far has written its frames: this fsync covers them.
             let batches = std::mem::take(&mut st.waiting);
             drop(st);
+            let began = std::time::Instant::now();
             let synced = self.fsync();
+            let took = began.elapsed();
+            self.times.observe(took);
+            if took >= SLOW_FSYNC {
+                tracing::warn!(
+                    took_ms = took.as_millis(),
+                    wal = %self.wal.display(),
+                    "slow fsync of the write-ahead log: every write waited for it"
+                );
+            }
             let result = synced.map_err(|e| format!("syncing the write-ahead log failed: {e}"));
             self.syncs.fetch_add(1, Ordering::Release);
             // A failed fsync fails the batches it was to cover (the kernel may have dropped
@@ -337,6 +406,11 @@ impl Pool {
     #[cfg(test)]
     fn wal_syncs(&self) -> u64 {
         self.opener.wal.syncs()
+    }
+
+    /// How long the WAL's fsyncs have taken.
+    pub(crate) fn fsync_times(&self) -> FsyncTimes {
+        self.opener.wal.times()
     }
 
     /// How long a writer waits for another process's write lock.

@@ -27,7 +27,7 @@ pub mod routing;
 pub mod services;
 pub mod tags;
 
-pub use db::{Conn, Db, Tx};
+pub use db::{Conn, Db, FsyncTimes, Tx, FSYNC_BUCKETS};
 pub use error::StoreError;
 pub use open::{revision_in, Migration, Store, StoreConfig, MIGRATIONS};
 

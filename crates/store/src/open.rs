@@ -175,6 +175,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// How long the fsyncs of the write-ahead log have taken since the store opened (each
+    /// acknowledged write waited for one).
+    pub fn wal_fsync_times(&self) -> crate::db::FsyncTimes {
+        self.pool.fsync_times()
+    }
+
     /// Opens (creating if needed) and checks the database at `cfg.path`.
     pub async fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
         let refused = |reason: String| StoreError::Refused {

@@ -445,6 +445,36 @@ async fn iam_generation_moves_with_iam_state_but_not_with_key_use() {
 }
 
 #[tokio::test]
+async fn every_acknowledged_write_is_in_the_fsync_histogram() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&cfg(dir.path(), "i-1")).await.unwrap();
+    let synced = |s: &Store| s.wal_fsync_times().counts.iter().sum::<u64>();
+    let before = synced(&store);
+    for n in 0..3 {
+        let mut tx = store.begin().await.unwrap();
+        let entry = iam::AuditEntry {
+            at: now(),
+            request_id: format!("req-{n}"),
+            principal: None,
+            action: "DescribeVpcs".into(),
+            outcome: "ok".into(),
+            error_code: None,
+        };
+        iam::audit_batch(&mut tx, &[entry]).await.unwrap();
+        // Answered only after an fsync that began after its commit: counted by then.
+        tx.commit().await.unwrap();
+        assert!(
+            synced(&store) > before + n,
+            "write {n}: {:?}",
+            store.wal_fsync_times()
+        );
+    }
+    let t = store.wal_fsync_times();
+    assert!(t.sum > Duration::ZERO, "{t:?}");
+    assert_eq!(t.counts.len(), underpass_store::FSYNC_BUCKETS.len() + 1);
+}
+
+#[tokio::test]
 async fn an_audit_batch_is_one_ordered_insert_with_nulls_kept() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&cfg(dir.path(), "i-1")).await.unwrap();

@@ -48,7 +48,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        state.metrics.render() + &crate::metrics::render_fsyncs(&state.store.wal_fsync_times()),
     )
 }
 
