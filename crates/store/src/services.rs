@@ -695,9 +695,9 @@ pub const ENDPOINT_PAGE_SQL: &str =
 /// ids after `after` (from the first when `None`), by id: one page of a keyset paging, so a page
 /// reads only its own rows however many endpoints the account has (a range of the
 /// `(account_id, region, endpoint_id, version)` index: ids are never empty, so `''` stands for
-/// "from the first"). A version moves with every change to what the endpoint shows (migration 0061), so
-/// a caller that kept an endpoint read at that version needs nothing more of it; the others it
-/// reads with [`endpoints_by_ids`].
+/// "from the first"). A version moves with every change to what the endpoint shows (migration
+/// 0061), so a caller that kept an endpoint read at that version needs nothing more of it; the
+/// others it reads with [`endpoints_by_ids`].
 pub async fn page_endpoint_versions(
     tx: &mut Tx,
     account: &str,
