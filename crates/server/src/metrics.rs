@@ -124,16 +124,15 @@ impl Metrics {
     fn render_calls(&self) -> String {
         // Copied out and sorted so the exposition is stable, and the lock is not held while
         // writing it.
-        let by_action: BTreeMap<String, ActionCalls> = lock(&self.calls)
+        let mut by_action: BTreeMap<String, ActionCalls> = lock(&self.calls)
             .by_action
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut out = String::from("# HELP underpass_api_requests_total API calls by action and result code.\n# TYPE underpass_api_requests_total counter\n");
-        for (action, a) in &by_action {
-            let mut codes = a.codes.clone();
-            codes.sort();
-            for (code, n) in codes {
+        for (action, a) in &mut by_action {
+            a.codes.sort();
+            for (code, n) in &a.codes {
                 // Codes come from our own error enums; actions are from the known list.
                 let _ = writeln!(
                     out,
@@ -190,15 +189,13 @@ fn write_histogram(
     }
     let total: u64 = counts.iter().sum();
     let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
-    let braces = |labels: &str| {
-        if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        }
+    let braced = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
     };
-    let _ = writeln!(out, "{name}_sum{} {sum_secs}", braces(labels));
-    let _ = writeln!(out, "{name}_count{} {total}", braces(labels));
+    let _ = writeln!(out, "{name}_sum{braced} {sum_secs}");
+    let _ = writeln!(out, "{name}_count{braced} {total}");
 }
 
 #[cfg(test)]
