@@ -5,19 +5,30 @@
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use underpass_auth::credentials::{
-    assume_role, authenticate, get_session_token, AssumeRoleRequest, CallerKind, KeyRing,
-    KeyStatus, MasterKey, RoleInfo, SecretAccessKey, SessionTokenRequest, TemporaryCredentials,
+    assume_role, authenticate, authenticate_keeping, get_session_token, AssumeRoleRequest,
+    CallerKind, KeyRing, KeyStatus, MasterKey, RoleInfo, SecretAccessKey, SessionTokenRequest,
+    TemporaryCredentials,
 };
 use underpass_auth::iam::{Policy, PolicyKind, PrincipalContext, RequestContext};
 use underpass_auth::sigv4::{
-    parse_request, sign_request, HttpRequest, ParsedRequest, PayloadSigning, SigningParams,
-    VerifierConfig,
+    parse_request, sign_request, DerivedKeys, HttpRequest, ParsedRequest, PayloadSigning,
+    SigningParams, VerifierConfig,
 };
 use underpass_domain::PrincipalArn;
 
 const T0: OffsetDateTime = datetime!(2026-11-26 12:00 UTC);
 
 fn signed(key: &str, secret: &str, token: Option<&str>, at: OffsetDateTime) -> ParsedRequest {
+    signed_in("us-east-1", key, secret, token, at)
+}
+
+fn signed_in(
+    region: &str,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+    at: OffsetDateTime,
+) -> ParsedRequest {
     let body = b"{}";
     let base: Vec<(&str, &[u8])> = vec![
         ("host", b"127.0.0.1:4510"),
@@ -27,7 +38,7 @@ fn signed(key: &str, secret: &str, token: Option<&str>, at: OffsetDateTime) -> P
         access_key_id: key,
         secret_access_key: secret,
         session_token: token,
-        region: "us-east-1",
+        region,
         service: "ec2",
         time: at,
         payload: PayloadSigning::Hash,
@@ -130,6 +141,97 @@ fn long_term_keys_authenticate_only_while_active() {
             .code(),
         "InternalFailure"
     );
+}
+
+#[test]
+fn a_kept_signing_key_spares_the_unsealing_and_is_kept_only_after_a_verified_signature() {
+    let master = MasterKey::from_bytes(&[9; 32]).unwrap();
+    let wrong_master = MasterKey::from_bytes(&[8; 32]).unwrap();
+    let mut ring = KeyRing::new();
+    let k = ring.create(&master, &user("alice"), T0).unwrap();
+    let id = k.record.id.to_string();
+    let record = ring.get(&k.record.id).unwrap();
+    let kept = DerivedKeys::default();
+
+    // A forged request derives a key from the real secret, but does not get it kept.
+    let forged = signed(&id, "not-the-secret", None, T0);
+    let e = authenticate_keeping(&forged, Some((record, Some(&kept))), &master, T0).unwrap_err();
+    assert_eq!(e.code(), "SignatureDoesNotMatch");
+    assert!(kept.is_empty());
+
+    // The first good request unseals the secret and keeps the key for its scope.
+    let req = signed(&id, k.secret.expose(), None, T0);
+    let caller = authenticate_keeping(&req, Some((record, Some(&kept))), &master, T0).unwrap();
+    assert_eq!(caller.kind, CallerKind::LongTerm);
+    assert_eq!(kept.len(), 1);
+
+    // The next in that scope needs no unsealing: a master key that cannot open the secret
+    // does not matter any more.
+    let later = T0 + Duration::seconds(30);
+    let again = signed(&id, k.secret.expose(), None, later);
+    let caller =
+        authenticate_keeping(&again, Some((record, Some(&kept))), &wrong_master, later).unwrap();
+    assert_eq!(caller.principal, user("alice"));
+    // Without the kept key the same request does need it.
+    assert_eq!(
+        authenticate(&again, Some(record), &wrong_master, later)
+            .unwrap_err()
+            .code(),
+        "InternalFailure"
+    );
+
+    // A kept key does not pass a wrong signature, nor a request out of its time window.
+    let forged = signed(&id, "not-the-secret", None, later);
+    let e = authenticate_keeping(&forged, Some((record, Some(&kept))), &master, later).unwrap_err();
+    assert_eq!(e.code(), "SignatureDoesNotMatch");
+    let stale = signed(&id, k.secret.expose(), None, T0);
+    let e = authenticate_keeping(
+        &stale,
+        Some((record, Some(&kept))),
+        &master,
+        T0 + Duration::hours(1),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "RequestExpired");
+
+    // Another scope (region) is another key: derived from the secret, then kept too.
+    let west = signed_in("eu-west-1", &id, k.secret.expose(), None, later);
+    assert_eq!(
+        authenticate_keeping(&west, Some((record, Some(&kept))), &wrong_master, later)
+            .unwrap_err()
+            .code(),
+        "InternalFailure"
+    );
+    authenticate_keeping(&west, Some((record, Some(&kept))), &master, later).unwrap();
+    assert_eq!(kept.len(), 2);
+
+    // At most four scopes are kept, the oldest going first.
+    for region in ["eu-west-2", "eu-west-3", "eu-north-1"] {
+        let r = signed_in(region, &id, k.secret.expose(), None, later);
+        authenticate_keeping(&r, Some((record, Some(&kept))), &master, later).unwrap();
+    }
+    assert_eq!(kept.len(), 4);
+    assert_eq!(
+        authenticate_keeping(&again, Some((record, Some(&kept))), &wrong_master, later)
+            .unwrap_err()
+            .code(),
+        "InternalFailure",
+        "us-east-1's key, the oldest, went"
+    );
+
+    // The record's status is checked before any kept key is used.
+    ring.set_status(&user("alice"), &k.record.id, KeyStatus::Inactive)
+        .unwrap();
+    let inactive = ring.get(&k.record.id).unwrap();
+    let west = signed_in("eu-west-1", &id, k.secret.expose(), None, later);
+    assert_eq!(
+        authenticate_keeping(&west, Some((inactive, Some(&kept))), &master, later)
+            .unwrap_err()
+            .code(),
+        "InvalidClientTokenId"
+    );
+    // Nothing secret is printed.
+    assert!(!format!("{kept:?}").contains(k.secret.expose()));
 }
 
 fn role_arn() -> PrincipalArn {

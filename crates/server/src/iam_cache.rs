@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use underpass_auth::credentials::AccessKeyRecord;
 use underpass_auth::iam::NamedPolicy;
-use underpass_store::iam::KeyRow;
+use underpass_auth::sigv4::DerivedKeys;
 use underpass_store::{iam, Store, StoreError};
 
 /// Most entries per map; past it the map starts over (entries are only made for keys and
@@ -26,13 +27,17 @@ const MAX_ENTRIES: usize = 10_000;
 /// The longest a remembered generation is trusted without a write of this process.
 const RECHECK: Duration = Duration::from_secs(1);
 
-/// A long-term key as authentication needs it.
-#[derive(Debug, Clone)]
+/// A long-term key as authentication needs it, parsed once per IAM generation.
+#[derive(Debug)]
 pub(crate) struct KeyFacts {
     /// The stored key.
-    pub(crate) row: KeyRow,
+    pub(crate) record: AccessKeyRecord,
     /// The owner's user id (`None` for an account root's key).
     pub(crate) user_id: Option<String>,
+    /// The signing keys derived from this record's secret so far. They go with the record:
+    /// any change to IAM (a key deactivated or deleted among them) starts a new generation,
+    /// whose record starts with none.
+    pub(crate) derived: DerivedKeys,
 }
 
 struct Entry<T> {
@@ -47,7 +52,7 @@ pub(crate) struct IamCache {
     writes: AtomicU64,
     /// The generation read last, the write count it was read at, and when.
     current: Mutex<Option<(u64, i64, Instant)>>,
-    keys: Mutex<HashMap<String, Entry<KeyFacts>>>,
+    keys: Mutex<HashMap<String, Entry<Arc<KeyFacts>>>>,
     policies: Mutex<HashMap<String, Entry<Arc<[NamedPolicy]>>>>,
 }
 
@@ -91,15 +96,15 @@ impl IamCache {
     }
 
     /// The key `id` at generation `gen`, if remembered.
-    pub(crate) fn key(&self, id: &str, gen: i64) -> Option<KeyFacts> {
+    pub(crate) fn key(&self, id: &str, gen: i64) -> Option<Arc<KeyFacts>> {
         lock(&self.keys)
             .get(id)
             .filter(|e| e.gen == gen)
-            .map(|e| e.value.clone())
+            .map(|e| Arc::clone(&e.value))
     }
 
     /// Remembers a key read in a transaction at generation `gen`.
-    pub(crate) fn put_key(&self, id: &str, gen: i64, value: KeyFacts) {
+    pub(crate) fn put_key(&self, id: &str, gen: i64, value: Arc<KeyFacts>) {
         put(&self.keys, id, gen, value);
     }
 

@@ -7,7 +7,7 @@ use super::keys::{AccessKeyRecord, KeyStatus};
 use super::secret::MasterKey;
 use super::session::SessionToken;
 use super::CredentialError;
-use crate::sigv4::{ParsedRequest, VerifiedRequest};
+use crate::sigv4::{DerivedKeys, ParsedRequest, VerifiedRequest};
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,24 @@ pub fn authenticate(
     master: &MasterKey,
     now: OffsetDateTime,
 ) -> Result<Caller, CredentialError> {
+    authenticate_keeping(parsed, record.map(|r| (r, None)), master, now)
+}
+
+/// As [`authenticate`], for a long-term key whose record comes with the signing keys derived
+/// from its secret so far (`DerivedKeys`, which must be this record's and no other's): a key
+/// kept for the request's scope spares the unsealing and the derivation, and a key derived
+/// here is kept once a signature verifies with it (so forged requests cannot fill it). A
+/// refusal still spends a derivation's HMAC work, kept key or not.
+pub fn authenticate_keeping(
+    parsed: &ParsedRequest,
+    record: Option<(&AccessKeyRecord, Option<&DerivedKeys>)>,
+    master: &MasterKey,
+    now: OffsetDateTime,
+) -> Result<Caller, CredentialError> {
+    let (record, derived) = match record {
+        Some((r, d)) => (Some(r), d),
+        None => (None, None),
+    };
     let Ok(key_id) = parsed.access_key_id().parse::<AccessKeyId>() else {
         return Err(unknown(parsed));
     };
@@ -150,8 +168,20 @@ pub fn authenticate(
                     "a session token was sent with a long-term access key",
                 ));
             }
-            let secret = record.sealed_secret.open(master, key_id.as_str())?;
-            let request = parsed.verify(secret.expose(), now)?;
+            let request = match derived.and_then(|d| d.get(parsed.scope())) {
+                Some(key) => parsed.verify_with_key(&key, now).inspect_err(|_| {
+                    std::hint::black_box(parsed.signing_key(std::hint::black_box("")));
+                })?,
+                None => {
+                    let secret = record.sealed_secret.open(master, key_id.as_str())?;
+                    let key = parsed.signing_key(secret.expose());
+                    let request = parsed.verify_with_key(&key, now)?;
+                    if let Some(d) = derived {
+                        d.keep(key);
+                    }
+                    request
+                }
+            };
             Ok(Caller {
                 principal: record.owner.clone(),
                 access_key_id: key_id,

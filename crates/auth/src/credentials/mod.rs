@@ -20,7 +20,7 @@ mod keys;
 mod secret;
 mod session;
 
-pub use authenticate::{authenticate, Caller, CallerKind};
+pub use authenticate::{authenticate, authenticate_keeping, Caller, CallerKind};
 pub use error::CredentialError;
 pub use keys::{
     AccessKeyMeta, AccessKeyRecord, KeyRing, KeyStatus, LastUsed, NewAccessKey, MAX_KEYS_PER_USER,

@@ -202,6 +202,7 @@ pub fn string_to_sign(
 }
 
 /// The derived signing key; never printed.
+#[derive(Clone)]
 pub(crate) struct SigningKey(hmac::Key);
 
 impl std::fmt::Debug for SigningKey {

@@ -44,7 +44,9 @@ pub use header::{parse_authorization_header, AuthorizationHeader, Credential};
 pub use sign::{
     presign_url, sign_request, PayloadSigning, PresignedUrl, SignedRequest, SigningParams,
 };
-pub use verify::{parse_request, ParsedRequest, VerifiedRequest, VerifierConfig};
+pub use verify::{
+    parse_request, DerivedKeys, ParsedRequest, ScopedKey, VerifiedRequest, VerifierConfig,
+};
 
 /// The only signing algorithm accepted and produced.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

@@ -461,8 +461,41 @@ impl ParsedRequest {
     }
 
     fn signature_matches(&self, secret: &str) -> bool {
-        let computed = SigningKey::derive(secret, &self.scope).sign(&self.string_to_sign);
+        self.key_matches(&SigningKey::derive(secret, &self.scope))
+    }
+
+    fn key_matches(&self, key: &SigningKey) -> bool {
+        let computed = key.sign(&self.string_to_sign);
         verify_slices_are_equal(&computed, &self.signature).is_ok()
+    }
+
+    /// The signing key for this request's scope, derived from `secret_access_key`: what
+    /// [`Self::verify_with_key`] takes, and what [`DerivedKeys`] keeps.
+    pub fn signing_key(&self, secret_access_key: &str) -> ScopedKey {
+        ScopedKey {
+            scope: self.scope.clone(),
+            key: SigningKey::derive(secret_access_key, &self.scope),
+        }
+    }
+
+    /// As [`Self::verify`], with a signing key derived before (by [`Self::signing_key`]). A key
+    /// of another scope does not match.
+    pub fn verify_with_key(
+        &self,
+        key: &ScopedKey,
+        now: OffsetDateTime,
+    ) -> Result<VerifiedRequest, SigV4Error> {
+        if key.scope != self.scope || !self.key_matches(&key.key) {
+            return Err(self.mismatch());
+        }
+        self.verified(now)
+    }
+
+    fn mismatch(&self) -> SigV4Error {
+        SigV4Error::SignatureDoesNotMatch {
+            canonical_request: self.canonical.render(true),
+            string_to_sign: self.string_to_sign.clone(),
+        }
     }
 
     /// Checks the signature with `secret` (in constant time), then the request time against
@@ -474,11 +507,13 @@ impl ParsedRequest {
         now: OffsetDateTime,
     ) -> Result<VerifiedRequest, SigV4Error> {
         if !self.signature_matches(secret_access_key) {
-            return Err(SigV4Error::SignatureDoesNotMatch {
-                canonical_request: self.canonical.render(true),
-                string_to_sign: self.string_to_sign.clone(),
-            });
+            return Err(self.mismatch());
         }
+        self.verified(now)
+    }
+
+    /// The signature matched: checks the time, and says what was verified.
+    fn verified(&self, now: OffsetDateTime) -> Result<VerifiedRequest, SigV4Error> {
         self.check_time(now)?;
         Ok(VerifiedRequest {
             access_key_id: self.access_key_id.clone(),
@@ -530,6 +565,81 @@ impl ParsedRequest {
         // What verify spends on building its SignatureDoesNotMatch, so neither refusal is faster.
         drop(std::hint::black_box(self.canonical.render(true)));
         SigV4Error::InvalidClientTokenId
+    }
+}
+
+/// A signing key and the credential scope it was derived for; never printed.
+#[derive(Clone)]
+pub struct ScopedKey {
+    scope: CredentialScope,
+    key: SigningKey,
+}
+
+impl fmt::Debug for ScopedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedKey")
+            .field("scope", &self.scope)
+            .field("key", &"***")
+            .finish()
+    }
+}
+
+/// How many scopes [`DerivedKeys`] keeps a key for: a client signs for a region or two and a
+/// service or two, and the date moves once a day.
+const KEPT_SCOPES: usize = 4;
+
+/// The signing keys derived from one secret, by scope, kept between its requests: a request
+/// whose scope has one is checked with one HMAC, instead of the secret's unsealing and the
+/// five HMACs of a derivation (AWS's SDKs keep theirs the same way). Its holder ties it to
+/// one secret, and drops it with the secret's record.
+#[derive(Default)]
+pub struct DerivedKeys {
+    /// Newest last; at most [`KEPT_SCOPES`].
+    keys: std::sync::Mutex<Vec<ScopedKey>>,
+}
+
+impl DerivedKeys {
+    /// The key kept for `scope`, if any.
+    pub fn get(&self, scope: &CredentialScope) -> Option<ScopedKey> {
+        let keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.iter().rev().find(|k| &k.scope == scope).cloned()
+    }
+
+    /// Keeps `key`; the oldest goes when [`KEPT_SCOPES`] are kept.
+    pub fn keep(&self, key: ScopedKey) {
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.retain(|k| k.scope != key.scope);
+        if keys.len() >= KEPT_SCOPES {
+            keys.remove(0);
+        }
+        keys.push(key);
+    }
+
+    /// How many scopes have a key kept.
+    pub fn len(&self) -> usize {
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no key is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for DerivedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DerivedKeys")
+            .field("kept", &self.len())
+            .finish()
     }
 }
 

@@ -1,11 +1,13 @@
 //! From an HTTP request to an authenticated caller, through the auth crate.
 
 use axum::http::{HeaderMap, Method, Uri};
+use std::sync::Arc;
 use time::OffsetDateTime;
+
 use underpass_auth::credentials::{
-    authenticate as auth_caller, AccessKeyRecord, CallerKind, KeyStatus, SealedSecret,
+    authenticate_keeping as auth_caller, AccessKeyRecord, CallerKind, KeyStatus, SealedSecret,
 };
-use underpass_auth::sigv4::{parse_request, HttpRequest};
+use underpass_auth::sigv4::{parse_request, DerivedKeys, HttpRequest};
 use underpass_domain::{AccessKeyKind, PrincipalArn};
 use underpass_store::iam;
 
@@ -66,12 +68,8 @@ pub(super) async fn authenticate(
     } else {
         None
     };
-    let record = match &facts {
-        Some(f) => Some(to_record(&f.row).map_err(fail)?),
-        None => None,
-    };
-    let caller =
-        auth_caller(&parsed, record.as_ref(), &state.master, now).map_err(|e| fail(e.into()))?;
+    let record = facts.as_deref().map(|f| (&f.record, Some(&f.derived)));
+    let caller = auth_caller(&parsed, record, &state.master, now).map_err(|e| fail(e.into()))?;
     let account = caller.principal.account().to_string();
     let (role_arn, userid) = match &caller.kind {
         CallerKind::Session {
@@ -128,7 +126,7 @@ pub(super) async fn authenticate(
             (None, Some(user_id.clone()))
         }
         CallerKind::LongTerm => {
-            let uid = facts.and_then(|f| f.user_id);
+            let uid = facts.and_then(|f| f.user_id.clone());
             (
                 None,
                 uid.or_else(|| {
@@ -163,7 +161,7 @@ pub(super) async fn authenticate(
 
 /// The long-term key `id` and its owner's user id: remembered, or read (and remembered) when IAM
 /// changed since. `None` for a key that does not exist.
-async fn long_term_key(state: &AppState, id: &str) -> Result<Option<KeyFacts>, ApiError> {
+async fn long_term_key(state: &AppState, id: &str) -> Result<Option<Arc<KeyFacts>>, ApiError> {
     let gen = state.iam_cache.generation(&state.store).await?;
     if let Some(f) = state.iam_cache.key(id, gen) {
         return Ok(Some(f));
@@ -177,8 +175,12 @@ async fn long_term_key(state: &AppState, id: &str) -> Result<Option<KeyFacts>, A
     let principal: PrincipalArn = row.owner_arn.parse().map_err(ApiError::internal)?;
     let user_id = iam::user_id(&mut tx, &principal.to_string()).await?;
     drop(tx);
-    let facts = KeyFacts { row, user_id };
-    state.iam_cache.put_key(id, gen, facts.clone());
+    let facts = Arc::new(KeyFacts {
+        record: to_record(&row)?,
+        user_id,
+        derived: DerivedKeys::default(),
+    });
+    state.iam_cache.put_key(id, gen, Arc::clone(&facts));
     Ok(Some(facts))
 }
 
