@@ -972,6 +972,23 @@ impl<'q> Query<'q> {
         })
     }
 
+    /// Every row, each read by `f` straight from the statement: for hot reads of a few typed
+    /// columns, without the owned copy of every value (and of every text) that a [`Row`] is.
+    pub(crate) fn fetch_map<T>(
+        self,
+        db: &mut (impl Db + ?Sized),
+        mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.run(db, |_, stmt| {
+            let mut out = Vec::new();
+            let mut rows = stmt.raw_query();
+            while let Some(r) = rows.next()? {
+                out.push(f(r)?);
+            }
+            Ok(out)
+        })
+    }
+
     /// The first row, if any.
     pub(crate) fn fetch_optional(
         self,

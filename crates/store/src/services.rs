@@ -705,15 +705,18 @@ pub async fn page_endpoint_versions(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<(EndpointId, i64)>, StoreError> {
-    let rows = db::query(ENDPOINT_PAGE_SQL)
+    db::query(ENDPOINT_PAGE_SQL)
         .bind(account)
         .bind(after)
         .bind(region)
         .bind(limit)
-        .fetch_all(tx)?;
-    rows.iter()
-        .map(|r| Ok((parse_col(r, "endpoint_id")?, r.try_get("version")?)))
-        .collect()
+        .fetch_map(tx, |r| {
+            let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            let id = id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("column endpoint_id: {id:?}")))?;
+            Ok((id, r.get(1)?))
+        })
 }
 
 /// The endpoints of `ids` that exist, with their interfaces, each with its version (see
