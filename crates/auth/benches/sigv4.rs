@@ -73,6 +73,11 @@ fn typical(c: &mut Criterion) {
     c.bench_function("sigv4 verify/known_key", |b| {
         b.iter(|| parsed.verify(black_box(SECRET), t))
     });
+    // What a request costs once its key's signing key for the scope is kept (`DerivedKeys`).
+    let kept = parsed.signing_key(SECRET);
+    c.bench_function("sigv4 verify/kept_signing_key", |b| {
+        b.iter(|| parsed.verify_with_key(black_box(&kept), t))
+    });
     c.bench_function("sigv4 verify/unknown_key", |b| {
         b.iter(|| black_box(parsed.reject_unknown_key()))
     });

@@ -26,6 +26,7 @@
 
 mod canonical;
 mod date;
+mod derived;
 mod encode;
 mod error;
 mod header;
@@ -38,15 +39,14 @@ mod tests;
 use std::fmt;
 
 pub use canonical::{canonical_request, string_to_sign, CanonicalOptions};
+pub use derived::{DerivedKeys, ScopedKey};
 pub use encode::{canonical_query_string, canonical_uri, uri_encode};
 pub use error::SigV4Error;
 pub use header::{parse_authorization_header, AuthorizationHeader, Credential};
 pub use sign::{
     presign_url, sign_request, PayloadSigning, PresignedUrl, SignedRequest, SigningParams,
 };
-pub use verify::{
-    parse_request, DerivedKeys, ParsedRequest, ScopedKey, VerifiedRequest, VerifierConfig,
-};
+pub use verify::{parse_request, ParsedRequest, VerifiedRequest, VerifierConfig};
 
 /// The only signing algorithm accepted and produced.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

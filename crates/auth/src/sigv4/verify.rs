@@ -11,6 +11,7 @@ use super::canonical::{
     SECURITY_TOKEN_HEADER, SECURITY_TOKEN_PARAM,
 };
 use super::date::{format_amz_date, format_scope_date, parse_amz_date, parse_http_date};
+use super::derived::ScopedKey;
 use super::encode::{parse_query, QueryParam};
 use super::error::quoted;
 use super::header::{is_presigned, parse_authorization_header, parse_presign_params, Credential};
@@ -565,81 +566,6 @@ impl ParsedRequest {
         // What verify spends on building its SignatureDoesNotMatch, so neither refusal is faster.
         drop(std::hint::black_box(self.canonical.render(true)));
         SigV4Error::InvalidClientTokenId
-    }
-}
-
-/// A signing key and the credential scope it was derived for; never printed.
-#[derive(Clone)]
-pub struct ScopedKey {
-    scope: CredentialScope,
-    key: SigningKey,
-}
-
-impl fmt::Debug for ScopedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedKey")
-            .field("scope", &self.scope)
-            .field("key", &"***")
-            .finish()
-    }
-}
-
-/// How many scopes [`DerivedKeys`] keeps a key for: a client signs for a region or two and a
-/// service or two, and the date moves once a day.
-const KEPT_SCOPES: usize = 4;
-
-/// The signing keys derived from one secret, by scope, kept between its requests: a request
-/// whose scope has one is checked with one HMAC, instead of the secret's unsealing and the
-/// five HMACs of a derivation (AWS's SDKs keep theirs the same way). Its holder ties it to
-/// one secret, and drops it with the secret's record.
-#[derive(Default)]
-pub struct DerivedKeys {
-    /// Newest last; at most [`KEPT_SCOPES`].
-    keys: std::sync::Mutex<Vec<ScopedKey>>,
-}
-
-impl DerivedKeys {
-    /// The key kept for `scope`, if any.
-    pub fn get(&self, scope: &CredentialScope) -> Option<ScopedKey> {
-        let keys = self
-            .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.iter().rev().find(|k| &k.scope == scope).cloned()
-    }
-
-    /// Keeps `key`; the oldest goes when [`KEPT_SCOPES`] are kept.
-    pub fn keep(&self, key: ScopedKey) {
-        let mut keys = self
-            .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.retain(|k| k.scope != key.scope);
-        if keys.len() >= KEPT_SCOPES {
-            keys.remove(0);
-        }
-        keys.push(key);
-    }
-
-    /// How many scopes have a key kept.
-    pub fn len(&self) -> usize {
-        self.keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether no key is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl fmt::Debug for DerivedKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DerivedKeys")
-            .field("kept", &self.len())
-            .finish()
     }
 }
 
