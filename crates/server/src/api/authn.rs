@@ -1,9 +1,9 @@
 //! From an HTTP request to an authenticated caller, through the auth crate.
 
-use axum::http::{HeaderMap, Method, Uri};
 use std::sync::Arc;
-use time::OffsetDateTime;
 
+use axum::http::{HeaderMap, Method, Uri};
+use time::OffsetDateTime;
 use underpass_auth::credentials::{
     authenticate_keeping as auth_caller, AccessKeyRecord, CallerKind, KeyStatus, SealedSecret,
 };
